@@ -1,1 +1,12 @@
+//! make-credentials-mcp: an MCP server that manages Make.com connections, keys and
+//! credential requests.
+//!
+//! Layers, outside in: `transport` (stdio) → [`server`] (the MCP handler and tool
+//! registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API client).
 
+pub mod cli;
+pub mod config;
+pub mod make;
+pub mod server;
+pub mod tools;
+pub mod transport;

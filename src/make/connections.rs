@@ -1,0 +1,207 @@
+//! Connections: typed model and the `/connections` endpoints.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ApiRequest, MakeClient, MakeError};
+
+/// A Make connection as Make returns it. Beware Make's naming: `name` is the label the
+/// user gave it, `accountName` is the connection type (e.g. `google`), and `accountType`
+/// is the kind of authentication (`oauth`, `basic`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// Numeric connection id.
+    pub id: u64,
+    /// The label the user gave the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The connection type, e.g. `google`, `slack3`, `airtable2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// Human name of the connection type, e.g. `Google`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    /// Authentication kind: `oauth` or `basic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    /// Package of the connection type, when it comes from a custom app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_name: Option<String>,
+    /// When the connection's authorization expires (ISO 8601), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire: Option<String>,
+    /// Extra account information, e.g. `{"type":"email","value":"a@b.c"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Team that owns the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<u64>,
+    /// Organization that owns the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<u64>,
+    /// Theme colour of the connection type (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    /// Whether the connection can be upgraded to a newer type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgradeable: Option<bool>,
+    /// Whether the connection can be edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub editable: Option<bool>,
+    /// Number of OAuth scopes granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_cnt: Option<u64>,
+    /// With a scope filter in connections_list: whether the connection has all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoped: Option<bool>,
+    /// Opaque account id at the provider (may be a huge number, a string or null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<Value>,
+    /// Connected system id (UUID), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_system_id: Option<String>,
+    /// Granted OAuth scopes (connections_get).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<ConnectionScope>>,
+    /// Any further fields Make returns, passed through unchanged.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One OAuth scope granted to a connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionScope {
+    /// Scope string, e.g. `https://www.googleapis.com/auth/drive`.
+    pub id: String,
+    /// Human description of the scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Connection type the scope belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Any further fields Make returns.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What to create: the label, the type, optional scopes and the type's data fields.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub team_id: u64,
+    pub label: String,
+    pub connection_type: String,
+    pub scopes: Option<Vec<String>>,
+    pub data: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct ConnectionsEnvelope {
+    connections: Vec<Connection>,
+}
+
+#[derive(Deserialize)]
+struct ConnectionEnvelope {
+    connection: Connection,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EditableSchemaEnvelope {
+    editable_parameters: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct VerifyEnvelope {
+    verified: bool,
+}
+
+impl MakeClient {
+    /// `GET /connections?teamId=&cols[]=*[&type[]=t…][&t[]=scope…]`.
+    pub async fn list_connections(
+        &self,
+        team_id: u64,
+        types: &[String],
+        scopes: &BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<Connection>, MakeError> {
+        let mut request = ApiRequest::get(&["connections"])
+            .query("teamId", team_id)
+            .all_columns();
+        for t in types {
+            request = request.query("type[]", t);
+        }
+        for (t, list) in scopes {
+            for scope in list {
+                request = request.query(format!("{t}[]"), scope);
+            }
+        }
+        Ok(self
+            .send::<ConnectionsEnvelope>(&request)
+            .await?
+            .connections)
+    }
+
+    /// `GET /connections/{id}?cols[]=*`.
+    pub async fn get_connection(&self, id: u64) -> Result<Connection, MakeError> {
+        let request = ApiRequest::get(&["connections", &id.to_string()]).all_columns();
+        Ok(self.send::<ConnectionEnvelope>(&request).await?.connection)
+    }
+
+    /// `POST /connections?teamId=` with Make's create naming: `accountName` is the label,
+    /// `accountType` the type, `scopes` the scopes, and the data fields at top level.
+    pub async fn create_connection(&self, new: NewConnection) -> Result<Connection, MakeError> {
+        let mut body = new.data;
+        body.insert("accountName".into(), Value::String(new.label));
+        body.insert("accountType".into(), Value::String(new.connection_type));
+        if let Some(scopes) = new.scopes {
+            body.insert("scopes".into(), scopes.into());
+        }
+        let request = ApiRequest::post(&["connections"])
+            .query("teamId", new.team_id)
+            .json(Value::Object(body));
+        Ok(self.send::<ConnectionEnvelope>(&request).await?.connection)
+    }
+
+    /// `PATCH /connections/{id}` with `{"name": …}`.
+    pub async fn rename_connection(&self, id: u64, name: &str) -> Result<Connection, MakeError> {
+        let request = ApiRequest::patch(&["connections", &id.to_string()])
+            .json(serde_json::json!({ "name": name }));
+        Ok(self.send::<ConnectionEnvelope>(&request).await?.connection)
+    }
+
+    /// `GET /connections/{id}/editable-data-schema`: the parameter names set-data accepts.
+    pub async fn connection_editable_parameters(&self, id: u64) -> Result<Vec<String>, MakeError> {
+        let request = ApiRequest::get(&["connections", &id.to_string(), "editable-data-schema"]);
+        Ok(self
+            .send::<EditableSchemaEnvelope>(&request)
+            .await?
+            .editable_parameters)
+    }
+
+    /// `POST /connections/{id}/set-data` with the flat data object. Replaces ALL data.
+    pub async fn set_connection_data(
+        &self,
+        id: u64,
+        data: Map<String, Value>,
+    ) -> Result<Value, MakeError> {
+        let request = ApiRequest::post(&["connections", &id.to_string(), "set-data"])
+            .json(Value::Object(data));
+        self.send::<Value>(&request).await
+    }
+
+    /// `POST /connections/{id}/test` → whether Make could use the connection.
+    pub async fn verify_connection(&self, id: u64) -> Result<bool, MakeError> {
+        let request = ApiRequest::post(&["connections", &id.to_string(), "test"]);
+        Ok(self.send::<VerifyEnvelope>(&request).await?.verified)
+    }
+
+    /// `DELETE /connections/{id}?confirmed=true` (any 2xx is success).
+    pub async fn delete_connection(&self, id: u64) -> Result<(), MakeError> {
+        let request =
+            ApiRequest::delete(&["connections", &id.to_string()]).query("confirmed", true);
+        self.send_raw(&request).await.map(drop)
+    }
+}

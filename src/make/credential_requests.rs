@@ -1,0 +1,237 @@
+//! Credential requests: typed models and the `/credential-requests` endpoints.
+//!
+//! A credential request asks a person to authorize connections or keys on Make's own page
+//! (`publicUri`), so secrets never pass through the chat. Request and credential ids are
+//! opaque strings (32 hex characters), never numeric connection ids.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{ApiRequest, MakeClient, MakeError};
+
+/// A credential request (list rows, and with `credentials` and `user` from the detail endpoint).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialRequest {
+    /// Request id: an opaque string such as `a07e16f2ad134bf49cf83a00aa95c0a5`.
+    pub id: String,
+    /// Name shown to the person who authorizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Description shown to the person who authorizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `pending`, `authorized`, `partially_authorized`, `declined`, ... (open set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Team the created credentials will belong to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<u64>,
+    /// Organization of the team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<u64>,
+    /// User who created the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<u64>,
+    /// Make provider (string or number), if the request was made for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub make_provider_id: Option<Value>,
+    /// External provider id, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_provider_id: Option<Value>,
+    /// Apps the request covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_names: Option<Vec<String>>,
+    /// Creation time (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Last update time (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// When the authorization link stops working (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The credentials requested, with their states (detail only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Vec<Credential>>,
+    /// Any further fields Make returns (e.g. `makeProvider`, `user`), passed through unchanged.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One requested connection (`component: account`) or key (`component: keychain`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    /// Credential id: an opaque string, used by credential-decline and credential-delete.
+    pub id: String,
+    /// Id of the request it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// `account` (a connection) or `keychain` (a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Authentication kind, e.g. `oauth`.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    pub kind: Option<String>,
+    /// Connection or key type, e.g. `google`, `apikeyauth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Human label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Description shown to the person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `pending`, `authorized`, `declined`, `reauthorizing`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Requested scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// Id of the connection or key created once authorized (null until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<Value>,
+    /// Reason given when declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_reason: Option<String>,
+    /// App the credential was requested for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Any further fields Make returns, passed through unchanged.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Make's paging block on list responses.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page {
+    /// Total number of matching requests; more than returned means the list was cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Offset of the first row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Page size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// Any further fields Make returns (`sortBy`, `sortDir`).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What the create, create-by-credentials and extend actions answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedRequest {
+    pub request: CredentialRequest,
+    #[serde(default)]
+    pub credentials: Option<Vec<Credential>>,
+    #[serde(default)]
+    pub public_uri: Option<String>,
+}
+
+/// Filters of the request list (all optional besides the team).
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub user_id: Option<u64>,
+    pub make_provider_id: Option<String>,
+    pub status: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RequestsEnvelope {
+    requests: Vec<CredentialRequest>,
+    #[serde(default)]
+    pg: Option<Page>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailEnvelope {
+    request_detail: CredentialRequest,
+}
+
+#[derive(Deserialize)]
+struct CredentialEnvelope {
+    credential: Credential,
+}
+
+const BASE: &str = "credential-requests";
+
+impl MakeClient {
+    /// `GET /credential-requests/requests?teamId=&cols[]=*` plus the filters given.
+    pub async fn list_credential_requests(
+        &self,
+        team_id: u64,
+        filter: &RequestFilter,
+    ) -> Result<(Vec<CredentialRequest>, Option<Page>), MakeError> {
+        let mut request = ApiRequest::get(&[BASE, "requests"])
+            .query("teamId", team_id)
+            .all_columns();
+        if let Some(user) = filter.user_id {
+            request = request.query("userId", user);
+        }
+        let optional = [
+            ("makeProviderId", &filter.make_provider_id),
+            ("status", &filter.status),
+            ("name", &filter.name),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                request = request.query(key, value);
+            }
+        }
+        let envelope = self.send::<RequestsEnvelope>(&request).await?;
+        Ok((envelope.requests, envelope.pg))
+    }
+
+    /// `GET /credential-requests/requests/{id}/detail`: the request with its credentials.
+    pub async fn credential_request_detail(
+        &self,
+        id: &str,
+    ) -> Result<CredentialRequest, MakeError> {
+        let request = ApiRequest::get(&[BASE, "requests", id, "detail"]);
+        Ok(self.send::<DetailEnvelope>(&request).await?.request_detail)
+    }
+
+    /// `DELETE /credential-requests/requests/{id}?confirmed=true`. Also deletes every
+    /// connection and key the request created.
+    pub async fn delete_credential_request(&self, id: &str) -> Result<(), MakeError> {
+        let request = ApiRequest::delete(&[BASE, "requests", id]).query("confirmed", true);
+        self.send_raw(&request).await.map(drop)
+    }
+
+    /// `POST /credential-requests/credentials/{id}/decline`, with `{"reason"}` only when given.
+    pub async fn decline_credential(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<Credential, MakeError> {
+        let mut request = ApiRequest::post(&[BASE, "credentials", id, "decline"]);
+        if let Some(reason) = reason {
+            request = request.json(json!({ "reason": reason }));
+        }
+        Ok(self.send::<CredentialEnvelope>(&request).await?.credential)
+    }
+
+    /// `POST /credential-requests/credentials/{id}/delete-remote`: deletes the connection or
+    /// key the credential created and resets it to `pending`.
+    pub async fn delete_remote_credential(&self, id: &str) -> Result<Credential, MakeError> {
+        let request = ApiRequest::post(&[BASE, "credentials", id, "delete-remote"]);
+        Ok(self.send::<CredentialEnvelope>(&request).await?.credential)
+    }
+
+    /// `POST /credential-requests/actions/{action}` (`create`, `create-by-credentials`, `extend`).
+    pub async fn credential_request_action(
+        &self,
+        action: &str,
+        body: Value,
+    ) -> Result<CreatedRequest, MakeError> {
+        let request = ApiRequest::post(&[BASE, "actions", action]).json(body);
+        self.send::<CreatedRequest>(&request).await
+    }
+}

@@ -1,0 +1,198 @@
+//! Typed failures of the Make API client.
+//!
+//! Every variant keeps what a caller needs to act: the HTTP status and Make's own
+//! `code`, `message`, `detail` and `suberrors`. None of them ever holds the token.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// An error answered by Make: a non-2xx response, with Make's error body when it had one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code (e.g. 403).
+    pub status: u16,
+    /// Make's error code (`SC403`, `IM005`, ...) when the body had one.
+    pub code: Option<String>,
+    /// Make's `message`, or the HTTP reason phrase when the body was not Make's JSON.
+    pub message: String,
+    /// Make's longer `detail`, when present.
+    pub detail: Option<String>,
+    /// Messages of Make's `suberrors`, in order.
+    pub suberrors: Vec<String>,
+}
+
+impl ApiError {
+    /// Parses Make's error body; falls back to the status text for empty or non-JSON bodies.
+    pub fn from_response(status: reqwest::StatusCode, body: &[u8]) -> Self {
+        let fallback = || {
+            status
+                .canonical_reason()
+                .unwrap_or("Unknown error")
+                .to_string()
+        };
+        let parsed: Option<RawErrorBody> = serde_json::from_slice(body).ok();
+        let Some(raw) = parsed else {
+            return Self::bare(status.as_u16(), fallback());
+        };
+        Self {
+            status: status.as_u16(),
+            code: raw.code.and_then(value_to_text),
+            message: raw.message.and_then(value_to_text).unwrap_or_else(fallback),
+            detail: raw.detail.and_then(value_to_text),
+            suberrors: raw
+                .suberrors
+                .into_iter()
+                .filter_map(|s| match s {
+                    Value::Object(mut map) => map.remove("message").and_then(value_to_text),
+                    other => value_to_text(other),
+                })
+                .collect(),
+        }
+    }
+
+    fn bare(status: u16, message: String) -> Self {
+        Self {
+            status,
+            code: None,
+            message,
+            detail: None,
+            suberrors: Vec::new(),
+        }
+    }
+
+    /// True when Make's code marks a permission problem rather than a problem of the object.
+    pub fn is_permission_code(&self) -> bool {
+        matches!(self.code.as_deref(), Some("SC403" | "IM001" | "IM002"))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(detail) = self.detail.as_deref().filter(|d| *d != self.message) {
+            write!(f, " ({detail})")?;
+        }
+        for sub in &self.suberrors {
+            write!(f, "; {sub}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Make's error body; every field optional and loosely typed, since Make is not strict about it.
+#[derive(Deserialize)]
+struct RawErrorBody {
+    code: Option<Value>,
+    message: Option<Value>,
+    detail: Option<Value>,
+    #[serde(default)]
+    suberrors: Vec<Value>,
+}
+
+fn value_to_text(value: Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The setting that is missing for a call to be possible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    ApiKey,
+    Zone,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Missing::ApiKey => "API key",
+            Missing::Zone => "zone",
+        })
+    }
+}
+
+/// Everything that can go wrong talking to Make.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeError {
+    /// No API key or zone was configured, so no request can be sent.
+    #[error("no Make {0} is configured")]
+    NotConfigured(Missing),
+    /// Make answered with an error status.
+    #[error("Make API error {0}")]
+    Api(ApiError),
+    /// Make did not answer within the configured timeout.
+    #[error("the Make API did not answer within {0} seconds")]
+    Timeout(u64),
+    /// The connection to Make could not be made (DNS, TLS, refused).
+    #[error("could not reach the Make API: {0}")]
+    Connect(String),
+    /// Make answered 2xx with a body we could not understand.
+    #[error("unexpected response from the Make API (HTTP {status}): {reason}")]
+    Decode { status: u16, reason: String },
+    /// The request was cancelled by the MCP client before Make answered.
+    #[error("the request was cancelled")]
+    Cancelled,
+    /// Any other transport failure.
+    #[error("request to the Make API failed: {0}")]
+    Transport(String),
+}
+
+impl MakeError {
+    /// The HTTP status Make answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            MakeError::Api(e) => Some(e.status),
+            MakeError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn parses_make_error_body_with_suberrors() {
+        let body = br#"{"detail":"Access denied.","message":"Permission denied","code":"SC403","suberrors":[{"message":"a"},{"message":"b"}]}"#;
+        let e = ApiError::from_response(StatusCode::FORBIDDEN, body);
+        assert_eq!(e.status, 403);
+        assert_eq!(e.code.as_deref(), Some("SC403"));
+        assert_eq!(e.message, "Permission denied");
+        assert_eq!(e.detail.as_deref(), Some("Access denied."));
+        assert_eq!(e.suberrors, vec!["a", "b"]);
+        assert!(e.is_permission_code());
+        assert_eq!(
+            e.to_string(),
+            "HTTP 403 [SC403]: Permission denied (Access denied.); a; b"
+        );
+    }
+
+    #[test]
+    fn falls_back_to_status_text_for_non_json_and_empty_bodies() {
+        let e = ApiError::from_response(StatusCode::BAD_GATEWAY, b"<html>oops</html>");
+        assert_eq!((e.status, e.message.as_str()), (502, "Bad Gateway"));
+        assert_eq!(e.code, None);
+        let e = ApiError::from_response(StatusCode::SERVICE_UNAVAILABLE, b"");
+        assert_eq!(e.message, "Service Unavailable");
+    }
+
+    #[test]
+    fn numeric_codes_and_null_detail_are_tolerated() {
+        let e = ApiError::from_response(
+            StatusCode::BAD_REQUEST,
+            br#"{"code":400,"message":"Invalid scope","detail":null}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("400"));
+        assert_eq!(e.detail, None);
+        assert_eq!(e.to_string(), "HTTP 400 [400]: Invalid scope");
+    }
+}

@@ -1,0 +1,73 @@
+//! The MCP server: one handler that owns the shared Make client and the tool registry,
+//! built once and shared by every session (cloning it is an `Arc` clone).
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
+use rmcp::{ServerHandler, tool_handler};
+
+use crate::make::MakeClient;
+use crate::tools::{self, ToolError, args::Id};
+
+/// Guidance every client shows its model once, next to the tool list.
+const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
+Workflow: reuse an existing connection when one fits (connections_list with type and scopes). Never ask the person to paste passwords, API keys or tokens into the chat: create a credential request (credential-requests_create-by-credentials, or credential-requests_create by app module) and give the person its publicUri link; then check progress with credential-requests_get. When a connection lacks OAuth scopes, use credential-requests_extend-connection.\n\
+Ids: connection, key, team and user ids are numbers; credential-request and credential ids are strings such as a07e16f2ad134bf49cf83a00aa95c0a5.";
+
+/// The MCP handler for all Make credential tools.
+#[derive(Clone)]
+pub struct MakeServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    make: MakeClient,
+    default_team: Option<u64>,
+    tools: ToolRouter<MakeServer>,
+}
+
+impl MakeServer {
+    /// Builds the server and its tool registry (once; every session shares it).
+    pub fn new(make: MakeClient, default_team: Option<u64>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                make,
+                default_team,
+                tools: tools::registry(),
+            }),
+        }
+    }
+
+    /// The shared Make client.
+    pub fn make(&self) -> &MakeClient {
+        &self.inner.make
+    }
+
+    /// The team to use: the call's `teamId`, else the server's `MAKE_TEAM`.
+    pub fn team(&self, given: Option<Id>) -> Result<u64, ToolError> {
+        given.map(|id| id.0).or(self.inner.default_team).ok_or_else(|| {
+            ToolError::invalid(
+                "teamId",
+                "is required: pass the numeric teamId (this server has no default team; an operator can set MAKE_TEAM)",
+            )
+        })
+    }
+
+    /// Every tool definition, sorted by name, exactly as `tools/list` returns them.
+    pub fn tool_definitions(&self) -> Vec<Tool> {
+        self.inner.tools.list_all()
+    }
+}
+
+#[tool_handler(router = self.inner.tools)]
+impl ServerHandler for MakeServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                    .with_title("Make credentials"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}

@@ -1,0 +1,275 @@
+//! Argument types shared by the tools, and the extractor that validates them.
+//!
+//! Validation lives in the types: an [`Id`] is a positive integer that fits JavaScript's safe
+//! range, an [`OpaqueId`] only holds letters, digits, `-` and `_` (so `../../users` can never
+//! reach a URL path). [`Parameters`] reports the failing field by name, and rmcp turns the
+//! failure into an `isError` result, before any request is sent.
+
+use std::borrow::Cow;
+
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Largest id accepted: JavaScript's `Number.MAX_SAFE_INTEGER`, the largest Make can use.
+pub const MAX_ID: u64 = 9_007_199_254_740_991;
+
+/// The text rmcp looks for to turn an argument failure into an `isError` result.
+const RMCP_ARGUMENT_ERROR_PREFIX: &str = "failed to deserialize parameters:";
+
+/// Tool arguments, deserialized with the path of any failing field kept for the message.
+///
+/// Named `Parameters` on purpose: rmcp's `#[tool]` macro derives the input schema from the
+/// argument whose type is called `Parameters`.
+pub struct Parameters<T>(pub T);
+
+impl<T: JsonSchema> JsonSchema for Parameters<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
+        let arguments = context.arguments.take().unwrap_or_default();
+        parse_arguments(serde_json::Value::Object(arguments))
+            .map(Parameters)
+            .map_err(|message| {
+                rmcp::ErrorData::invalid_params(
+                    format!("{RMCP_ARGUMENT_ERROR_PREFIX} {message}"),
+                    None,
+                )
+            })
+    }
+}
+
+/// Deserializes tool arguments; the error names the field (`credentials[0].appName`) and the problem.
+pub fn parse_arguments<T: DeserializeOwned>(arguments: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(arguments).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let place = if path == "." || path.is_empty() {
+            String::new()
+        } else {
+            format!("invalid argument `{path}`: ")
+        };
+        format!("{place}{inner}. Nothing was sent to Make; correct the arguments and call again.")
+    })
+}
+
+/// A numeric Make id (connection, key, team, user): a positive integer up to [`MAX_ID`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Id(pub u64);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Number::deserialize(deserializer).map_err(|_| {
+            D::Error::custom("expected a positive integer id (a JSON number, not a string)")
+        })?;
+        match value.as_u64() {
+            Some(id) if (1..=MAX_ID).contains(&id) => Ok(Id(id)),
+            _ => Err(D::Error::custom(format!(
+                "expected a positive integer id between 1 and {MAX_ID}, got {value}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Id {
+    fn schema_name() -> Cow<'static, str> {
+        "Id".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "integer", "minimum": 1, "maximum": MAX_ID })
+    }
+}
+
+/// A credential-request or credential id: 1–128 letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct OpaqueId(pub String);
+
+impl OpaqueId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for OpaqueId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer).map_err(|_| {
+            D::Error::custom("expected a string id such as \"a07e16f2ad134bf49cf83a00aa95c0a5\"")
+        })?;
+        let valid_chars = text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if text.is_empty() || text.len() > 128 || !valid_chars {
+            return Err(D::Error::custom(format!(
+                "expected a string id of 1 to 128 letters, digits, '-' or '_', got {text:?}"
+            )));
+        }
+        Ok(OpaqueId(text))
+    }
+}
+
+impl JsonSchema for OpaqueId {
+    fn schema_name() -> Cow<'static, str> {
+        "OpaqueId".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "pattern": "^[A-Za-z0-9_-]+$"
+        })
+    }
+}
+
+/// An id Make sends as a string or a number (`makeProviderId`); advertised as a string so
+/// the schema stays one type, and accepted either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringOrNumber(pub String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Self(s)),
+            serde_json::Value::Number(n) => Ok(Self(n.to_string())),
+            other => Err(D::Error::custom(format!(
+                "expected a non-empty string or a number, got {other}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for StringOrNumber {
+    fn schema_name() -> Cow<'static, str> {
+        "StringOrNumber".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "minLength": 1 })
+    }
+}
+
+/// Checks that a text argument is not blank and not longer than `max` characters.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), super::ToolError> {
+    if value.trim().is_empty() {
+        return Err(super::ToolError::invalid(field, "must not be empty"));
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(super::ToolError::invalid(
+            field,
+            format!("must be at most {max} characters, got {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a list is not empty, has at most `max` items and no blank string.
+pub fn check_strings(field: &str, values: &[String], max: usize) -> Result<(), super::ToolError> {
+    if values.is_empty() {
+        return Err(super::ToolError::invalid(
+            field,
+            "must list at least one item",
+        ));
+    }
+    if values.len() > max {
+        return Err(super::ToolError::invalid(
+            field,
+            format!("must list at most {max} items, got {}", values.len()),
+        ));
+    }
+    if let Some(i) = values.iter().position(|v| v.trim().is_empty()) {
+        return Err(super::ToolError::invalid(
+            &format!("{field}[{i}]"),
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Args {
+        connection_id: Id,
+        request_id: Option<OpaqueId>,
+    }
+
+    fn err(v: serde_json::Value) -> String {
+        parse_arguments::<Args>(v).unwrap_err()
+    }
+
+    #[test]
+    fn ids_are_validated_with_the_field_named() {
+        assert_eq!(
+            parse_arguments::<Args>(json!({"connectionId": 7}))
+                .unwrap()
+                .connection_id,
+            Id(7)
+        );
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("7"),
+            json!(1e300),
+            json!(9_007_199_254_740_992u64),
+        ] {
+            let e = err(json!({ "connectionId": bad }));
+            assert!(e.contains("invalid argument `connectionId`"), "{e}");
+            assert!(e.contains("Nothing was sent"), "{e}");
+        }
+        assert!(err(json!({})).contains("missing field `connectionId`"));
+        assert!(err(json!({"connectionId": 1, "bogus": 1})).contains("unknown field `bogus`"));
+    }
+
+    #[test]
+    fn opaque_ids_reject_path_characters() {
+        let ok =
+            parse_arguments::<Args>(json!({"connectionId": 1, "requestId": "a07e16f2ad13_4-x"}));
+        assert!(ok.is_ok());
+        for bad in ["../../users", "", "a/b", "a b", "a%2F", &"x".repeat(129)] {
+            let e = err(json!({"connectionId": 1, "requestId": bad}));
+            assert!(e.contains("invalid argument `requestId`"), "{e}");
+        }
+        assert!(err(json!({"connectionId": 1, "requestId": 5})).contains("requestId"));
+    }
+
+    #[test]
+    fn string_or_number_accepts_both() {
+        let v: StringOrNumber = serde_json::from_value(json!(12)).unwrap();
+        assert_eq!(v.0, "12");
+        let v: StringOrNumber = serde_json::from_value(json!("ab")).unwrap();
+        assert_eq!(v.0, "ab");
+        assert!(serde_json::from_value::<StringOrNumber>(json!(true)).is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! The error every tool returns. It becomes an `isError` result whose text carries Make's
+//! status, code, message, detail and sub-errors, plus a hint of what to do next.
+
+use rmcp::model::{ContentBlock, IntoContents};
+
+use crate::make::{ApiError, MakeError, Missing};
+
+/// Why a tool call failed. Nothing here ever holds the Make key.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// An argument is wrong; nothing was sent to Make.
+    #[error(
+        "Invalid argument `{field}`: {problem}. Nothing was sent to Make; correct the arguments and call again."
+    )]
+    Invalid { field: String, problem: String },
+    /// Make (or the way to it) failed.
+    #[error("{}", describe_make_error(.error, .done.as_deref()))]
+    Make {
+        error: MakeError,
+        /// What already happened before the failure, for multi-step tools.
+        done: Option<String>,
+    },
+}
+
+impl ToolError {
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    /// A Make failure after some steps already took effect (e.g. renamed, then set-data failed).
+    pub fn after(done: impl Into<String>, error: MakeError) -> Self {
+        Self::Make {
+            error,
+            done: Some(done.into()),
+        }
+    }
+}
+
+impl From<MakeError> for ToolError {
+    fn from(error: MakeError) -> Self {
+        Self::Make { error, done: None }
+    }
+}
+
+impl IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.to_string())]
+    }
+}
+
+fn describe_make_error(error: &MakeError, done: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(done) = done {
+        text.push_str(done);
+        text.push_str(" Then: ");
+    }
+    match error {
+        MakeError::Api(api) => text.push_str(&format!("Make API error {api}.")),
+        other => {
+            text.push_str(&capitalized(&other.to_string()));
+            text.push('.');
+        }
+    }
+    text.push_str("\nHint: ");
+    text.push_str(&hint(error));
+    text
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What the model (or the person) can do about `error`.
+pub fn hint(error: &MakeError) -> String {
+    match error {
+        MakeError::NotConfigured(Missing::ApiKey) => "this server has no Make API key. Set MAKE_API_KEY in the server's environment (a Make API token from your Make profile, API access tab, with the connections, keys and credential-requests scopes), or log in once with the Make CLI (`make-cli login`), then restart the server. Try it without an account with --sandbox.".into(),
+        MakeError::NotConfigured(Missing::Zone) => "this server does not know your Make zone. Set MAKE_ZONE to the host your organization uses (e.g. eu1.make.com, us2.make.com), then restart the server.".into(),
+        MakeError::Api(api) => api_hint(api).into(),
+        MakeError::Timeout(_) => "Make did not answer in time. Reads can be retried. A create, set-data or action may still have taken effect: list or get first, and only then try again.".into(),
+        MakeError::Connect(_) => "the server could not reach Make. Check MAKE_ZONE/MAKE_API_URL and the network, then try again.".into(),
+        MakeError::Decode { .. } => "Make answered in an unexpected shape; the operation may have succeeded. Check with a list or get call.".into(),
+        MakeError::Cancelled => "the call was cancelled; a create may still have taken effect at Make.".into(),
+        MakeError::Transport(_) => "the request failed on the way to Make; try again, but check first whether a create took effect.".into(),
+    }
+}
+
+fn api_hint(api: &ApiError) -> &'static str {
+    match api.status {
+        400 => {
+            "Make rejected the input. Fix the fields Make names above and call again; take connection types, scopes and parameter names from existing objects or from Make, never guess them."
+        }
+        401 => {
+            "the Make API key is missing, wrong, expired or revoked. The server's MAKE_API_KEY must be fixed; retrying will not help."
+        }
+        403 => {
+            "access denied. Either the key lacks the scope this call needs (e.g. connections:read/write, keys:read/write, credential-requests:read/write), the object belongs to a team the key cannot access, or MAKE_ZONE does not match the organization's zone (wrong zones fail team-scoped calls with 403)."
+        }
+        404 => {
+            "no such object. Check the id: list to find it. Connection, key and team ids are numbers; credential-request and credential ids are strings such as a07e16f2ad134bf49cf83a00aa95c0a5."
+        }
+        409 => {
+            "the object is in a state that does not allow this; get it to see its current state."
+        }
+        413 => "the payload is too large for Make; send less data.",
+        424 => {
+            "Make could not complete the call with the connected service (it crashed or timed out). Verify the connection, or re-authorize it through a credential request."
+        }
+        429 => {
+            "Make's per-minute request limit for the organization was reached (retries already waited). Wait about a minute before calling again."
+        }
+        500..=599 => {
+            "Make is having trouble. Reads can be retried shortly. A create or action may or may not have taken effect: list or get before trying again."
+        }
+        _ => "see Make's message above.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_carry_status_code_message_and_hint() {
+        let api = ApiError {
+            status: 403,
+            code: Some("SC403".into()),
+            message: "Permission denied".into(),
+            detail: Some("Access denied.".into()),
+            suberrors: vec!["team 5".into()],
+        };
+        let text = ToolError::from(MakeError::Api(api)).to_string();
+        assert!(
+            text.starts_with(
+                "Make API error HTTP 403 [SC403]: Permission denied (Access denied.); team 5."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("MAKE_ZONE"), "{text}");
+    }
+
+    #[test]
+    fn partial_success_is_reported_before_the_failure() {
+        let e = ToolError::after("Renamed the connection to \"X\".", MakeError::Timeout(40));
+        let text = e.to_string();
+        assert!(text.starts_with("Renamed the connection to \"X\". Then: The Make API did not answer within 40 seconds."), "{text}");
+    }
+
+    #[test]
+    fn missing_key_explains_configuration() {
+        let text = ToolError::from(MakeError::NotConfigured(Missing::ApiKey)).to_string();
+        assert!(
+            text.contains("MAKE_API_KEY") && text.contains("--sandbox"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! Runs one tool call through a real MCP session held in memory: rmcp's client on one end
+//! of a pipe, the server on the other. `call` uses it so that the CLI exercises exactly
+//! what an MCP client would.
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+
+use crate::server::MakeServer;
+
+/// Why a call did not produce a tool result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("arguments must be a JSON object: {0}")]
+    Arguments(String),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+/// Calls `tool` with `arguments` (a JSON object text) and returns the tool's result.
+pub async fn call(
+    server: MakeServer,
+    tool: &str,
+    arguments: &str,
+) -> Result<CallToolResult, CallError> {
+    let arguments: JsonObject =
+        serde_json::from_str(arguments).map_err(|e| CallError::Arguments(e.to_string()))?;
+    let (server_end, client_end) = tokio::io::duplex(64 * 1024);
+    let serving = tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_end).await.map_err(|e| CallError::Protocol(e.to_string()))?;
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
+    let result = client.call_tool(params).await;
+    let _ = client.cancel().await;
+    serving.abort();
+    result.map_err(|e| CallError::Protocol(e.to_string()))
+}

@@ -1,0 +1,5 @@
+//! How MCP messages reach the server: stdio for local clients, and an in-process pipe for
+//! the `call` command (the same code path as a real client, without a second process).
+
+pub mod in_process;
+pub mod stdio;
