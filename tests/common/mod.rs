@@ -1,0 +1,234 @@
+//! Test harness: a mock Make API (wiremock on loopback), the server pointed at it, and an
+//! rmcp client talking to the server over an in-memory pipe.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{MakeClient, RetryPolicy};
+use make_credentials_mcp::server::MakeServer;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A UUIDv4-shaped key, so the client sends `Authorization: Token …`.
+pub const TEST_KEY: &str = "5c4e2a1b-0d3f-4a6b-8c9d-112233445566";
+
+pub struct Harness {
+    pub mock: MockServer,
+    pub client: RunningService<RoleClient, ()>,
+}
+
+/// One request the mock received, decoded for exact comparisons.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Decoded query pairs in order (`("type[]", "google")`).
+    pub query: Vec<(String, String)>,
+    /// The raw, still-encoded query string.
+    pub raw_query: String,
+    pub body: Option<Value>,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+pub struct Options {
+    pub key: Option<&'static str>,
+    pub team: Option<u64>,
+    pub retries: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            key: Some(TEST_KEY),
+            team: None,
+            retries: 0,
+        }
+    }
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let mock = MockServer::start().await;
+        let settings = ClientSettings {
+            base_url: Some(Url::parse(&format!("{}/api/v2", mock.uri())).unwrap()),
+            api_key: options.key.and_then(ApiKey::new),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                max_retries: options.retries,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+        };
+        let server = MakeServer::new(MakeClient::new(&settings).unwrap(), options.team);
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_end).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = ().serve(client_end).await.expect("client connects");
+        Self { mock, client }
+    }
+
+    /// Answers every request with `status` and `body`.
+    pub async fn respond(&self, status: u16, body: Value) {
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&self.mock)
+            .await;
+    }
+
+    /// Answers `verb path` (path below `/api/v2`) with `status` and `body`.
+    pub async fn respond_to(&self, verb: &str, api_path: &str, status: u16, body: Value) {
+        Mock::given(method(verb))
+            .and(path(format!("/api/v2{api_path}")))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&self.mock)
+            .await;
+    }
+
+    /// Answers `verb path` with a raw response (for non-JSON bodies, headers).
+    pub async fn respond_raw(&self, verb: &str, api_path: &str, response: ResponseTemplate) {
+        Mock::given(method(verb))
+            .and(path(format!("/api/v2{api_path}")))
+            .respond_with(response)
+            .mount(&self.mock)
+            .await;
+    }
+
+    pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments must be an object")
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+            .await
+            .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
+    }
+
+    pub async fn seen(&self) -> Vec<Seen> {
+        self.mock
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| Seen {
+                method: r.method.to_string(),
+                path: r.url.path().to_string(),
+                query: r
+                    .url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+                raw_query: r.url.query().unwrap_or_default().to_string(),
+                body: (!r.body.is_empty())
+                    .then(|| serde_json::from_slice(&r.body).expect("JSON body")),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The single request sent; fails if there were more or none.
+    pub async fn only_request(&self) -> Seen {
+        let seen = self.seen().await;
+        assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:#?}");
+        seen.into_iter().next().unwrap()
+    }
+}
+
+/// Asserts the request's method, path, query pairs (order-insensitive) and body.
+pub fn assert_request(
+    seen: &Seen,
+    verb: &str,
+    api_path: &str,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) {
+    assert_eq!(seen.method, verb, "method of {seen:#?}");
+    assert_eq!(seen.path, format!("/api/v2{api_path}"), "path");
+    let mut got: Vec<(String, String)> = seen.query.clone();
+    let mut want: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "query of {} {}", seen.method, seen.path);
+    assert_eq!(seen.body, body, "body of {} {}", seen.method, seen.path);
+    assert_eq!(
+        seen.header("authorization").as_deref(),
+        Some(format!("Token {TEST_KEY}").as_str())
+    );
+    let has_content_type = seen.header("content-type").is_some();
+    assert_eq!(
+        has_content_type,
+        seen.body.is_some(),
+        "Content-Type only with a body"
+    );
+}
+
+/// The structured content of a successful result (which must mirror the text content).
+pub fn ok(result: &CallToolResult) -> Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "unexpected tool error: {}",
+        text(result)
+    );
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structured content");
+    let text_copy: Value = serde_json::from_str(&text(result)).expect("text is the JSON copy");
+    assert_eq!(structured, text_copy);
+    structured
+}
+
+/// The text of an error result, checked to be an error that never shows the key.
+pub fn err(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected a tool error, got {result:?}"
+    );
+    let text = text(result);
+    assert!(!text.contains(TEST_KEY), "the key leaked into: {text}");
+    text
+}
+
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Make's error body, as in make-api.md §1.6.
+pub fn make_error(code: &str, message: &str) -> Value {
+    serde_json::json!({ "code": code, "message": message, "detail": format!("{message} (detail)") })
+}

@@ -1,0 +1,201 @@
+//! keys_* tools: the exact requests they send, their results, and Make's errors.
+
+mod common;
+
+use common::{Harness, Options, assert_request, err, make_error, ok};
+use serde_json::json;
+
+fn key(id: u64) -> serde_json::Value {
+    json!({"id": id, "name": "Basic", "typeName": "basicauth", "teamId": 22, "packageName": null, "theme": "#007ee5"})
+}
+
+#[tokio::test]
+async fn list_sends_team_and_columns() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"keys": [key(16)]})).await;
+    let out = ok(&h.call("keys_list", json!({"teamId": 22})).await);
+    assert_eq!(out["keys"][0]["typeName"], "basicauth");
+    assert!(
+        out["keys"][0].get("packageName").is_none(),
+        "nulls are omitted"
+    );
+    assert_request(
+        &h.only_request().await,
+        "GET",
+        "/keys",
+        &[("teamId", "22"), ("cols[]", "*")],
+        None,
+    );
+}
+
+#[tokio::test]
+async fn list_uses_the_default_team() {
+    let h = Harness::with(Options {
+        team: Some(3),
+        ..Options::default()
+    })
+    .await;
+    h.respond(200, json!({"keys": []})).await;
+    ok(&h.call("keys_list", json!({})).await);
+    assert_request(
+        &h.only_request().await,
+        "GET",
+        "/keys",
+        &[("teamId", "3"), ("cols[]", "*")],
+        None,
+    );
+}
+
+#[tokio::test]
+async fn get_requests_all_columns() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"key": key(16)})).await;
+    assert_eq!(
+        ok(&h.call("keys_get", json!({"keyId": 16})).await)["key"]["id"],
+        16
+    );
+    assert_request(
+        &h.only_request().await,
+        "GET",
+        "/keys/16",
+        &[("cols[]", "*")],
+        None,
+    );
+}
+
+#[tokio::test]
+async fn create_puts_team_in_the_body() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"key": key(17)})).await;
+    let args = json!({"teamId": 22, "name": "Basic", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}});
+    assert_eq!(ok(&h.call("keys_create", args).await)["key"]["id"], 17);
+    assert_request(
+        &h.only_request().await,
+        "POST",
+        "/keys",
+        &[],
+        Some(
+            json!({"teamId": 22, "name": "Basic", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}),
+        ),
+    );
+}
+
+#[tokio::test]
+async fn create_requires_parameters() {
+    let h = Harness::new().await;
+    let text = err(&h
+        .call(
+            "keys_create",
+            json!({"teamId": 22, "name": "B", "typeName": "basicauth", "parameters": {}}),
+        )
+        .await);
+    assert!(text.contains("`parameters`"), "{text}");
+    let text = err(&h
+        .call(
+            "keys_create",
+            json!({"teamId": 22, "name": "B", "typeName": "basicauth"}),
+        )
+        .await);
+    assert!(text.contains("missing field `parameters`"), "{text}");
+    assert!(h.seen().await.is_empty());
+}
+
+#[tokio::test]
+async fn create_shows_makes_validation_error() {
+    let h = Harness::new().await;
+    h.respond(400, json!({"code": "IM005", "message": "Invalid input file", "suberrors": [{"message": "File is too big"}]})).await;
+    let text = err(&h.call("keys_create", json!({"teamId": 1, "name": "c", "typeName": "clientcertauth", "parameters": {"file": "x"}})).await);
+    assert!(
+        text.contains("HTTP 400 [IM005]: Invalid input file; File is too big"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn update_sends_only_the_fields_given() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"key": key(16)})).await;
+    ok(&h
+        .call("keys_update", json!({"keyId": 16, "name": "Renamed"}))
+        .await);
+    ok(&h
+        .call(
+            "keys_update",
+            json!({"keyId": 16, "parameters": {"authUser": "u", "authPass": "p"}}),
+        )
+        .await);
+    let seen = h.seen().await;
+    assert_request(
+        &seen[0],
+        "PATCH",
+        "/keys/16",
+        &[],
+        Some(json!({"name": "Renamed"})),
+    );
+    assert_request(
+        &seen[1],
+        "PATCH",
+        "/keys/16",
+        &[],
+        Some(json!({"parameters": {"authUser": "u", "authPass": "p"}})),
+    );
+}
+
+#[tokio::test]
+async fn update_with_nothing_is_refused() {
+    let h = Harness::new().await;
+    assert!(err(&h.call("keys_update", json!({"keyId": 16})).await).contains("nothing to update"));
+    assert!(h.seen().await.is_empty());
+}
+
+#[tokio::test]
+async fn delete_sends_confirmed() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"key": 16})).await;
+    assert_eq!(
+        ok(&h.call("keys_delete", json!({"keyId": 16})).await),
+        json!({"keyId": 16, "deleted": true})
+    );
+    assert_request(
+        &h.only_request().await,
+        "DELETE",
+        "/keys/16",
+        &[("confirmed", "true")],
+        None,
+    );
+}
+
+#[tokio::test]
+async fn delete_accepts_an_empty_2xx_body() {
+    let h = Harness::new().await;
+    h.respond_raw("DELETE", "/keys/16", wiremock::ResponseTemplate::new(204))
+        .await;
+    assert_eq!(
+        ok(&h.call("keys_delete", json!({"keyId": 16})).await)["deleted"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn every_key_tool_shows_makes_error_body() {
+    let h = Harness::new().await;
+    h.respond(404, make_error("SC404", "Key not found")).await;
+    let calls = [
+        ("keys_list", json!({"teamId": 1})),
+        ("keys_get", json!({"keyId": 1})),
+        (
+            "keys_create",
+            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": {"authUser": "u"}}),
+        ),
+        ("keys_update", json!({"keyId": 1, "name": "a"})),
+        ("keys_delete", json!({"keyId": 1})),
+    ];
+    for (tool, args) in calls {
+        let text = err(&h.call(tool, args).await);
+        assert!(
+            text.contains("HTTP 404 [SC404]: Key not found"),
+            "{tool}: {text}"
+        );
+        assert!(text.contains("Hint: no such object"), "{tool}: {text}");
+    }
+}
