@@ -69,10 +69,13 @@ async fn call(server: MakeServer, tool: &str, arguments: &str) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs go to stderr only: in stdio mode stdout is the protocol.
+/// Logs go to stderr only: in stdio mode stdout is the protocol. rmcp's debug logs print
+/// whole messages, tool arguments included (connection data, key parameters), so rmcp is
+/// capped at info whatever `RUST_LOG` says.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("make_credentials_mcp=info,warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("make_credentials_mcp=info,warn"))
+        .add_directive("rmcp=info".parse().expect("static directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -212,7 +212,7 @@ impl MakeClient {
                     return Ok((status, body));
                 }
                 Attempt::Done { status, body, .. } => {
-                    MakeError::Api(ApiError::from_response(status, &body))
+                    MakeError::Api(Box::new(ApiError::from_response(status, &body)))
                 }
                 Attempt::Failed { error, .. } => error,
             };

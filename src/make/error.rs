@@ -126,7 +126,7 @@ pub enum MakeError {
     NotConfigured(Missing),
     /// Make answered with an error status.
     #[error("Make API error {0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// Make did not answer within the configured timeout.
     #[error("the Make API did not answer within {0} seconds")]
     Timeout(u64),

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::ToolCallContext;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::{DeserializeOwned, Error as _, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Largest id accepted: JavaScript's `Number.MAX_SAFE_INTEGER`, the largest Make can use.
@@ -70,16 +70,43 @@ pub struct Id(pub u64);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Number::deserialize(deserializer).map_err(|_| {
-            D::Error::custom("expected a positive integer id (a JSON number, not a string)")
-        })?;
-        match value.as_u64() {
-            Some(id) if (1..=MAX_ID).contains(&id) => Ok(Id(id)),
-            _ => Err(D::Error::custom(format!(
-                "expected a positive integer id between 1 and {MAX_ID}, got {value}"
-            ))),
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// Accepts JSON integers in range; names the problem for anything else. (A visitor, rather
+/// than mapping errors, keeps serde's own "missing field `x`" message intact.)
+struct IdVisitor;
+
+impl Visitor<'_> for IdVisitor {
+    type Value = Id;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a positive integer id (a JSON number, not a string)")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Id, E> {
+        if (1..=MAX_ID).contains(&v) {
+            Ok(Id(v))
+        } else {
+            Err(E::custom(out_of_range(v)))
         }
     }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Id, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(out_of_range(v))),
+        }
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Id, E> {
+        Err(E::custom(out_of_range(v)))
+    }
+}
+
+fn out_of_range(v: impl std::fmt::Display) -> String {
+    format!("expected a positive integer id between 1 and {MAX_ID}, got {v}")
 }
 
 impl JsonSchema for Id {
@@ -109,18 +136,33 @@ impl OpaqueId {
 
 impl<'de> Deserialize<'de> for OpaqueId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer).map_err(|_| {
-            D::Error::custom("expected a string id such as \"a07e16f2ad134bf49cf83a00aa95c0a5\"")
-        })?;
+        deserializer.deserialize_any(OpaqueIdVisitor)
+    }
+}
+
+/// Accepts 1-128 letters, digits, `-` or `_`; anything else could escape its URL path segment.
+struct OpaqueIdVisitor;
+
+impl Visitor<'_> for OpaqueIdVisitor {
+    type Value = OpaqueId;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "a string id such as \"a07e16f2ad134bf49cf83a00aa95c0a5\""
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<OpaqueId, E> {
         let valid_chars = text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if text.is_empty() || text.len() > 128 || !valid_chars {
-            return Err(D::Error::custom(format!(
+            return Err(E::custom(format!(
                 "expected a string id of 1 to 128 letters, digits, '-' or '_', got {text:?}"
             )));
         }
-        Ok(OpaqueId(text))
+        Ok(OpaqueId(text.to_string()))
     }
 }
 
@@ -221,6 +263,7 @@ mod tests {
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct Args {
         connection_id: Id,
+        #[allow(dead_code)]
         request_id: Option<OpaqueId>,
     }
 

@@ -135,7 +135,7 @@ mod tests {
             detail: Some("Access denied.".into()),
             suberrors: vec!["team 5".into()],
         };
-        let text = ToolError::from(MakeError::Api(api)).to_string();
+        let text = ToolError::from(MakeError::Api(Box::new(api))).to_string();
         assert!(
             text.starts_with(
                 "Make API error HTTP 403 [SC403]: Permission denied (Access denied.); team 5."

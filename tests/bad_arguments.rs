@@ -1,0 +1,253 @@
+//! Invalid arguments are refused with an `isError` result that names the field and the
+//! problem, and no request reaches Make.
+
+mod common;
+
+use common::{Harness, err};
+use serde_json::{Value, json};
+
+/// Each tool with a valid set of arguments; every case below breaks one of them.
+fn valid_calls() -> Vec<(&'static str, Value)> {
+    vec![
+        ("connections_list", json!({"teamId": 1})),
+        ("connections_get", json!({"connectionId": 1})),
+        (
+            "connections_create",
+            json!({"teamId": 1, "name": "a", "accountName": "slack"}),
+        ),
+        (
+            "connections_update",
+            json!({"connectionId": 1, "name": "a"}),
+        ),
+        ("connections_verify", json!({"connectionId": 1})),
+        ("connections_delete", json!({"connectionId": 1})),
+        ("keys_list", json!({"teamId": 1})),
+        ("keys_get", json!({"keyId": 1})),
+        (
+            "keys_create",
+            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": {"authUser": "u"}}),
+        ),
+        ("keys_update", json!({"keyId": 1, "name": "a"})),
+        ("keys_delete", json!({"keyId": 1})),
+        ("credential-requests_list", json!({"teamId": 1})),
+        ("credential-requests_get", json!({"requestId": "abc"})),
+        ("credential-requests_delete", json!({"requestId": "abc"})),
+        (
+            "credential-requests_credential-decline",
+            json!({"credentialId": "abc"}),
+        ),
+        (
+            "credential-requests_credential-delete",
+            json!({"credentialId": "abc"}),
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": ["*"]}]}),
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "keys": [{"type": "apikeyauth"}]}),
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": 1, "scopes": ["a"]}),
+        ),
+    ]
+}
+
+fn numeric_id_field(args: &Value) -> Option<&'static str> {
+    ["connectionId", "keyId", "teamId"]
+        .into_iter()
+        .find(|f| args.get(*f).is_some())
+}
+
+fn string_id_field(args: &Value) -> Option<&'static str> {
+    ["requestId", "credentialId"]
+        .into_iter()
+        .find(|f| args.get(*f).is_some())
+}
+
+async fn assert_refused(h: &Harness, tool: &str, args: Value, field: &str, problem: &str) {
+    let text = err(&h.call(tool, args.clone()).await);
+    assert!(
+        text.contains(field),
+        "{tool} {args}: the message should name `{field}`: {text}"
+    );
+    assert!(
+        text.to_lowercase().contains(&problem.to_lowercase()),
+        "{tool} {args}: expected {problem:?} in: {text}"
+    );
+}
+
+#[tokio::test]
+async fn bad_numeric_ids_are_refused_by_every_tool() {
+    let h = Harness::new().await;
+    let bad = [
+        (json!(0), "between 1 and"),
+        (json!(-5), "between 1 and"),
+        (json!(1.5), "between 1 and"),
+        (json!(9_007_199_254_740_992u64), "between 1 and"),
+        (json!(1e30), "between 1 and"),
+        (json!("12"), "not a string"),
+        (json!(true), "positive integer"),
+    ];
+    for (tool, args) in valid_calls() {
+        let Some(field) = numeric_id_field(&args) else {
+            continue;
+        };
+        for (value, problem) in &bad {
+            let mut broken = args.clone();
+            broken[field] = value.clone();
+            assert_refused(&h, tool, broken, field, problem).await;
+        }
+    }
+    assert!(h.seen().await.is_empty(), "no request may reach Make");
+}
+
+#[tokio::test]
+async fn bad_string_ids_are_refused_by_every_tool() {
+    let h = Harness::new().await;
+    let bad = [
+        json!("../../users"),
+        json!(""),
+        json!("a/b"),
+        json!("a?b=c"),
+        json!("%2e%2e"),
+        json!(42),
+        json!("x".repeat(129)),
+    ];
+    for (tool, args) in valid_calls() {
+        let Some(field) = string_id_field(&args) else {
+            continue;
+        };
+        for value in &bad {
+            let mut broken = args.clone();
+            broken[field] = value.clone();
+            assert_refused(&h, tool, broken, field, "string id").await;
+        }
+    }
+    assert!(h.seen().await.is_empty(), "no request may reach Make");
+}
+
+#[tokio::test]
+async fn missing_required_inputs_are_named() {
+    let h = Harness::new().await;
+    let required: &[(&str, &[&str])] = &[
+        ("connections_get", &["connectionId"]),
+        ("connections_create", &["name", "accountName"]),
+        ("connections_update", &["connectionId"]),
+        ("connections_verify", &["connectionId"]),
+        ("connections_delete", &["connectionId"]),
+        ("keys_get", &["keyId"]),
+        ("keys_create", &["name", "typeName", "parameters"]),
+        ("keys_update", &["keyId"]),
+        ("keys_delete", &["keyId"]),
+        ("credential-requests_get", &["requestId"]),
+        ("credential-requests_delete", &["requestId"]),
+        ("credential-requests_credential-decline", &["credentialId"]),
+        ("credential-requests_credential-delete", &["credentialId"]),
+        ("credential-requests_create", &["credentials"]),
+        (
+            "credential-requests_extend-connection",
+            &["connectionId", "scopes"],
+        ),
+    ];
+    let calls = valid_calls();
+    for (tool, fields) in required {
+        let args = &calls.iter().find(|(t, _)| t == tool).unwrap().1;
+        for field in *fields {
+            let mut broken = args.clone();
+            broken.as_object_mut().unwrap().remove(*field);
+            assert_refused(
+                &h,
+                tool,
+                broken,
+                &format!("missing field `{field}`"),
+                "missing",
+            )
+            .await;
+        }
+    }
+    assert!(h.seen().await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_types_and_unknown_fields_are_refused() {
+    let h = Harness::new().await;
+    let cases = [
+        (
+            "connections_list",
+            json!({"teamId": 1, "type": "google"}),
+            "type",
+        ),
+        (
+            "connections_list",
+            json!({"teamId": 1, "scopes": ["x"]}),
+            "scopes",
+        ),
+        (
+            "connections_create",
+            json!({"teamId": 1, "name": 5, "accountName": "slack"}),
+            "name",
+        ),
+        (
+            "connections_create",
+            json!({"teamId": 1, "name": "a", "accountName": "slack", "data": "k"}),
+            "data",
+        ),
+        (
+            "keys_create",
+            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": ["u"]}),
+            "parameters",
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": "x"}]}),
+            "credentials[0].appModules",
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": ["*"], "appVersion": 0}]}),
+            "credentials[0].appVersion",
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "connections": [{"scope": ["x"]}]}),
+            "connections[0]",
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": 1, "scopes": "a"}),
+            "scopes",
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": 1, "scopes": []}),
+            "scopes",
+        ),
+        (
+            "credential-requests_list",
+            json!({"teamId": 1, "makeProviderId": {"a": 1}}),
+            "makeProviderId",
+        ),
+        (
+            "connections_get",
+            json!({"connectionId": 1, "connection_id": 1}),
+            "connection_id",
+        ),
+        (
+            "keys_list",
+            json!({"teamId": 1, "typeName": "basicauth"}),
+            "typeName",
+        ),
+    ];
+    for (tool, args, field) in cases {
+        let text = err(&h.call(tool, args.clone()).await);
+        assert!(
+            text.contains(field),
+            "{tool} {args}: should name {field}: {text}"
+        );
+        assert!(text.contains("Nothing was sent to Make"), "{text}");
+    }
+    assert!(h.seen().await.is_empty());
+}

@@ -1,0 +1,209 @@
+//! End to end: the real binary over stdio, driven by rmcp's client in both protocol eras,
+//! against a mock Make API; plus the `tools` and `call` commands.
+
+mod common;
+
+use common::{TEST_KEY, assert_request, text};
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_make-credentials-mcp");
+
+fn command(api_url: Option<&str>, key: Option<&str>) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
+        .env("RUST_LOG", "debug")
+        .arg("--no-cli-login")
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = api_url {
+        cmd.env("MAKE_API_URL", url);
+    }
+    if let Some(key) = key {
+        cmd.env("MAKE_API_KEY", key);
+    }
+    cmd
+}
+
+async fn mock_make() -> MockServer {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/keys"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"keys": [{"id": 16, "name": "Basic", "typeName": "basicauth"}]}),
+            ),
+        )
+        .mount(&mock)
+        .await;
+    mock
+}
+
+async fn exercise(client: &RunningService<RoleClient, ()>, mock: &MockServer) {
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 19);
+    let args = json!({"teamId": 22}).as_object().unwrap().clone();
+    let result = client
+        .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
+        .await
+        .expect("tools/call");
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    assert_eq!(result.structured_content.unwrap()["keys"][0]["id"], 16);
+    let seen = mock.received_requests().await.unwrap();
+    let last = seen.last().expect("the mock saw the call");
+    assert_eq!(last.url.path(), "/api/v2/keys");
+    assert_eq!(
+        last.headers.get("authorization").unwrap(),
+        &format!("Token {TEST_KEY}")
+    );
+}
+
+#[tokio::test]
+async fn stdio_2025_11_25_client_lists_and_calls() {
+    let mock = mock_make().await;
+    let transport = TokioChildProcess::new(command(
+        Some(&format!("{}/api/v2", mock.uri())),
+        Some(TEST_KEY),
+    ))
+    .unwrap();
+    let client = ().serve(transport).await.expect("initialize");
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2025_11_25
+    );
+    exercise(&client, &mock).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn stdio_2026_07_28_client_lists_and_calls() {
+    let mock = mock_make().await;
+    let transport = TokioChildProcess::new(command(
+        Some(&format!("{}/api/v2", mock.uri())),
+        Some(TEST_KEY),
+    ))
+    .unwrap();
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client = ().serve_with_lifecycle(transport, lifecycle).await.expect("server/discover");
+    assert_eq!(
+        client.peer_info().unwrap().protocol_version,
+        ProtocolVersion::V_2026_07_28
+    );
+    exercise(&client, &mock).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_key_tools_are_listed_and_calls_explain_the_setup() {
+    let transport = TokioChildProcess::new(command(None, None)).unwrap();
+    let client = ().serve(transport).await.expect("initialize");
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 19);
+    let args = json!({"teamId": 1}).as_object().unwrap().clone();
+    let result = client
+        .call_tool(CallToolRequestParams::new("connections_list").with_arguments(args))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(message.contains("MAKE_API_KEY"), "{message}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
+    let out = command(None, None).arg("tools").output().await.unwrap();
+    assert!(out.status.success());
+    let tools: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
+    assert_eq!(tools.len(), 19);
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tool-schemas/keys_list.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(tools.contains(&golden));
+}
+
+#[tokio::test]
+async fn call_command_prints_the_result_and_exits_by_outcome() {
+    let mock = mock_make().await;
+    let url = format!("{}/api/v2", mock.uri());
+    let out = command(Some(&url), Some(TEST_KEY))
+        .args(["call", "keys_list", r#"{"teamId":22}"#])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["keys"][0]["name"], "Basic");
+    let seen = mock.received_requests().await.unwrap();
+    let request = common::Seen {
+        method: seen[0].method.to_string(),
+        path: seen[0].url.path().to_string(),
+        query: seen[0]
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        raw_query: String::new(),
+        body: None,
+        headers: seen[0]
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    assert_request(
+        &request,
+        "GET",
+        "/keys",
+        &[("teamId", "22"), ("cols[]", "*")],
+        None,
+    );
+
+    let out = command(Some(&url), Some(TEST_KEY))
+        .args(["call", "keys_get", r#"{"keyId":0}"#])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a tool error exits 1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keyId"));
+    assert!(out.stdout.is_empty());
+
+    let out = command(Some(&url), Some(TEST_KEY))
+        .args(["call", "no_such_tool"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an unknown tool exits 2");
+}
+
+#[tokio::test]
+async fn the_key_never_reaches_the_logs() {
+    let mock = mock_make().await;
+    let url = format!("{}/api/v2", mock.uri());
+    let mut cmd = command(Some(&url), Some(TEST_KEY));
+    cmd.stderr(std::process::Stdio::piped());
+    let out = cmd
+        .args(["call", "keys_list", r#"{"teamId":22}"#])
+        .output()
+        .await
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("make api"), "debug logs were written: {logs}");
+    assert!(!logs.contains(TEST_KEY), "the key leaked into the logs");
+}
