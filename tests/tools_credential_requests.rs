@@ -489,3 +489,64 @@ async fn every_credential_request_tool_shows_makes_error_body() {
         .await);
     assert!(text.contains("Invalid scope"), "{text}");
 }
+
+#[tokio::test]
+async fn app_modules_are_read_with_an_encoded_app_name_and_version() {
+    let h = Harness::new().await;
+    h.respond(200, json!({"appModules": [{"id": "CreateMessage", "name": "CreateMessage", "label": "Send a Message",
+        "type": "account:slack2,slack3", "scope": ["chat:write"], "hook": false}]})).await;
+    let out = ok(&h
+        .call(
+            "credential-requests_list-app-modules-with-creds",
+            json!({"appName": "app#my-app", "appVersion": 2}),
+        )
+        .await);
+    assert_eq!(out["appModules"][0]["type"], "account:slack2,slack3");
+    ok(&h
+        .call(
+            "credential-requests_list-app-modules-with-creds",
+            json!({"appName": "slack", "appVersion": "latest"}),
+        )
+        .await);
+    ok(&h
+        .call(
+            "credential-requests_list-app-modules-with-creds",
+            json!({"appName": "slack"}),
+        )
+        .await);
+    let seen = h.seen().await;
+    assert_request(
+        &seen[0],
+        "GET",
+        "/credential-requests/apps/app%23my-app/2/modules-with-credentials",
+        &[],
+        None,
+    );
+    assert_request(
+        &seen[1],
+        "GET",
+        "/credential-requests/apps/slack/latest/modules-with-credentials",
+        &[],
+        None,
+    );
+    assert_request(
+        &seen[2],
+        "GET",
+        "/credential-requests/apps/slack/latest/modules-with-credentials",
+        &[],
+        None,
+    );
+}
+
+#[tokio::test]
+async fn app_modules_show_makes_error() {
+    let h = Harness::new().await;
+    h.respond(404, make_error("SC404", "App not found")).await;
+    let text = err(&h
+        .call(
+            "credential-requests_list-app-modules-with-creds",
+            json!({"appName": "nope"}),
+        )
+        .await);
+    assert!(text.contains("HTTP 404 [SC404]: App not found"), "{text}");
+}

@@ -1,6 +1,7 @@
 //! The shared Make API v2 client: one pooled HTTP client ([`client`]), typed errors
 //! ([`error`]) and one file per domain with its models and endpoints.
 
+pub mod apps;
 mod client;
 pub mod connections;
 pub mod credential_requests;

@@ -216,6 +216,46 @@ impl JsonSchema for StringOrNumber {
     }
 }
 
+/// An app version: a major version number (as number or string) or `"latest"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppVersion(pub String);
+
+impl<'de> Deserialize<'de> for AppVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "expected a version number or \"latest\", got {other}"
+                )));
+            }
+        };
+        let number = text.parse::<u32>().is_ok_and(|n| n > 0);
+        if text == "latest" || number {
+            Ok(Self(text))
+        } else {
+            Err(D::Error::custom(format!(
+                "expected a positive major version number or \"latest\", got {text:?}"
+            )))
+        }
+    }
+}
+
+impl JsonSchema for AppVersion {
+    fn schema_name() -> Cow<'static, str> {
+        "AppVersion".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": "^(latest|[1-9][0-9]*)$" })
+    }
+}
+
 /// Checks that a text argument is not blank and not longer than `max` characters.
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), super::ToolError> {
     if value.trim().is_empty() {

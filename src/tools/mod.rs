@@ -1,6 +1,7 @@
 //! The tool registry: one module per Make domain, each with its own rmcp router, merged
 //! once into the registry the server stores.
 
+mod apps;
 pub mod args;
 mod connections;
 mod credential_requests;
@@ -20,7 +21,8 @@ use crate::server::MakeServer;
 pub fn registry() -> ToolRouter<MakeServer> {
     let merged = MakeServer::connections_router()
         + MakeServer::keys_router()
-        + MakeServer::credential_requests_router();
+        + MakeServer::credential_requests_router()
+        + MakeServer::apps_router();
     let mut registry = ToolRouter::new();
     for mut route in merged {
         route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));

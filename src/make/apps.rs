@@ -1,0 +1,56 @@
+//! App modules that need credentials: where module ids and scopes for credential requests come from.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{ApiRequest, MakeClient, MakeError};
+
+/// A module of an app, with the credential it needs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AppModule {
+    /// Module id to pass in credential-requests_create `appModules` (may contain colons).
+    pub id: String,
+    /// Module name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Human label, e.g. "Send a Message".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The credential it needs: `account:<type>[,<type>...]` (a connection) or `keychain:<type>` (a key).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    pub kind: Option<String>,
+    /// OAuth scopes the module needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// Whether the module is a webhook trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<bool>,
+    /// Any further fields Make returns, passed through unchanged.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppModulesEnvelope {
+    app_modules: Vec<AppModule>,
+}
+
+impl MakeClient {
+    /// `GET /credential-requests/apps/{appName}/{version|latest}/modules-with-credentials`.
+    pub async fn app_modules_with_credentials(
+        &self,
+        app: &str,
+        version: &str,
+    ) -> Result<Vec<AppModule>, MakeError> {
+        let request = ApiRequest::get(&[
+            "credential-requests",
+            "apps",
+            app,
+            version,
+            "modules-with-credentials",
+        ]);
+        Ok(self.send::<AppModulesEnvelope>(&request).await?.app_modules)
+    }
+}

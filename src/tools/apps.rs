@@ -1,0 +1,57 @@
+//! App tools: which modules of an app need which credentials (Make's 20th credential tool).
+
+use rmcp::handler::server::wrapper::Json;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ToolError;
+use super::args::{AppVersion, Parameters, check_text};
+use crate::make::apps::AppModule;
+use crate::server::MakeServer;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModulesArgs {
+    /// App name, e.g. "slack" or "google-sheets"; custom apps as "app#<name>".
+    app_name: String,
+    /// Major app version such as "2", or "latest" (the default).
+    app_version: Option<AppVersion>,
+}
+
+/// `{appModules: [...]}`
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModulesOutput {
+    /// The app's modules that need a connection or key.
+    app_modules: Vec<AppModule>,
+}
+
+#[tool_router(router = apps_router, vis = "pub(crate)")]
+impl MakeServer {
+    #[tool(
+        name = "credential-requests_list-app-modules-with-creds",
+        title = "List app modules with credentials",
+        description = "List an app's modules that need credentials: each module's id, the credential it needs in `type` (`account:<connection types>` or `keychain:<key type>`) and its OAuth `scope`. Use it before credential-requests_create (module ids for `appModules`) and before credential-requests_extend-connection or create-by-credentials (real scope strings, never guessed). Read-only.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn credential_requests_list_app_modules(
+        &self,
+        Parameters(args): Parameters<ModulesArgs>,
+    ) -> Result<Json<ModulesOutput>, ToolError> {
+        check_text("appName", &args.app_name, 128)?;
+        let version = args
+            .app_version
+            .map_or_else(|| "latest".to_string(), |v| v.0);
+        let app_modules = self
+            .make()
+            .app_modules_with_credentials(&args.app_name, &version)
+            .await?;
+        Ok(Json(ModulesOutput { app_modules }))
+    }
+}
