@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use crate::make::MakeClient;
 use crate::tools::{self, ToolError, args::Id};
@@ -62,6 +66,30 @@ impl MakeServer {
 
 #[tool_handler(router = self.inner.tools)]
 impl ServerHandler for MakeServer {
+    /// Runs the tool, and stops it (dropping its in-flight Make request) when the client
+    /// cancels. A cancelled create may still have reached Make; it is never retried.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let cancelled = context.ct.clone();
+        let started = std::time::Instant::now();
+        let tool = request.name.clone();
+        let call = ToolCallContext::new(self, request, context);
+        let outcome = tokio::select! {
+            outcome = self.inner.tools.call(call) => outcome,
+            () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
+        };
+        let failed = match &outcome {
+            Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
+            Ok(_) => false,
+            Err(_) => true,
+        };
+        tracing::info!(%tool, failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+        outcome
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(
