@@ -1,0 +1,120 @@
+//! Checks of credential-request inputs that the types alone cannot express; each names
+//! the failing field, so the model can fix it before anything is sent.
+
+use serde_json::Value;
+
+use super::types::{AppCredential, ConnectionCredential, KeyCredential, Prefill};
+use crate::tools::ToolError;
+use crate::tools::args::{check_strings, check_text};
+
+pub(super) fn non_blank(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+pub(super) fn dedup(values: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+pub(super) fn add_texts(body: &mut Value, name: Option<String>, description: Option<String>) {
+    if let Some(name) = non_blank(name) {
+        body["name"] = Value::String(name);
+    }
+    if let Some(description) = non_blank(description) {
+        body["description"] = Value::String(description);
+    }
+}
+
+pub(super) fn check_request_texts(
+    name: &Option<String>,
+    description: &Option<String>,
+) -> Result<(), ToolError> {
+    if let Some(name) = name.as_deref().filter(|n| !n.trim().is_empty()) {
+        check_text("name", name, 128)?;
+    }
+    if let Some(description) = description.as_deref().filter(|d| !d.trim().is_empty()) {
+        check_text("description", description, 240)?;
+    }
+    Ok(())
+}
+
+pub(super) fn check_app_credentials(credentials: &[AppCredential]) -> Result<(), ToolError> {
+    if credentials.is_empty() || credentials.len() > 64 {
+        return Err(ToolError::invalid(
+            "credentials",
+            format!("must list 1 to 64 credentials, got {}", credentials.len()),
+        ));
+    }
+    for (i, c) in credentials.iter().enumerate() {
+        let field = |name: &str| format!("credentials[{i}].{name}");
+        check_text(&field("appName"), &c.app_name, 128)?;
+        if c.app_modules.is_none() && c.app_endpoints.is_none() {
+            return Err(ToolError::invalid(
+                &field("appModules"),
+                "or appEndpoints must be given (module ids, or [\"*\"] for all)",
+            ));
+        }
+        if let Some(modules) = &c.app_modules {
+            check_strings(&field("appModules"), modules, 500)?;
+        }
+        if let Some(endpoints) = &c.app_endpoints {
+            check_strings(&field("appEndpoints"), endpoints, 500)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_typed_credentials(
+    connections: &[ConnectionCredential],
+    keys: &[KeyCredential],
+) -> Result<(), ToolError> {
+    if connections.is_empty() && keys.is_empty() {
+        return Err(ToolError::invalid(
+            "connections",
+            "or `keys` must list at least one credential to request",
+        ));
+    }
+    for (field, len) in [("connections", connections.len()), ("keys", keys.len())] {
+        if len > 32 {
+            return Err(ToolError::invalid(
+                field,
+                format!("must list at most 32 items, got {len}"),
+            ));
+        }
+    }
+    for (i, c) in connections.iter().enumerate() {
+        check_text(&format!("connections[{i}].type"), &c.kind, 128)?;
+        if let Some(scope) = &c.scope {
+            check_strings(&format!("connections[{i}].scope"), scope, 100)?;
+        }
+        check_prefill(&format!("connections[{i}].prefill"), c.prefill.as_ref())?;
+    }
+    for (i, k) in keys.iter().enumerate() {
+        check_text(&format!("keys[{i}].type"), &k.kind, 128)?;
+        check_prefill(&format!("keys[{i}].prefill"), k.prefill.as_ref())?;
+    }
+    Ok(())
+}
+
+/// Prefill values must be scalars: Make fills form fields with them.
+pub(super) fn check_prefill(field: &str, prefill: Option<&Prefill>) -> Result<(), ToolError> {
+    let Some(prefill) = prefill else {
+        return Ok(());
+    };
+    for (part, map) in [("hard", &prefill.hard), ("soft", &prefill.soft)] {
+        for (key, value) in map.iter().flat_map(|m| m.iter()) {
+            if value.is_object() || value.is_array() || value.is_null() {
+                return Err(ToolError::invalid(
+                    &format!("{field}.{part}.{key}"),
+                    "must be a string, number or boolean",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Inputs and outputs of the credential-request tools, with Make's property names.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::make::credential_requests::{Credential, CredentialRequest, Page};
+use crate::tools::args::{Id, OpaqueId, StringOrNumber};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListArgs {
+    /// Team whose requests to list. Optional when the server has a default team (MAKE_TEAM).
+    pub(super) team_id: Option<Id>,
+    /// Only requests created by this user (numeric id).
+    pub(super) user_id: Option<Id>,
+    /// Only requests for this Make provider (string or number).
+    pub(super) make_provider_id: Option<StringOrNumber>,
+    /// Only requests in this status: pending, authorized, partially_authorized, declined, ...
+    pub(super) status: Option<String>,
+    /// Only requests with this name.
+    pub(super) name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RequestIdArgs {
+    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5" (not a numeric connection id).
+    pub(super) request_id: OpaqueId,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeclineArgs {
+    /// Credential id: a string from the request's `credentials[].id` (not a connection id).
+    pub(super) credential_id: OpaqueId,
+    /// Why it is declined (shown in Make; at most 1000 characters).
+    pub(super) reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialIdArgs {
+    /// Credential id: a string from the request's `credentials[].id` (not a connection id).
+    pub(super) credential_id: OpaqueId,
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppCredential {
+    /// App name, e.g. "google-sheets" or "slack"; custom apps as "app#<name>".
+    pub(super) app_name: String,
+    /// Module ids of the app that will use the credential (e.g. ["ActionSendDataBasicAuth"]), or ["*"] for all. Give this and/or appEndpoints. Never guess ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) app_modules: Option<Vec<String>>,
+    /// Endpoint ids of the app, or ["*"] for all. Give this and/or appModules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) app_endpoints: Option<Vec<String>>,
+    /// Major app version; the latest when omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) app_version: Option<Id>,
+    /// Label for the connection or key that will be created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) name_override: Option<String>,
+    /// Note shown to the person next to this credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateArgs {
+    /// Team the credentials will belong to. Optional when the server has a default team (MAKE_TEAM).
+    pub(super) team_id: Option<Id>,
+    /// Title shown to the person.
+    pub(super) name: Option<String>,
+    /// Explanation shown to the person (at most 240 characters).
+    pub(super) description: Option<String>,
+    /// 1-64 credentials to request, one per app.
+    pub(super) credentials: Vec<AppCredential>,
+}
+
+/// Values to fill in for the person on Make's page.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prefill {
+    /// Fixed values the person cannot change, e.g. {"baseUrl": "https://api.example.com"} (strings, numbers or booleans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) hard: Option<Map<String, Value>>,
+    /// Suggested values the person can edit (strings, numbers or booleans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) soft: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectionCredential {
+    /// Connection type, e.g. "google", "slack3", "airtable2".
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    /// Note shown to the person next to this connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
+    /// OAuth scopes the connection must grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) scope: Option<Vec<String>>,
+    /// Values to fill in for the person. Some providers fail authorization with prefill; use only when needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) prefill: Option<Prefill>,
+    /// Label for the connection that will be created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) name_override: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeyCredential {
+    /// Key type, e.g. "apikeyauth", "basicauth".
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    /// Note shown to the person next to this key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
+    /// Values to fill in for the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) prefill: Option<Prefill>,
+    /// Label for the key that will be created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) name_override: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateByCredentialsArgs {
+    /// Team the credentials will belong to. Optional when the server has a default team (MAKE_TEAM).
+    pub(super) team_id: Option<Id>,
+    /// Title shown to the person (Make's default: "Request for credentials").
+    pub(super) name: Option<String>,
+    /// Explanation shown to the person (at most 240 characters).
+    pub(super) description: Option<String>,
+    /// Connections to request (at most 32). Give connections and/or keys.
+    pub(super) connections: Option<Vec<ConnectionCredential>>,
+    /// Keys to request (at most 32). Give connections and/or keys.
+    pub(super) keys: Option<Vec<KeyCredential>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExtendArgs {
+    /// Numeric id of the OAuth connection to extend.
+    pub(super) connection_id: Id,
+    /// OAuth scopes the connection must have (at least one). Only the ones it lacks are requested.
+    pub(super) scopes: Vec<String>,
+}
+
+/// `{requests: [...], pg: {...}}`
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListOutput {
+    /// Matching credential requests.
+    pub(super) requests: Vec<CredentialRequest>,
+    /// Paging: when `pg.total` is larger than the number of rows, the list was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) pg: Option<Page>,
+}
+
+/// `{request: {...}}`
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RequestOutput {
+    /// The request with its `credentials` and their states.
+    pub(super) request: CredentialRequest,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOutput {
+    /// The request that was deleted.
+    pub(super) request_id: String,
+    /// Always true on success.
+    pub(super) deleted: bool,
+}
+
+/// `{credential: {...}}`
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CredentialOutput {
+    /// The credential in its new state.
+    pub(super) credential: Credential,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedOutput {
+    /// The new request (status `pending` until the person acts).
+    pub(super) request: CredentialRequest,
+    /// The requested credentials, when Make lists them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) credentials: Option<Vec<Credential>>,
+    /// The link to give the person: they authorize (and enter any secrets) there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) public_uri: Option<String>,
+    /// What to tell the person and what to do next.
+    pub(super) message: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtendOutput {
+    /// The connection to extend.
+    pub(super) connection_id: u64,
+    /// True when the connection already had every requested scope: nothing was requested.
+    pub(super) already_satisfied: bool,
+    /// The scopes asked for.
+    pub(super) requested_scopes: Vec<String>,
+    /// The scopes the connection lacked, which the request asks the person to grant.
+    pub(super) new_scopes: Vec<String>,
+    /// The extension request (absent when already satisfied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) request: Option<CredentialRequest>,
+    /// The link where the person grants the new scopes (absent when already satisfied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) public_uri: Option<String>,
+    /// What happened and what to do next.
+    pub(super) message: String,
+}
