@@ -1,1 +1,3 @@
+//! make-credentials-mcp: an MCP server for Make.com credentials.
 
+pub mod sandbox;
