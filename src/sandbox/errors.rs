@@ -114,6 +114,15 @@ pub async fn api_not_found() -> ApiError {
         .with_detail("The requested API endpoint does not exist.")
 }
 
+/// A known path with the wrong method, in Make's error shape instead of an empty 405.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "SC405",
+        "Method Not Allowed",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

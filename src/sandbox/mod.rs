@@ -20,6 +20,8 @@ mod keys;
 mod render;
 mod seed;
 mod state;
+#[cfg(test)]
+mod tests;
 mod time;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -47,6 +49,9 @@ pub struct Sandbox {
     addr: SocketAddr,
     api_key: String,
     task: JoinHandle<()>,
+    /// Kept for in-crate inspection and, later, runtime fault toggles.
+    #[cfg_attr(not(test), allow(dead_code))]
+    state: AppState,
 }
 
 /// Shared by every handler.
@@ -89,7 +94,7 @@ impl Sandbox {
             origin: format!("http://{addr}").into(),
             options: Arc::new(options),
         };
-        let app = router(state);
+        let app = router(state.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(error = %e, "sandbox server stopped");
@@ -100,6 +105,7 @@ impl Sandbox {
             addr,
             api_key,
             task,
+            state,
         })
     }
 
@@ -153,6 +159,7 @@ fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(credential_requests::routes())
         .fallback(errors::api_not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
