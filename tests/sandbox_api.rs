@@ -160,6 +160,13 @@ async fn auth_is_required_and_token_never_echoed() {
         .unwrap();
     assert_eq!(bearer.status(), 200);
     // Unknown paths are 401 without a token, 404 with one (paths are case-sensitive).
+    let anon = ctx
+        .http
+        .get(format!("{}/Connections", ctx.sb.api_base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
     let (s, body) = ctx.get("/Connections", &[("teamId", "1")]).await;
     assert_eq!((s.as_u16(), body["code"].as_str()), (404, Some("SC404")));
 

@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use super::AppState;
+use super::catalog;
 use super::credentials;
 use super::errors::ApiError;
 use super::state::{Component, CredState, Credential, Store};
@@ -125,8 +126,13 @@ fn credential_card(out: &mut String, request_id: &str, c: &Credential) {
         out.push_str("None requested");
     } else {
         out.push_str("<ul>");
+        let ct = catalog::connection_type(&c.type_name);
         for s in &c.scope {
-            let _ = write!(out, "<li><code>{}</code></li>", escape(s));
+            let _ = write!(out, "<li><code>{}</code>", escape(s));
+            if let Some(def) = ct.and_then(|t| t.scope(s)) {
+                let _ = write!(out, " — {}", escape(def.name));
+            }
+            out.push_str("</li>");
         }
         out.push_str("</ul>");
     }

@@ -7,6 +7,19 @@
 //! requests get a real consent page served by the sandbox itself.
 //!
 //! [`SandboxOptions`] is the seam for fault injection (today: added latency).
+//!
+//! # Seed data
+//!
+//! - Organization 1 with teams 1 (Marketing) and 2 (Operations); team 3 belongs to another
+//!   organization, so its objects and its `teamId` answer 403 `SC403`.
+//! - Connections: 1001 `google` (OAuth, email + drive.readonly, used in a scenario, so
+//!   delete needs `confirmed=true`), 1002 `slack3`, 1003 `http` (basic), 1006 `slack3` whose
+//!   test gives 424, all in team 1; 1004 `airtable2` and 1005 `airtable2` (test gives
+//!   `verified:false`) in team 2; 1901 `google` in team 3.
+//! - Keys: 2001 `basicauth`, 2002 `apikeyauth` (team 1), 2003 `aes-key` (team 2), 2901
+//!   (team 3). New connections count from 5001, new keys from 6001.
+//! - Pending request `a07e16f2ad134bf49cf83a00aa95c0a5` in team 1 with one pending `google`
+//!   credential `5d3f0c9be2a14f6e8b7a1c2d3e4f5061`; a foreign request in team 3.
 
 mod auth;
 mod catalog;
