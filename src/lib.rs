@@ -1,12 +1,14 @@
 //! make-credentials-mcp: an MCP server that manages Make.com connections, keys and
 //! credential requests.
 //!
-//! Layers, outside in: `transport` (stdio) → [`server`] (the MCP handler and tool
-//! registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API client).
+//! Layers, outside in: [`transport`] (stdio, in-process) → [`server`] (the MCP handler and
+//! tool registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API
+//! client). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
 
 pub mod cli;
 pub mod config;
 pub mod make;
+pub mod sandbox;
 pub mod server;
 pub mod tools;
 pub mod transport;

@@ -1,0 +1,496 @@
+//! Static tables the sandbox validates against: connection types (auth kind, scopes,
+//! parameters), key types (§4.3 parameter lists) and a few apps with their modules (§4.4).
+//!
+//! Make holds these server-side; a fixed table keeps the double deterministic while still
+//! producing Make's real error cases ("Invalid connection type", "Invalid scope", missing
+//! key parameters) and realistic scope strings for credential requests.
+
+use serde_json::{Value, json};
+
+/// One OAuth scope a connection type can hold.
+pub struct ScopeDef {
+    pub id: &'static str,
+    pub name: &'static str,
+}
+
+/// A connection type (`accountName` in responses, `accountType` in the create body).
+pub struct ConnectionType {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// Auth kind reported as the response `accountType`: `oauth` or `basic`.
+    pub auth: &'static str,
+    pub theme: &'static str,
+    pub scopes: &'static [ScopeDef],
+    /// Scopes an OAuth connection gets when none are requested.
+    pub default_scopes: &'static [&'static str],
+    /// Data parameters accepted at create (and by set-data when editable).
+    pub params: &'static [&'static str],
+    pub required: &'static [&'static str],
+    pub editable: &'static [&'static str],
+}
+
+impl ConnectionType {
+    pub fn scope(&self, id: &str) -> Option<&'static ScopeDef> {
+        self.scopes.iter().find(|s| s.id == id)
+    }
+}
+
+const G: &str = "https://www.googleapis.com/auth/";
+
+macro_rules! google_scopes {
+    ($(($suffix:literal, $name:literal)),* $(,)?) => {
+        &[$(ScopeDef { id: concat!("https://www.googleapis.com/auth/", $suffix), name: $name }),*]
+    };
+}
+
+const SLACK_SCOPES: &[ScopeDef] = &[
+    ScopeDef {
+        id: "chat:write",
+        name: "Send messages as the app.",
+    },
+    ScopeDef {
+        id: "channels:read",
+        name: "View basic information about public channels.",
+    },
+    ScopeDef {
+        id: "channels:history",
+        name: "View messages in public channels.",
+    },
+    ScopeDef {
+        id: "groups:read",
+        name: "View basic information about private channels.",
+    },
+    ScopeDef {
+        id: "users:read",
+        name: "View people in the workspace.",
+    },
+    ScopeDef {
+        id: "files:write",
+        name: "Upload, edit, and delete files.",
+    },
+    ScopeDef {
+        id: "reactions:write",
+        name: "Add and edit emoji reactions.",
+    },
+];
+
+pub static CONNECTION_TYPES: &[ConnectionType] = &[
+    ConnectionType {
+        name: "google",
+        label: "Google",
+        auth: "oauth",
+        theme: "#4285f4",
+        scopes: google_scopes![
+            ("userinfo.email", "View your email address."),
+            ("userinfo.profile", "See your personal info."),
+            ("drive", "Access to Google Drive."),
+            (
+                "drive.readonly",
+                "See and download all your Google Drive files."
+            ),
+            (
+                "spreadsheets",
+                "See, edit, create, and delete all your Google Sheets spreadsheets."
+            ),
+            (
+                "spreadsheets.readonly",
+                "See all your Google Sheets spreadsheets."
+            ),
+            ("gmail.send", "Send email on your behalf."),
+        ],
+        default_scopes: &["https://www.googleapis.com/auth/userinfo.email"],
+        params: &["clientId", "clientSecret"],
+        required: &[],
+        editable: &["clientId", "clientSecret"],
+    },
+    ConnectionType {
+        name: "slack2",
+        label: "Slack (legacy)",
+        auth: "oauth",
+        theme: "#4a154b",
+        scopes: SLACK_SCOPES,
+        default_scopes: &["users:read"],
+        params: &[],
+        required: &[],
+        editable: &[],
+    },
+    ConnectionType {
+        name: "slack3",
+        label: "Slack",
+        auth: "oauth",
+        theme: "#4a154b",
+        scopes: SLACK_SCOPES,
+        default_scopes: &["users:read"],
+        params: &[],
+        required: &[],
+        editable: &[],
+    },
+    ConnectionType {
+        name: "airtable2",
+        label: "Airtable",
+        auth: "basic",
+        theme: "#18bfff",
+        scopes: &[],
+        default_scopes: &[],
+        params: &["apiKey"],
+        required: &["apiKey"],
+        editable: &["apiKey"],
+    },
+    ConnectionType {
+        name: "http",
+        label: "HTTP Basic Auth",
+        auth: "basic",
+        theme: "#008cff",
+        scopes: &[],
+        default_scopes: &[],
+        params: &["authUser", "authPass"],
+        required: &["authUser", "authPass"],
+        editable: &["authUser", "authPass"],
+    },
+    ConnectionType {
+        name: "openai-gpt-3",
+        label: "OpenAI (ChatGPT, Whisper, DALL-E)",
+        auth: "basic",
+        theme: "#000000",
+        scopes: &[],
+        default_scopes: &[],
+        params: &["apiKey", "organizationId"],
+        required: &["apiKey"],
+        editable: &["apiKey", "organizationId"],
+    },
+];
+
+pub fn connection_type(name: &str) -> Option<&'static ConnectionType> {
+    CONNECTION_TYPES.iter().find(|t| t.name == name)
+}
+
+/// A parameter of a key type, as `GET /keys/types` describes it.
+pub struct KeyParam {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub options: &'static [&'static str],
+}
+
+pub struct KeyType {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub theme: &'static str,
+    pub params: &'static [KeyParam],
+}
+
+const fn param(name: &'static str, label: &'static str, kind: &'static str) -> KeyParam {
+    KeyParam {
+        name,
+        label,
+        kind,
+        required: true,
+        default: None,
+        options: &[],
+    }
+}
+
+pub static KEY_TYPES: &[KeyType] = &[
+    KeyType {
+        name: "basicauth",
+        label: "HTTP Basic Auth",
+        theme: "#007ee5",
+        params: &[
+            param("authUser", "Username", "text"),
+            param("authPass", "Password", "password"),
+        ],
+    },
+    KeyType {
+        name: "apikeyauth",
+        label: "API Key Auth",
+        theme: "#007ee5",
+        params: &[
+            param("key", "Key", "password"),
+            KeyParam {
+                name: "placement",
+                label: "API Key placement",
+                kind: "select",
+                required: true,
+                default: Some("header"),
+                options: &["header", "query"],
+            },
+            KeyParam {
+                name: "name",
+                label: "API Key parameter name",
+                kind: "text",
+                required: true,
+                default: Some("X-API-Key"),
+                options: &[],
+            },
+        ],
+    },
+    KeyType {
+        name: "aes-key",
+        label: "Encryption key (AES)",
+        theme: "#3c6ecc",
+        params: &[
+            param("key", "Key", "password"),
+            KeyParam {
+                name: "keyEncoding",
+                label: "Key encoding",
+                kind: "select",
+                required: true,
+                default: Some("hex"),
+                options: &["base64", "hex", "plain"],
+            },
+        ],
+    },
+];
+
+pub fn key_type(name: &str) -> Option<&'static KeyType> {
+    KEY_TYPES.iter().find(|t| t.name == name)
+}
+
+/// The `keysTypes[]` item of `GET /keys/types`.
+pub fn key_type_json(kt: &KeyType) -> Value {
+    let params: Vec<Value> = kt
+        .params
+        .iter()
+        .map(|p| {
+            let mut v =
+                json!({"name": p.name, "label": p.label, "type": p.kind, "required": p.required});
+            if let Some(d) = p.default {
+                v["default"] = json!(d);
+            }
+            if !p.options.is_empty() {
+                let opts: Vec<Value> = p
+                    .options
+                    .iter()
+                    .map(|o| json!({"label": o, "value": o}))
+                    .collect();
+                v["options"] = Value::Array(opts);
+            }
+            v
+        })
+        .collect();
+    json!({"name": kt.name, "label": kt.label, "parameters": params, "componentType": "key", "theme": kt.theme})
+}
+
+/// An app module that needs a credential (`type` is `account:<t>[,<t>]` or `keychain:<t>`).
+pub struct AppModule {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub scope: &'static [&'static str],
+    pub hook: bool,
+}
+
+pub struct App {
+    pub name: &'static str,
+    pub versions: &'static [u32],
+    pub modules: &'static [AppModule],
+    /// Credential kind requested for `appEndpoints` (endpoints declare no scopes).
+    pub endpoint_kind: &'static str,
+}
+
+impl App {
+    pub fn latest(&self) -> u32 {
+        self.versions.iter().copied().max().unwrap_or(1)
+    }
+}
+
+pub static APPS: &[App] = &[
+    App {
+        name: "google-sheets",
+        versions: &[1, 2],
+        endpoint_kind: "account:google",
+        modules: &[
+            AppModule {
+                id: "watchRows",
+                label: "Watch New Rows",
+                kind: "account:google",
+                scope: &["https://www.googleapis.com/auth/spreadsheets.readonly"],
+                hook: false,
+            },
+            AppModule {
+                id: "addRow",
+                label: "Add a Row",
+                kind: "account:google",
+                scope: &["https://www.googleapis.com/auth/spreadsheets"],
+                hook: false,
+            },
+            AppModule {
+                id: "updateRow",
+                label: "Update a Row",
+                kind: "account:google",
+                scope: &["https://www.googleapis.com/auth/spreadsheets"],
+                hook: false,
+            },
+            AppModule {
+                id: "listSheets",
+                label: "List Sheets",
+                kind: "account:google",
+                scope: &[
+                    "https://www.googleapis.com/auth/drive.readonly",
+                    "https://www.googleapis.com/auth/spreadsheets.readonly",
+                ],
+                hook: false,
+            },
+            AppModule {
+                id: "makeApiCall",
+                label: "Make an API Call",
+                kind: "account:google",
+                scope: &[],
+                hook: false,
+            },
+        ],
+    },
+    App {
+        name: "slack",
+        versions: &[3, 4],
+        endpoint_kind: "account:slack2,slack3",
+        modules: &[
+            AppModule {
+                id: "CreateMessage",
+                label: "Send a Message",
+                kind: "account:slack2,slack3",
+                scope: &["chat:write"],
+                hook: false,
+            },
+            AppModule {
+                id: "ListChannels",
+                label: "List Channels",
+                kind: "account:slack2,slack3",
+                scope: &["channels:read", "groups:read"],
+                hook: false,
+            },
+            AppModule {
+                id: "WatchPublicChannelMessages",
+                label: "Watch Public Channel Messages",
+                kind: "account:slack2,slack3",
+                scope: &["channels:history"],
+                hook: true,
+            },
+            AppModule {
+                id: "UploadFile",
+                label: "Upload a File",
+                kind: "account:slack2,slack3",
+                scope: &["files:write"],
+                hook: false,
+            },
+        ],
+    },
+    App {
+        name: "http",
+        versions: &[3, 4],
+        endpoint_kind: "keychain:basicauth",
+        modules: &[
+            AppModule {
+                id: "ActionSendDataBasicAuth",
+                label: "Make a Basic Auth request",
+                kind: "keychain:basicauth",
+                scope: &[],
+                hook: false,
+            },
+            AppModule {
+                id: "MakeRequest:authenticationType:apiKey",
+                label: "Make a request (API key)",
+                kind: "keychain:apikeyauth",
+                scope: &[],
+                hook: false,
+            },
+            AppModule {
+                id: "MakeRequest:authenticationType:basicAuth",
+                label: "Make a request (basic auth)",
+                kind: "account:http",
+                scope: &[],
+                hook: false,
+            },
+        ],
+    },
+    App {
+        name: "airtable",
+        versions: &[3],
+        endpoint_kind: "account:airtable2",
+        modules: &[
+            AppModule {
+                id: "ActionCreateRecord",
+                label: "Create a Record",
+                kind: "account:airtable2",
+                scope: &[],
+                hook: false,
+            },
+            AppModule {
+                id: "TriggerWatchRecords",
+                label: "Watch Records",
+                kind: "account:airtable2",
+                scope: &[],
+                hook: false,
+            },
+        ],
+    },
+];
+
+pub fn app(name: &str) -> Option<&'static App> {
+    APPS.iter().find(|a| a.name == name)
+}
+
+/// Splits a module `type` into the credential component and the preferred type.
+///
+/// `account:slack2,slack3` lists acceptable types oldest first; a new credential asks for
+/// the newest (last) one. Returns `("account"|"keychain", type)`.
+pub fn credential_for_kind(kind: &str) -> Option<(&'static str, &str)> {
+    let (component, types) = kind.split_once(':')?;
+    let component = match component {
+        "account" => "account",
+        "keychain" => "keychain",
+        _ => return None,
+    };
+    types
+        .split(',')
+        .map(str::trim)
+        .rfind(|t| !t.is_empty())
+        .map(|t| (component, t))
+}
+
+/// A full Google scope id from its short suffix (used by the seed data).
+pub fn google_scope(suffix: &str) -> String {
+    format!("{G}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_kinds_resolve_to_newest_type() {
+        assert_eq!(
+            credential_for_kind("account:slack2,slack3"),
+            Some(("account", "slack3"))
+        );
+        assert_eq!(
+            credential_for_kind("keychain:basicauth"),
+            Some(("keychain", "basicauth"))
+        );
+        assert_eq!(credential_for_kind("bogus"), None);
+    }
+
+    #[test]
+    fn every_module_scope_and_kind_is_known() {
+        for app in APPS {
+            for m in app.modules {
+                let (component, t) = credential_for_kind(m.kind).unwrap();
+                if component == "account" {
+                    let ct = connection_type(t).unwrap();
+                    for s in m.scope {
+                        assert!(ct.scope(s).is_some(), "{s} unknown for {t}");
+                    }
+                } else {
+                    assert!(key_type(t).is_some());
+                }
+            }
+        }
+        for ct in CONNECTION_TYPES {
+            for s in ct.default_scopes {
+                assert!(ct.scope(s).is_some());
+            }
+        }
+    }
+}

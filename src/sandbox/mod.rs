@@ -1,0 +1,193 @@
+//! An in-process, stateful double of the Make API v2.
+//!
+//! `--sandbox` starts it on an ephemeral loopback port and points the Make client at it, so
+//! the server can be tried without a Make account. It follows make-api.md: the same paths,
+//! query encoding, bodies, wrapper keys, error bodies and traps (set-data replaces all
+//! data, deletes need `confirmed=true`, extend fails when no scope is new). Credential
+//! requests get a real consent page served by the sandbox itself.
+//!
+//! [`SandboxOptions`] is the seam for fault injection (today: added latency).
+//!
+//! # Seed data
+//!
+//! - Organization 1 with teams 1 (Marketing) and 2 (Operations); team 3 belongs to another
+//!   organization, so its objects and its `teamId` answer 403 `SC403`.
+//! - Connections: 1001 `google` (OAuth, email + drive.readonly, used in a scenario, so
+//!   delete needs `confirmed=true`), 1002 `slack3`, 1003 `http` (basic), 1006 `slack3` whose
+//!   test gives 424, all in team 1; 1004 `airtable2` and 1005 `airtable2` (test gives
+//!   `verified:false`) in team 2; 1901 `google` in team 3.
+//! - Keys: 2001 `basicauth`, 2002 `apikeyauth` (team 1), 2003 `aes-key` (team 2), 2901
+//!   (team 3). New connections count from 5001, new keys from 6001.
+//! - Pending request `a07e16f2ad134bf49cf83a00aa95c0a5` in team 1 with one pending `google`
+//!   credential `5d3f0c9be2a14f6e8b7a1c2d3e4f5061`; a foreign request in team 3.
+
+mod auth;
+mod catalog;
+mod connections;
+mod consent;
+mod credential_requests;
+mod credentials;
+mod errors;
+mod input;
+mod keys;
+mod render;
+mod seed;
+mod state;
+#[cfg(test)]
+mod tests;
+mod time;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use state::Store;
+
+/// Knobs for how the sandbox misbehaves. Defaults give a well-behaved Make.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// Delay added before every response (for timeout and progress testing).
+    pub latency: Option<Duration>,
+}
+
+/// A running sandbox. Dropping it stops the server task.
+pub struct Sandbox {
+    addr: SocketAddr,
+    api_key: String,
+    task: JoinHandle<()>,
+    /// Kept for in-crate inspection and, later, runtime fault toggles.
+    #[cfg_attr(not(test), allow(dead_code))]
+    state: AppState,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+struct AppState {
+    store: Arc<Mutex<Store>>,
+    api_key: Arc<str>,
+    origin: Arc<str>,
+    options: Arc<SandboxOptions>,
+}
+
+impl AppState {
+    /// Locks the store; a panic in another handler must not wedge the sandbox.
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn public_uri(&self, request_id: &str) -> String {
+        format!("{}/credential-requests/{request_id}/authorize", self.origin)
+    }
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1:0 (never any other address), seeds data, serves in a tokio task.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Self::start_with(SandboxOptions::default()).await
+    }
+
+    /// Like [`Sandbox::start`], with fault-injection options.
+    pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let now = time::now();
+        let mut store = Store::new(entropy(now));
+        seed::seed(&mut store, now);
+        let api_key = store.uuid_v4();
+        let state = AppState {
+            store: Arc::new(Mutex::new(store)),
+            api_key: api_key.as_str().into(),
+            origin: format!("http://{addr}").into(),
+            options: Arc::new(options),
+        };
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::warn!(error = %e, "sandbox server stopped");
+            }
+        });
+        tracing::info!(%addr, "Make API sandbox listening");
+        Ok(Sandbox {
+            addr,
+            api_key,
+            task,
+            state,
+        })
+    }
+
+    /// e.g. "http://127.0.0.1:41234/api/v2" — the Make API base URL.
+    pub fn api_base_url(&self) -> String {
+        format!("{}/api/v2", self.origin())
+    }
+
+    /// The sandbox's own API token (UUIDv4-shaped, so clients send `Authorization: Token <key>`).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// e.g. "http://127.0.0.1:41234"
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-process entropy for ids and the token: time, pid and a stack address.
+fn entropy(now: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let marker = 0u8;
+    now.rotate_left(32)
+        ^ nanos
+        ^ u64::from(std::process::id()).rotate_left(16)
+        ^ (&marker as *const u8 as u64)
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::routes())
+        .merge(connections::routes())
+        .merge(keys::routes())
+        .merge(credential_requests::routes())
+        .fallback(errors::api_not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api/v2", api)
+        .merge(consent::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
+        .with_state(state)
+}
+
+/// The fault-injection seam: every request passes through here first.
+async fn inject_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(delay) = state.options.latency {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(req).await
+}
