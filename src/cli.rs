@@ -45,6 +45,13 @@ pub enum Command {
         #[arg(default_value = "{}")]
         arguments: String,
     },
+    /// Run only the Make API sandbox on a loopback port, with its consent pages, until
+    /// Ctrl-C; point other commands at it with the MAKE_API_URL and MAKE_API_KEY it prints.
+    Sandbox {
+        /// Loopback port to listen on.
+        #[arg(long, default_value_t = 3902)]
+        port: u16,
+    },
 }
 
 /// Where and how to reach Make.
@@ -80,6 +87,10 @@ pub struct MakeArgs {
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]
     pub no_cli_login: bool,
+    /// Use a built-in simulation of the Make API on a loopback port instead of Make (no
+    /// account needed; state lasts as long as the process). Default team: 1.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
 }
 
 impl MakeArgs {

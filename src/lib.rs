@@ -10,5 +10,6 @@ pub mod config;
 pub mod make;
 pub mod sandbox;
 pub mod server;
+pub mod startup;
 pub mod tools;
 pub mod transport;

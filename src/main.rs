@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use make_credentials_mcp::cli::{Cli, Command};
-use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::startup::{self, Started};
 use make_credentials_mcp::transport;
 
 #[tokio::main]
@@ -22,19 +22,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.make.config()?;
-    let client = MakeClient::new(&config.client)?;
-    tracing::info!(
-        api = client
-            .base_url()
-            .map(|u| u.as_str())
-            .unwrap_or("(no zone configured)"),
-        key_configured = client.has_key(),
-        default_team = config.default_team,
-        "make-credentials-mcp starting"
-    );
-    let server = MakeServer::new(client, config.default_team);
-    match cli.command.unwrap_or(Command::Stdio) {
+    let command = cli.command.unwrap_or(Command::Stdio);
+    if let Command::Sandbox { port } = command {
+        startup::serve_sandbox_only(port).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // `_sandbox` keeps the in-process Make API alive while the server runs.
+    let Started {
+        server,
+        sandbox: _sandbox,
+    } = startup::start(&cli.make).await?;
+    match command {
+        Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Stdio => transport::stdio::serve(server).await?,
         Command::Tools => {
             println!(

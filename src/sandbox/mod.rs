@@ -55,6 +55,8 @@ use state::Store;
 pub struct SandboxOptions {
     /// Delay added before every response (for timeout and progress testing).
     pub latency: Option<Duration>,
+    /// Loopback port to listen on; 0 (the default) picks a free one.
+    pub port: u16,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -88,14 +90,14 @@ impl AppState {
 }
 
 impl Sandbox {
-    /// Binds 127.0.0.1:0 (never any other address), seeds data, serves in a tokio task.
+    /// Binds 127.0.0.1 on a free port (never any other address), seeds data, serves in a tokio task.
     pub async fn start() -> std::io::Result<Sandbox> {
         Self::start_with(SandboxOptions::default()).await
     }
 
     /// Like [`Sandbox::start`], with fault-injection options.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();
         let mut store = Store::new(entropy(now));

@@ -293,7 +293,7 @@ impl MakeServer {
         let vetted = public_uri::vet(created.public_uri, self.make().base_url());
         let message = match (&vetted.uri, &vetted.problem) {
             (Some(uri), _) => format!(
-                "Credential request {} created. Give the person this link to authorize: {uri} . Then follow its status with credential-requests_get (it stays pending until they act).",
+                "Credential request {} created. Give the person this link to authorize: {uri}\nThen follow its status with credential-requests_get (it stays pending until they act).",
                 created.request.id
             ),
             (None, Some(problem)) => format!(

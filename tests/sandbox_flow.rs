@@ -1,0 +1,302 @@
+//! The whole credential workflow against the built-in sandbox, through the MCP tools and the
+//! sandbox's consent page (plain HTML form posts, as a browser without JavaScript sends them).
+
+use clap::Parser;
+use make_credentials_mcp::cli::Cli;
+use make_credentials_mcp::startup::{self, Started};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+const DRIVE: &str = "https://www.googleapis.com/auth/drive.readonly";
+const SHEETS: &str = "https://www.googleapis.com/auth/spreadsheets";
+
+struct Flow {
+    client: RunningService<RoleClient, ()>,
+    origin: String,
+    _started: Started,
+    browser: reqwest::Client,
+}
+
+impl Flow {
+    async fn start() -> Self {
+        let cli =
+            Cli::try_parse_from(["make-credentials-mcp", "--sandbox", "--no-cli-login"]).unwrap();
+        let started = startup::start(&cli.make).await.unwrap();
+        let origin = started.sandbox.as_ref().unwrap().origin();
+        let server = started.server.clone();
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_end).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = ().serve(client_end).await.unwrap();
+        Self {
+            client,
+            origin,
+            _started: started,
+            browser: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let Value::Object(args) = args else { panic!() };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+            .await
+            .unwrap()
+    }
+
+    async fn ok(&self, tool: &str, args: Value) -> Value {
+        let result = self.call(tool, args).await;
+        assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
+        result.structured_content.unwrap()
+    }
+
+    /// Opens the consent page like a browser and returns its HTML.
+    async fn open(&self, public_uri: &str) -> String {
+        assert!(
+            public_uri.starts_with(&self.origin),
+            "{public_uri} is served by the sandbox"
+        );
+        let page = self.browser.get(public_uri).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        page.text().await.unwrap()
+    }
+
+    /// Presses a credential's Authorize or Decline button (a form post, answered 303 → page).
+    async fn press(
+        &self,
+        request_id: &str,
+        credential_id: &str,
+        action: &str,
+        reason: &str,
+    ) -> String {
+        let url = format!(
+            "{}/credential-requests/{request_id}/credentials/{credential_id}/{action}",
+            self.origin
+        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("reason", reason)
+            .finish();
+        let response = self
+            .browser
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the 303 leads back to the page");
+        response.text().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn request_authorize_extend_and_delete_through_the_tools_and_the_consent_page() {
+    let f = Flow::start().await;
+
+    // 1. Ask for a Google connection with Drive access; no teamId: the sandbox's team 1.
+    let created = f
+        .ok(
+            "credential-requests_create-by-credentials",
+            json!({
+            "name": "CRM sync", "description": "Drive access for the CRM sync scenario",
+            "connections": [{"type": "google", "scope": [DRIVE], "nameOverride": "CRM Google"}]}),
+        )
+        .await;
+    let request_id = created["request"]["id"].as_str().unwrap().to_string();
+    let credential_id = created["credentials"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = created["publicUri"].as_str().unwrap().to_string();
+
+    // 2. The person opens the link and sees what is asked.
+    let page = f.open(&link).await;
+    assert!(
+        page.contains("CRM sync") && page.contains("google") && page.contains(DRIVE),
+        "{page}"
+    );
+    assert!(
+        page.contains("<form method=\"post\""),
+        "plain forms, no JavaScript needed"
+    );
+
+    // 3. They authorize; the request and credential move to authorized and a connection exists.
+    f.press(&request_id, &credential_id, "authorize", "").await;
+    let detail = f
+        .ok("credential-requests_get", json!({"requestId": request_id}))
+        .await;
+    assert_eq!(detail["request"]["status"], "authorized");
+    let credential = &detail["request"]["credentials"][0];
+    assert_eq!(credential["state"], "authorized");
+    let connection_id = credential["remoteId"]
+        .as_u64()
+        .expect("remoteId is the new connection id");
+
+    let list = f.ok("connections_list", json!({"type": ["google"]})).await;
+    let row = list["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == connection_id)
+        .expect("listed");
+    assert_eq!(row["name"], "CRM Google");
+    assert_eq!(row["accountName"], "google");
+
+    // 4. A scenario needs Sheets too: extend; only the missing scope is requested.
+    let extend = f
+        .ok(
+            "credential-requests_extend-connection",
+            json!({"connectionId": connection_id, "scopes": [DRIVE, SHEETS]}),
+        )
+        .await;
+    assert_eq!(extend["alreadySatisfied"], false);
+    assert_eq!(extend["newScopes"], json!([SHEETS]));
+    let extend_id = extend["request"]["id"].as_str().unwrap().to_string();
+    let extend_detail = f
+        .ok("credential-requests_get", json!({"requestId": extend_id}))
+        .await;
+    let extend_credential = extend_detail["request"]["credentials"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        f.open(extend["publicUri"].as_str().unwrap())
+            .await
+            .contains(SHEETS)
+    );
+    f.press(&extend_id, &extend_credential, "authorize", "")
+        .await;
+
+    let connection = f
+        .ok("connections_get", json!({"connectionId": connection_id}))
+        .await;
+    let scopes: Vec<&str> = connection["connection"]["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        scopes.contains(&DRIVE) && scopes.contains(&SHEETS),
+        "{scopes:?}"
+    );
+
+    // 5. Asking again is already satisfied: no request, no call Make would refuse.
+    let again = f
+        .ok(
+            "credential-requests_extend-connection",
+            json!({"connectionId": connection_id, "scopes": [SHEETS]}),
+        )
+        .await;
+    assert_eq!(again["alreadySatisfied"], true);
+
+    // 6. Deleting the request deletes the connection it created.
+    f.ok(
+        "credential-requests_delete",
+        json!({"requestId": request_id}),
+    )
+    .await;
+    let gone = f
+        .call("connections_get", json!({"connectionId": connection_id}))
+        .await;
+    assert_eq!(gone.is_error, Some(true));
+    let text = gone.content[0].as_text().unwrap().text.clone();
+    assert!(text.contains("HTTP 404"), "{text}");
+}
+
+#[tokio::test]
+async fn a_declined_and_an_authorized_credential_make_a_partially_authorized_request() {
+    let f = Flow::start().await;
+    let created = f
+        .ok("credential-requests_create-by-credentials", json!({
+            "connections": [{"type": "slack3"}], "keys": [{"type": "apikeyauth", "nameOverride": "CRM key"}]}))
+        .await;
+    let request_id = created["request"]["id"].as_str().unwrap().to_string();
+    let creds = created["credentials"].as_array().unwrap();
+    let slack = creds.iter().find(|c| c["component"] == "account").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = creds.iter().find(|c| c["component"] == "keychain").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    f.press(&request_id, &key, "authorize", "").await;
+    let page = f
+        .press(&request_id, &slack, "decline", "we use Teams")
+        .await;
+    assert!(page.contains("we use Teams"), "the page shows the reason");
+
+    let detail = f
+        .ok("credential-requests_get", json!({"requestId": request_id}))
+        .await;
+    assert_eq!(detail["request"]["status"], "partially_authorized");
+    let key_id = detail["request"]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["component"] == "keychain")
+        .unwrap()["remoteId"]
+        .as_u64()
+        .unwrap();
+    let keys = f.ok("keys_list", json!({})).await;
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key_id && k["name"] == "CRM key")
+    );
+
+    // The key's credential can be deleted remotely: the key goes, the credential is pending again.
+    let reset = f
+        .ok(
+            "credential-requests_credential-delete",
+            json!({"credentialId": key}),
+        )
+        .await;
+    assert_eq!(reset["credential"]["state"], "pending");
+    assert!(f.call("keys_get", json!({"keyId": key_id})).await.is_error == Some(true));
+}
+
+#[tokio::test]
+async fn the_sandbox_answers_like_make_for_errors_the_tools_surface() {
+    let f = Flow::start().await;
+    // Another organization's team: 403 with the zone hint.
+    let text = f.call("keys_list", json!({"teamId": 3})).await.content[0]
+        .as_text()
+        .unwrap()
+        .text
+        .clone();
+    assert!(
+        text.contains("HTTP 403") && text.contains("SC403"),
+        "{text}"
+    );
+    // Verify: a broken connection is "not valid", not an error.
+    let verify = f
+        .ok("connections_verify", json!({"connectionId": 1006}))
+        .await;
+    assert_eq!(verify["verified"], false);
+    assert!(verify["reason"].as_str().unwrap().contains("424"));
+    // set-data without every editable parameter is refused before Make clears anything.
+    let refused = f
+        .call(
+            "connections_update",
+            json!({"connectionId": 1001, "data": {"clientId": "x"}}),
+        )
+        .await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        refused.content[0]
+            .as_text()
+            .unwrap()
+            .text
+            .contains("clientSecret")
+    );
+}
