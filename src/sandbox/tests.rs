@@ -66,6 +66,7 @@ async fn create_stores_data_and_key_update_merges_parameters() {
 async fn latency_option_delays_responses() {
     let sb = Sandbox::start_with(SandboxOptions {
         latency: Some(Duration::from_millis(150)),
+        ..SandboxOptions::default()
     })
     .await
     .unwrap();
