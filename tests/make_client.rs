@@ -232,3 +232,29 @@ async fn missing_key_or_zone_fail_before_any_request() {
         .unwrap_err();
     assert!(matches!(e, MakeError::NotConfigured(Missing::Zone)));
 }
+
+#[tokio::test]
+async fn a_retried_delete_that_finds_nothing_counts_as_deleted() {
+    let mock = MockServer::start().await;
+    respond_in_order(
+        &mock,
+        vec![
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
+        ],
+    )
+    .await;
+    let client = client_for(&mock, "k").await;
+    client
+        .send_raw(&ApiRequest::delete(&["keys", "5"]).query("confirmed", true))
+        .await
+        .unwrap();
+    assert_eq!(mock.received_requests().await.unwrap().len(), 2);
+    // A first-try 404 is still an error.
+    let e = client
+        .send_raw(&ApiRequest::delete(&["keys", "6"]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+}

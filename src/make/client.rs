@@ -211,6 +211,15 @@ impl MakeClient {
                     tracing::debug!(method = %request.method, path = url.path(), status = status.as_u16(), elapsed_ms, "make api");
                     return Ok((status, body));
                 }
+                // An earlier try timed out or got a 5xx after Make had deleted the object.
+                Attempt::Done {
+                    status: StatusCode::NOT_FOUND,
+                    body,
+                    ..
+                } if retries > 0 && request.method == Method::DELETE => {
+                    tracing::debug!(method = %request.method, path = url.path(), "retried delete found nothing left: deleted");
+                    return Ok((StatusCode::NOT_FOUND, body));
+                }
                 Attempt::Done { status, body, .. } => {
                     MakeError::Api(Box::new(ApiError::from_response(status, &body)))
                 }
