@@ -22,6 +22,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Refuse unsafe HTTP settings before anything else happens.
+    let http_options = match &cli.command {
+        Some(Command::Http(args)) => Some(args.options()?),
+        _ => None,
+    };
     let config = cli.make.config()?;
     let client = MakeClient::new(&config.client)?;
     tracing::info!(
@@ -36,6 +41,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let server = MakeServer::new(client, config.default_team);
     match cli.command.unwrap_or(Command::Stdio) {
         Command::Stdio => transport::stdio::serve(server).await?,
+        Command::Http(_) => {
+            let options = http_options.expect("resolved above for the http command");
+            transport::http::serve(server, options).await?
+        }
         Command::Tools => {
             println!(
                 "{}",

@@ -70,8 +70,13 @@ pub struct Id(pub u64);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Number::deserialize(deserializer).map_err(|_| {
-            D::Error::custom("expected a positive integer id (a JSON number, not a string)")
+        // Keep serde's "missing field" error: a required id that is absent should say so.
+        let value = serde_json::Number::deserialize(deserializer).map_err(|e| {
+            if e.to_string().starts_with("missing field") {
+                e
+            } else {
+                D::Error::custom("expected a positive integer id (a JSON number, not a string)")
+            }
         })?;
         match value.as_u64() {
             Some(id) if (1..=MAX_ID).contains(&id) => Ok(Id(id)),
@@ -221,6 +226,10 @@ mod tests {
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct Args {
         connection_id: Id,
+        #[allow(
+            dead_code,
+            reason = "only its validation during deserialization is tested"
+        )]
         request_id: Option<OpaqueId>,
     }
 
@@ -248,7 +257,8 @@ mod tests {
             assert!(e.contains("invalid argument `connectionId`"), "{e}");
             assert!(e.contains("Nothing was sent"), "{e}");
         }
-        assert!(err(json!({})).contains("missing field `connectionId`"));
+        let e = err(json!({}));
+        assert!(e.contains("missing field `connectionId`"), "{e}");
         assert!(err(json!({"connectionId": 1, "bogus": 1})).contains("unknown field `bogus`"));
     }
 
