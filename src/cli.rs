@@ -116,6 +116,7 @@ impl HttpArgs {
 
 /// Where and how to reach Make.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Make settings")]
 pub struct MakeArgs {
     /// Make zone host, e.g. eu1.make.com.
     #[arg(long, env = "MAKE_ZONE", global = true)]

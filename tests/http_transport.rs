@@ -536,3 +536,30 @@ async fn binary_serves_logs_one_line_per_request_without_secrets_and_stops_on_si
     assert!(!log.contains("987654"), "argument in log:\n{log}");
     assert!(log.contains("HTTP server stopped"), "{log}");
 }
+
+/// The Make key is server configuration: whatever a client sends in headers, a server
+/// without a key still has none.
+#[tokio::test]
+async fn http_clients_cannot_supply_the_make_key() {
+    let running = start(HttpOptions::default()).await;
+    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "keys_list", "arguments": {"teamId": 1}}});
+    let response = post(&running.mcp(), body)
+        .await
+        .header("mcp-protocol-version", "2025-11-25")
+        .header(
+            "authorization",
+            "Token 0f8e2c1a-1234-4abc-9def-0123456789ab",
+        )
+        .header("make-api-key", "0f8e2c1a-1234-4abc-9def-0123456789ab")
+        .header("x-make-api-key", "0f8e2c1a-1234-4abc-9def-0123456789ab")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("No Make API key is configured"), "{text}");
+    running.stop().await;
+}
