@@ -20,7 +20,6 @@ PIDS=()
 
 cleanup() {
   set +e
-  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   rm -rf "$WORK"
@@ -52,6 +51,7 @@ done
 mkdir -p "$WORK/nginx-tmp"
 cat >"$WORK/nginx.conf" <<CONF
 worker_processes 1;
+daemon off;   # stays our child, so the trap can stop and reap it
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log warn;
 events { worker_connections 256; }
@@ -95,7 +95,8 @@ wait_ready "http://127.0.0.1:$R1_PORT/healthz"
 wait_ready "http://127.0.0.1:$R2_PORT/healthz"
 
 echo "== starting nginx on 127.0.0.1:$LB_PORT"
-nginx -p "$WORK" -e "$WORK/nginx-error.log" -c "$WORK/nginx.conf"
+nginx -p "$WORK" -e "$WORK/nginx-error.log" -c "$WORK/nginx.conf" &
+PIDS+=($!)
 wait_ready "http://127.0.0.1:$LB_PORT/healthz"
 
 count() { grep -c 'http request' "$WORK/replica-$1.log" || true; }
