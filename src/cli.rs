@@ -1,10 +1,13 @@
 //! Command line: subcommands and the configuration flags (each mirrors an environment variable).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
+use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
 
 const CONFIGURATION_HELP: &str = "\
 Configuration (flags override environment variables):
@@ -34,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve MCP over stdin/stdout (the default).
     Stdio,
+    /// Serve MCP over Streamable HTTP at http://LISTEN/mcp (and GET /healthz).
+    Http(HttpArgs),
     /// Print every tool definition (name, title, description, schemas, hints) as JSON.
     Tools,
     /// Run one tool through the MCP code path and print its result as JSON.
@@ -54,8 +59,71 @@ pub enum Command {
     },
 }
 
+const HTTP_HELP: &str = "\
+Security: Host must be a loopback name (or --allowed-host); a browser Origin other than a
+loopback page (or --allowed-origin) gets 403; with a token, requests without
+`Authorization: Bearer <token>` get 401. Without a token the server only listens on loopback.
+The Make key is always the server's own (MAKE_API_KEY); HTTP clients cannot supply one.";
+
+/// Flags of the `http` subcommand.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = HTTP_HELP)]
+pub struct HttpArgs {
+    /// Address to listen on. Anything but loopback requires an auth token.
+    #[arg(long, default_value = http::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Legacy MCP sessions (Mcp-Session-Id, SSE) for 2025-11-25 clients that need
+    /// server-to-client requests. Sessions pin a client to one replica. Default: stateless JSON.
+    #[arg(long)]
+    pub sessions: bool,
+    /// Another accepted Host header (e.g. the reverse proxy's public name, optionally
+    /// with :port). Repeatable; loopback names are always accepted.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Another accepted browser Origin, with scheme and port or `:*`
+    /// (e.g. https://app.example.com:443). Repeatable; loopback pages are always accepted.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Bearer token clients must send. Prefer the environment variable or a file:
+    /// flags show in process lists.
+    #[arg(long, env = "MCP_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// File holding the bearer token (a trailing newline is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes (413 above it).
+    #[arg(long, default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Seconds shutdown waits for in-flight calls before closing them.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+impl HttpArgs {
+    /// Resolves the token source and checks that the listen address is safe.
+    pub fn options(&self) -> Result<HttpOptions, SecurityError> {
+        let auth_token = match (&self.auth_token, &self.auth_token_file) {
+            (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
+            (Some(token), None) => Some(BearerToken::new(token)?),
+            (None, Some(path)) => Some(BearerToken::from_file(path)?),
+            (None, None) => None,
+        };
+        http::security::check_bind(self.listen, auth_token.as_ref())?;
+        Ok(HttpOptions {
+            listen: self.listen,
+            sessions: self.sessions,
+            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            auth_token,
+            max_body_bytes: self.max_body_bytes,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+        })
+    }
+}
+
 /// Where and how to reach Make.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Make settings")]
 pub struct MakeArgs {
     /// Make zone host, e.g. eu1.make.com.
     #[arg(long, env = "MAKE_ZONE", global = true)]

@@ -27,6 +27,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         startup::serve_sandbox_only(port).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Refuse unsafe HTTP settings before anything else happens.
+    let http_options = match &command {
+        Command::Http(args) => Some(args.options()?),
+        _ => None,
+    };
     // `_sandbox` keeps the in-process Make API alive while the server runs.
     let Started {
         server,
@@ -35,6 +40,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Stdio => transport::stdio::serve(server).await?,
+        Command::Http(_) => {
+            let options = http_options.expect("resolved above for the http command");
+            transport::http::serve(server, options).await?
+        }
         Command::Tools => {
             println!(
                 "{}",

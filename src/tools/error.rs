@@ -16,7 +16,8 @@ pub enum ToolError {
     /// Make (or the way to it) failed.
     #[error("{}", describe_make_error(.error, .done.as_deref()))]
     Make {
-        error: MakeError,
+        /// Boxed: `MakeError` is large, and every tool's `Result` carries this type.
+        error: Box<MakeError>,
         /// What already happened before the failure, for multi-step tools.
         done: Option<String>,
     },
@@ -33,7 +34,7 @@ impl ToolError {
     /// A Make failure after some steps already took effect (e.g. renamed, then set-data failed).
     pub fn after(done: impl Into<String>, error: MakeError) -> Self {
         Self::Make {
-            error,
+            error: Box::new(error),
             done: Some(done.into()),
         }
     }
@@ -41,7 +42,10 @@ impl ToolError {
 
 impl From<MakeError> for ToolError {
     fn from(error: MakeError) -> Self {
-        Self::Make { error, done: None }
+        Self::Make {
+            error: Box::new(error),
+            done: None,
+        }
     }
 }
 

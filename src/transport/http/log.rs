@@ -1,0 +1,194 @@
+//! One info line per HTTP request: method, path, MCP method, tool name, status, duration.
+//!
+//! The MCP method and tool name come from the JSON-RPC body (`method`, `params.name`), or
+//! from the `Mcp-Method`/`Mcp-Name` headers that 2026-07-28 clients send. Nothing else from
+//! the request is logged: no header values, tokens, arguments or bodies. Names that do not
+//! look like a method or tool name are replaced, so a client cannot write free text (or a
+//! secret pasted by mistake) into the log.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// What the body peek learned, handed back to the outer log layer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct McpLabel {
+    pub method: Option<String>,
+    pub tool: Option<String>,
+}
+
+/// A slot the outer layer puts in the request; the inner peek fills it.
+///
+/// The peek runs after authentication, so an unauthenticated client never makes the
+/// server buffer its body; its requests are still logged (without MCP labels).
+#[derive(Debug, Default, Clone)]
+struct LabelSlot(Arc<Mutex<McpLabel>>);
+
+/// Outermost layer: times the request and logs it once the response head is ready.
+pub async fn log_requests(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let slot = LabelSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let from_headers = label_from_headers(request.headers());
+    let response = next.run(request).await;
+    let label = {
+        let body = slot.0.lock().map(|l| l.clone()).unwrap_or_default();
+        McpLabel {
+            method: body.method.or(from_headers.method),
+            tool: body.tool.or(from_headers.tool),
+        }
+    };
+    let status = response.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mcp_method = label.method.as_deref().unwrap_or("-");
+    let tool = label.tool.as_deref().unwrap_or("-");
+    if path == "/healthz" {
+        // Probes poll every few seconds; keep them out of the info stream.
+        tracing::debug!(target: "make_credentials_mcp::http", %method, path, status, duration_ms, "http request");
+    } else {
+        tracing::info!(target: "make_credentials_mcp::http", %method, path, mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
+    }
+    response
+}
+
+/// Inner layer on `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above),
+/// reads `method` and `params.name`, and passes the same bytes on to rmcp.
+pub async fn peek_mcp(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_bytes as u64) {
+        return too_large(max_bytes);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) if is_length_limit(&e) => return too_large(max_bytes),
+        Err(_) => {
+            return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response();
+        }
+    };
+    if let Some(slot) = parts.extensions.get::<LabelSlot>()
+        && let Ok(mut label) = slot.0.lock()
+    {
+        *label = label_from_body(&bytes);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn too_large(max_bytes: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Payload Too Large: the limit is {max_bytes} bytes\n"),
+    )
+        .into_response()
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    method: Option<String>,
+    params: Option<serde_json::Value>,
+}
+
+/// `method` and, for `tools/call`, `params.name` of a JSON-RPC message (`batch` for arrays).
+pub fn label_from_body(bytes: &[u8]) -> McpLabel {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return McpLabel {
+            method: Some("batch".into()),
+            tool: None,
+        };
+    }
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) else {
+        return McpLabel::default();
+    };
+    let method = envelope.method.map(|m| safe_name(&m));
+    let tool = match (&method, &envelope.params) {
+        (Some(m), Some(params)) if m == "tools/call" => {
+            params.get("name").and_then(|n| n.as_str()).map(safe_name)
+        }
+        _ => None,
+    };
+    McpLabel { method, tool }
+}
+
+fn label_from_headers(headers: &HeaderMap) -> McpLabel {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(safe_name)
+    };
+    McpLabel {
+        method: get("mcp-method"),
+        tool: get("mcp-name"),
+    }
+}
+
+/// The name itself when it looks like an MCP method or tool name, else a placeholder.
+fn safe_name(name: &str) -> String {
+    let plausible = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
+    if plausible {
+        name.to_string()
+    } else {
+        "(unprintable)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_labels_method_and_tool_only() {
+        let l = label_from_body(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"keys_list","arguments":{"teamId":1}}}"#,
+        );
+        assert_eq!(l.method.as_deref(), Some("tools/call"));
+        assert_eq!(l.tool.as_deref(), Some("keys_list"));
+        let l = label_from_body(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}"#,
+        );
+        assert_eq!(l.tool, None);
+        assert_eq!(label_from_body(b"not json"), McpLabel::default());
+        assert_eq!(label_from_body(b" [{}]").method.as_deref(), Some("batch"));
+    }
+
+    #[test]
+    fn free_text_never_reaches_the_log() {
+        assert_eq!(
+            safe_name("credential-requests_get"),
+            "credential-requests_get"
+        );
+        assert_eq!(safe_name("Bearer abc def"), "(unprintable)");
+        assert_eq!(safe_name(&"a".repeat(200)), "(unprintable)");
+    }
+}

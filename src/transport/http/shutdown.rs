@@ -1,0 +1,143 @@
+//! Graceful shutdown: on SIGINT/SIGTERM the server stops accepting, refuses new requests
+//! on open connections (503), lets in-flight MCP calls finish (up to a grace period), then
+//! cancels rmcp's token so session streams close.
+//!
+//! A call counts as in flight until its response body has been sent or dropped, so a tool
+//! result streamed over SSE is not cut off.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use tokio::sync::Notify;
+
+/// Shared drain state: a draining flag and a count of in-flight POSTs.
+#[derive(Debug, Clone, Default)]
+pub struct Drain(Arc<DrainState>);
+
+#[derive(Debug, Default)]
+struct DrainState {
+    draining: AtomicBool,
+    in_flight: AtomicUsize,
+    idle: Notify,
+}
+
+impl Drain {
+    /// From now on new requests get 503.
+    pub fn start(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::SeqCst)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no call is in flight, or `grace` has passed; true when idle.
+    pub async fn wait_idle(&self, grace: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.0.idle.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.in_flight() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(grace, wait).await.is_ok()
+    }
+
+    fn enter(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+}
+
+/// Counts one call while alive.
+struct InFlight(Drain);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Axum middleware on `/mcp`: 503 while draining; otherwise counts POSTs until their
+/// response body is done. (GET streams are not calls; they close with the rmcp token.)
+pub async fn track(State(drain): State<Drain>, request: Request, next: Next) -> Response {
+    if drain.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONNECTION, "close"), (header::RETRY_AFTER, "1")],
+            "Service Unavailable: the server is shutting down\n",
+        )
+            .into_response();
+    }
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let guard = drain.enter();
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let body = body.map_frame(move |frame| {
+        let _keep = &guard;
+        frame
+    });
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container runtimes send).
+pub async fn signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn idle_after_the_last_call_ends() {
+        let drain = Drain::default();
+        assert!(drain.wait_idle(Duration::from_millis(1)).await);
+        let guard = drain.enter();
+        assert!(!drain.wait_idle(Duration::from_millis(10)).await);
+        let waiter = tokio::spawn({
+            let drain = drain.clone();
+            async move { drain.wait_idle(Duration::from_secs(60)).await }
+        });
+        drop(guard);
+        assert!(waiter.await.unwrap());
+    }
+}

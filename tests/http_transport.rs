@@ -1,0 +1,565 @@
+//! The `http` transport end to end on loopback with ephemeral ports: rmcp's HTTP client in
+//! both protocol eras, the security checks (Origin, Host, bearer, body cap), `/healthz`,
+//! graceful shutdown, and the binary's refusal to listen off loopback without a token.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::MakeClient;
+use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::transport::http::{
+    self, BearerToken, HttpOptions, SecurityError, security,
+};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const TOKEN: &str = "test-token-5f1c";
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// A running server: its `/mcp` URL, a stop switch and the serving task.
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), http::HttpError>>,
+}
+
+impl Running {
+    fn mcp(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Triggers graceful shutdown and waits for the server to finish.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn server_without_key() -> MakeServer {
+    MakeServer::new(MakeClient::new(&ClientSettings::default()).unwrap(), None)
+}
+
+async fn start_with(server: MakeServer, options: HttpOptions) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(http::serve_on(listener, server, options, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        task,
+    }
+}
+
+async fn start(options: HttpOptions) -> Running {
+    start_with(server_without_key(), options).await
+}
+
+fn with_token() -> HttpOptions {
+    HttpOptions {
+        auth_token: Some(BearerToken::new(TOKEN).unwrap()),
+        ..HttpOptions::default()
+    }
+}
+
+fn transport(url: String, token: Option<&str>) -> StreamableHttpClientTransport<reqwest::Client> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
+    StreamableHttpClientTransport::from_config(config)
+}
+
+async fn legacy_client(url: String, token: Option<&str>) -> RunningService<RoleClient, ()> {
+    ().serve(transport(url, token)).await.expect("initialize")
+}
+
+async fn modern_client(url: String, token: Option<&str>) -> RunningService<RoleClient, ()> {
+    ().serve_with_lifecycle(
+        transport(url, token),
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    )
+    .await
+    .expect("server/discover")
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Lists the tools and calls one twice; without a Make key each call is an isError result
+/// that tells the operator how to configure one.
+async fn list_and_call_twice(client: &RunningService<RoleClient, ()>) {
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 19, "{} tools", tools.len());
+    assert!(tools.iter().any(|t| t.name == "keys_list"));
+    for _ in 0..2 {
+        let args = json!({"teamId": 1}).as_object().unwrap().clone();
+        let result = client
+            .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
+            .await
+            .expect("tools/call");
+        assert_eq!(result.is_error, Some(true));
+        assert!(text(&result).contains("MAKE_API_KEY"), "{}", text(&result));
+    }
+}
+
+async fn post(url: &str, body: serde_json::Value) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
+        .json(&body)
+}
+
+fn initialize_body() -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}})
+}
+
+#[tokio::test]
+async fn legacy_2025_client_lists_and_calls_tools_statelessly() {
+    let running = start(HttpOptions::default()).await;
+    let client = legacy_client(running.mcp(), None).await;
+    let info = client.peer_info().expect("initialize result");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn stateless_default_hands_out_no_session() {
+    let running = start(HttpOptions::default()).await;
+    let response = post(&running.mcp(), initialize_body())
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn modern_2026_client_lists_and_calls_tools() {
+    let running = start(HttpOptions::default()).await;
+    let client = modern_client(running.mcp(), None).await;
+    let info = client.peer_info().expect("discover result");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_flag_gives_2025_clients_a_session() {
+    let options = HttpOptions {
+        sessions: true,
+        ..HttpOptions::default()
+    };
+    let running = start(options).await;
+    let response = post(&running.mcp(), initialize_body())
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_some());
+    drop(response);
+    let client = legacy_client(running.mcp(), None).await;
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    // 2026-07-28 clients are served statelessly whatever the mode.
+    let client = modern_client(running.mcp(), None).await;
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn both_eras_work_with_the_bearer_token() {
+    let running = start(with_token()).await;
+    let client = legacy_client(running.mcp(), Some(TOKEN)).await;
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    let client = modern_client(running.mcp(), Some(TOKEN)).await;
+    list_and_call_twice(&client).await;
+    client.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn missing_or_wrong_bearer_gets_401_with_www_authenticate() {
+    let running = start(with_token()).await;
+    let cases = [
+        None,
+        Some("Bearer wrong-token-xxxx".to_string()),
+        Some(format!("Bearer {TOKEN}x")),
+        Some(format!("Basic {TOKEN}")),
+    ];
+    for authorization in cases {
+        let mut request = post(&running.mcp(), initialize_body()).await;
+        if let Some(value) = &authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{authorization:?}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(TOKEN), "the token must not be echoed");
+    }
+    let ok = post(&running.mcp(), initialize_body())
+        .await
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn foreign_origin_gets_403_and_loopback_origins_pass() {
+    let running = start(HttpOptions {
+        allowed_origins: vec!["https://app.example.com:443".into()],
+        ..HttpOptions::default()
+    })
+    .await;
+    for origin in [
+        "http://evil.example.com",
+        "https://localhost.evil.example.com",
+    ] {
+        let response = post(&running.mcp(), initialize_body())
+            .await
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{origin}");
+    }
+    for origin in [
+        "http://localhost:6274",
+        "http://127.0.0.1:8080",
+        "http://[::1]:3000",
+        "https://app.example.com",
+    ] {
+        let response = post(&running.mcp(), initialize_body())
+            .await
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{origin}");
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn foreign_host_gets_403_and_allowed_host_passes() {
+    let running = start(HttpOptions {
+        allowed_hosts: vec!["mcp.example.com".into()],
+        ..HttpOptions::default()
+    })
+    .await;
+    let status = |host: &'static str| {
+        let url = running.mcp();
+        async move {
+            post(&url, initialize_body())
+                .await
+                .header("host", host)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status("evil.example.com").await, 403);
+    assert_eq!(status("evil.example.com:3901").await, 403);
+    assert_eq!(status("mcp.example.com").await, 200);
+    assert_eq!(status("localhost:3901").await, 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_body_gets_413() {
+    let running = start(HttpOptions {
+        max_body_bytes: 1024,
+        ..HttpOptions::default()
+    })
+    .await;
+    let mut body = initialize_body();
+    body["params"]["clientInfo"]["padding"] = json!("x".repeat(4096));
+    let response = post(&running.mcp(), body).await.send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let small = post(&running.mcp(), initialize_body())
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn default_body_cap_is_4_mib() {
+    let running = start(HttpOptions::default()).await;
+    let mut body = initialize_body();
+    body["params"]["clientInfo"]["padding"] = json!("x".repeat(4 * 1024 * 1024 + 1));
+    let response = post(&running.mcp(), body).await.send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_answers_without_auth_and_without_secrets() {
+    let running = start(with_token()).await;
+    let response = reqwest::get(format!("http://{}/healthz", running.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(!body.to_string().contains(TOKEN));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn non_loopback_without_token_is_refused() {
+    let any: SocketAddr = "0.0.0.0:3901".parse().unwrap();
+    assert!(matches!(
+        security::check_bind(any, None),
+        Err(SecurityError::NonLoopbackWithoutToken { .. })
+    ));
+    let token = BearerToken::new(TOKEN).unwrap();
+    assert!(security::check_bind(any, Some(&token)).is_ok());
+    assert!(security::check_bind("127.0.0.1:3901".parse().unwrap(), None).is_ok());
+    // serve_on checks the bound address too, not only the CLI.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let result = http::serve_on(
+        listener,
+        server_without_key(),
+        HttpOptions::default(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(matches!(
+        result,
+        Err(http::HttpError::Security(
+            SecurityError::NonLoopbackWithoutToken { .. }
+        ))
+    ));
+}
+
+/// Runs the binary with `args`; a time bound only keeps a regression from hanging the suite.
+async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"));
+    command
+        .args(args)
+        .env_remove("MCP_AUTH_TOKEN")
+        .env_remove("MAKE_API_KEY")
+        .kill_on_drop(true);
+    if let Some(token) = token {
+        command.env("MCP_AUTH_TOKEN", token);
+    }
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the binary must exit by itself")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn binary_refuses_non_loopback_without_token() {
+    let out = run_binary(&["--no-cli-login", "http", "--listen", "0.0.0.0:0"], None).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("MCP_AUTH_TOKEN"), "{stderr}");
+}
+
+#[tokio::test]
+async fn binary_refuses_two_token_sources_and_empty_tokens() {
+    let out = run_binary(
+        &[
+            "--no-cli-login",
+            "http",
+            "--auth-token-file",
+            "/nonexistent",
+        ],
+        Some("x"),
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
+    let out = run_binary(&["--no-cli-login", "http"], Some("  ")).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}
+
+/// Waits for `condition` (polling), so the test does not depend on timing.
+async fn eventually<F, Fut>(mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    while !condition().await {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_call_finish_and_refuses_new_ones() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let make = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"keys": [], "pg": {"limit": 100, "offset": 0}}))
+                .set_delay(Duration::from_millis(800)),
+        )
+        .mount(&make)
+        .await;
+    let settings = ClientSettings {
+        base_url: Some(format!("{}/api/v2", make.uri()).parse().unwrap()),
+        api_key: ApiKey::new("0f8e2c1a-1234-4abc-9def-0123456789ab"),
+        ..ClientSettings::default()
+    };
+    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), None);
+    let mut running = start_with(server, HttpOptions::default()).await;
+    let client = legacy_client(running.mcp(), None).await;
+    let args = json!({"teamId": 1}).as_object().unwrap().clone();
+    let call = tokio::spawn(async move {
+        let result = client
+            .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
+            .await;
+        (client, result)
+    });
+    eventually(|| async { !make.received_requests().await.unwrap().is_empty() }).await;
+    let _ = running.stop.take().unwrap().send(());
+    let (client, result) = call.await.unwrap();
+    let result = result.expect("the in-flight call completes during shutdown");
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    running.task.await.unwrap().unwrap();
+    // The listener is gone: new requests are refused.
+    assert!(
+        reqwest::get(format!("http://{}/healthz", running.addr))
+            .await
+            .is_err()
+    );
+    let _ = client.cancel().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn binary_serves_logs_one_line_per_request_without_secrets_and_stops_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"))
+        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+        .env_remove("MAKE_API_KEY")
+        .env("MCP_AUTH_TOKEN", TOKEN)
+        .env("RUST_LOG", "make_credentials_mcp=info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("server log");
+        log.push(line.clone());
+        if let Some(rest) = line.split("url=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let client = legacy_client(url, Some(TOKEN)).await;
+    let args = json!({"teamId": 987654}).as_object().unwrap().clone();
+    client
+        .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
+        .await
+        .unwrap();
+    client.cancel().await.unwrap();
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let log = log.join("\n");
+    assert!(
+        log.contains(
+            r#"method=POST path="/mcp" mcp_method="tools/call" tool="keys_list" status=200"#
+        ),
+        "{log}"
+    );
+    assert!(log.contains(r#"mcp_method="initialize""#), "{log}");
+    assert!(!log.contains(TOKEN), "token in log:\n{log}");
+    assert!(!log.contains("987654"), "argument in log:\n{log}");
+    assert!(log.contains("HTTP server stopped"), "{log}");
+}
+
+/// The Make key is server configuration: whatever a client sends in headers, a server
+/// without a key still has none.
+#[tokio::test]
+async fn http_clients_cannot_supply_the_make_key() {
+    let running = start(HttpOptions::default()).await;
+    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "keys_list", "arguments": {"teamId": 1}}});
+    let response = post(&running.mcp(), body)
+        .await
+        .header("mcp-protocol-version", "2025-11-25")
+        .header(
+            "authorization",
+            "Token 0f8e2c1a-1234-4abc-9def-0123456789ab",
+        )
+        .header("make-api-key", "0f8e2c1a-1234-4abc-9def-0123456789ab")
+        .header("x-make-api-key", "0f8e2c1a-1234-4abc-9def-0123456789ab")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("No Make API key is configured"), "{text}");
+    running.stop().await;
+}
