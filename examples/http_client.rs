@@ -1,5 +1,6 @@
 //! A small MCP client for the `http` transport, used by `scripts/scale-out.sh`: it lists the
-//! tools and calls `keys_list` twice, in one protocol era, and prints what happened.
+//! tools, creates a key and reads it back (two dependent calls), in one protocol era, and
+//! prints what happened.
 //!
 //! Usage: `http_client URL legacy|modern` (bearer token from `MCP_AUTH_TOKEN`, if set).
 //! `legacy` is a 2025-11-25 client (initialize; stateless when the server is), `modern` a
@@ -42,25 +43,54 @@ async fn main() -> anyhow::Result<()> {
     println!("{era}: connected to {url}, protocol {version}");
     let tools = client.list_all_tools().await?;
     println!("{era}: tools/list -> {} tools", tools.len());
-    for n in 1..=2 {
-        let args = serde_json::json!({"teamId": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let result = client
-            .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
-            .await?;
-        let first_line = result
-            .content
-            .first()
-            .and_then(|c| c.as_text())
-            .map(|t| t.text.lines().next().unwrap_or("").to_string())
-            .unwrap_or_default();
-        println!(
-            "{era}: tools/call keys_list #{n} -> isError={} ({first_line})",
-            result.is_error.unwrap_or(false)
-        );
+    // Two dependent calls: create a key, then read it back. Behind a round-robin proxy they
+    // land on different replicas, which must share nothing but the Make API behind them.
+    let create = serde_json::json!({
+        "teamId": 1, "name": format!("scale-out {era}"), "typeName": "basicauth",
+        "parameters": {"authUser": "demo", "authPass": "demo"}
+    });
+    let created = call(&client, "keys_create", create).await?;
+    println!("{era}: tools/call keys_create -> {}", summary(&created));
+    let key_id = created
+        .structured_content
+        .as_ref()
+        .and_then(|s| s["key"]["id"].as_u64())
+        .ok_or_else(|| anyhow::anyhow!("keys_create returned no key id"))?;
+    let read = call(&client, "keys_get", serde_json::json!({ "keyId": key_id })).await?;
+    println!("{era}: tools/call keys_get {key_id} -> {}", summary(&read));
+    if created.is_error == Some(true) || read.is_error == Some(true) {
+        anyhow::bail!("a tool call failed");
     }
     client.cancel().await?;
     Ok(())
+}
+
+async fn call(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    args: serde_json::Value,
+) -> anyhow::Result<rmcp::model::CallToolResult> {
+    let args = args.as_object().cloned().unwrap_or_default();
+    Ok(client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+        .await?)
+}
+
+/// `isError=…` and the first line of the text, cut short.
+fn summary(result: &rmcp::model::CallToolResult) -> String {
+    let text = result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| {
+            t.text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!("isError={} ({text})", result.is_error.unwrap_or(false))
 }

@@ -8,7 +8,8 @@
 #     server-initialize, ping, tools-list, dns-rebinding-protection.
 #  4. The 2026-07-28 requirement set against the default server, with the expected failures
 #     in scripts/conformance-baseline-2026-07-28.yml (each with its reason).
-# Prints a markdown summary; exit 0 when everything passed or is in the baseline.
+# Prints a markdown summary; exit 0 when everything passed or is in the baseline, 3 when
+# the suite could not be installed.
 # Env: PORT_BASE (default 39020), CONFORMANCE_TOOLS (reuse an install folder),
 #      CARGO_TARGET_DIR. Takes about a minute once the binary is built.
 set -euo pipefail
@@ -32,7 +33,11 @@ trap cleanup EXIT INT TERM
 
 echo "== installing Node 22 and the conformance suite into $TOOLS" >&2
 mkdir -p "$TOOLS/node22" "$TOOLS/conf-0.1" "$TOOLS/conf-0.2"
-npm_i() { (cd "$1" && shift && timeout 600 npm install --silent --no-audit --no-fund "$@" >/dev/null 2>&1); }
+# Exit 3 means "could not install the suite", not "the server failed it".
+npm_i() {
+  (cd "$1" && shift && timeout 600 npm install --silent --no-audit --no-fund "$@" >/dev/null 2>&1) \
+    || { echo "could not install $* from the npm registry" >&2; exit 3; }
+}
 [ -x "$TOOLS/node22/node_modules/.bin/node" ] || npm_i "$TOOLS/node22" node@22
 export PATH=$TOOLS/node22/node_modules/.bin:$PATH
 for dir in conf-0.1 conf-0.2; do [ -f "$TOOLS/$dir/package.json" ] || (cd "$TOOLS/$dir" && npm init -y >/dev/null); done
@@ -114,7 +119,7 @@ timeout 900 "$CONF2" server --url "http://127.0.0.1:$STATELESS_PORT/mcp" --requi
   echo "|---|---|---|---|---|"
   summarize "$WORK/out-2026"
   echo
-  sed 's/\x1b\[[0-9;]*m//g' "$WORK/req-2026.txt" | grep -E '^(Total:|Not scored|Baseline|Unexpected|  ✗|  ✓)' | sed 's/^/    /' || true
+  sed 's/\x1b\[[0-9;]*m//g' "$WORK/req-2026.txt" | grep -E '^(Total:|Not scored|Baseline|Unexpected|  ✗|  ✓)' | sed -e "s/^Total: \([0-9]*\) passed, \([0-9]*\) failed/Total checks: \1 passing, \2 failing (see the baseline)/" -e "s/^/    /" || true
 } >>"$SUMMARY"
 if [ "$REQ_RC" != 0 ]; then
   FAILED=1

@@ -6,6 +6,7 @@
 #
 # Needs: cargo, and nginx (installed with apt-get when missing; that needs root).
 # Everything listens on 127.0.0.1; everything is bounded in time and cleaned up on exit.
+# Exit codes: 0 proven, 1 failed, 3 nginx could not be installed.
 # Env: PORT_BASE (default 39010: nginx on it, replicas on +1 and +2), CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -28,8 +29,10 @@ trap cleanup EXIT INT TERM
 
 if ! command -v nginx >/dev/null; then
   echo "== installing nginx (Debian package)"
-  timeout 600 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq nginx >/dev/null
+  # Exit 3 means "could not install the prerequisite", not "the proof failed".
+  timeout 600 apt-get update -qq || { echo "could not update apt lists" >&2; exit 3; }
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq nginx >/dev/null \
+    || { echo "could not install nginx" >&2; exit 3; }
 fi
 
 echo "== building the server and the example client (debug)"
@@ -41,9 +44,19 @@ CLIENT=$TARGET/debug/examples/http_client
 MCP_AUTH_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export MCP_AUTH_TOKEN
 
+# One shared Make API for both replicas: the built-in sandbox, standing in for Make.
+SB_PORT=$((PORT_BASE + 3))
+echo "== starting the Make API sandbox on 127.0.0.1:$SB_PORT (shared by both replicas)"
+"$BIN" sandbox --port "$SB_PORT" 2>"$WORK/sandbox.log" &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q MAKE_API_KEY "$WORK/sandbox.log" 2>/dev/null && break; sleep 0.2; done
+MAKE_API_URL=$(sed -n 's/^ *export MAKE_API_URL=//p' "$WORK/sandbox.log")
+MAKE_API_KEY=$(sed -n 's/^ *export MAKE_API_KEY=//p' "$WORK/sandbox.log")
+[ -n "$MAKE_API_KEY" ] || { echo "sandbox did not start" >&2; cat "$WORK/sandbox.log" >&2; exit 1; }
+
 echo "== starting two replicas on 127.0.0.1:$R1_PORT and 127.0.0.1:$R2_PORT"
 for port in "$R1_PORT" "$R2_PORT"; do
-  env -u MAKE_API_KEY RUST_LOG=make_credentials_mcp=info \
+  env MAKE_API_URL="$MAKE_API_URL" MAKE_API_KEY="$MAKE_API_KEY" RUST_LOG=make_credentials_mcp=info \
     "$BIN" --no-cli-login http --listen "127.0.0.1:$port" 2>"$WORK/replica-$port.log" &
   PIDS+=($!)
 done
