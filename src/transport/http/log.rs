@@ -50,12 +50,9 @@ pub async fn log_requests(mut request: Request, next: Next) -> Response {
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mcp_method = label.method.as_deref().unwrap_or("-");
     let tool = label.tool.as_deref().unwrap_or("-");
-    if path == "/healthz" {
-        // Probes poll every few seconds; keep them out of the info stream.
-        tracing::debug!(target: "make_credentials_mcp::http", %method, path, status, duration_ms, "http request");
-    } else {
-        tracing::info!(target: "make_credentials_mcp::http", %method, path, mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
-    }
+    // Every request, health probes included, gets its one info line: an operator who wants
+    // probes out can filter on `path` downstream.
+    tracing::info!(target: "make_credentials_mcp::http", %method, path, mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
     response
 }
 
