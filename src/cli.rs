@@ -18,8 +18,9 @@ Configuration (flags override environment variables):
                  us2.make.com (private instances: their host).
   MAKE_API_URL   Full API base URL instead of MAKE_ZONE (plain http only on loopback).
   MAKE_TEAM      Default team id, used when a call omits teamId.
-When MAKE_API_KEY or MAKE_ZONE is not set, the Make CLI's saved login is used
-($XDG_CONFIG_HOME/make-cli/config.json, else ~/.config/make-cli/config.json).
+When none of MAKE_API_KEY, MAKE_ZONE and MAKE_API_URL is set, the Make CLI's saved login
+(key and zone together) is used ($XDG_CONFIG_HOME/make-cli/config.json, else
+~/.config/make-cli/config.json).
 Without a key the server still starts and lists its tools; calls explain how to configure one.
 Logs go to stderr (RUST_LOG=debug for more); stdout carries only the MCP protocol.";
 
@@ -148,8 +149,9 @@ pub struct MakeArgs {
         global = true
     )]
     pub connect_timeout: u64,
-    /// Retries of a request Make refused with 429 or that failed before reaching it
-    /// (reads also after 502/503/504 or a timeout; creates never after those).
+    /// Retries of a request Make refused with 429 or that failed before reaching it (reads,
+    /// renames and deletes also after 502/503/504 or a timeout; creates, set-data and
+    /// actions never after those).
     #[arg(long, env = "MAKE_RETRIES", default_value_t = 2, global = true)]
     pub retries: u32,
     /// Do not fall back to the Make CLI's saved login.
@@ -164,7 +166,30 @@ pub struct MakeArgs {
 impl MakeArgs {
     /// Resolves these flags (and the Make CLI login, unless disabled) into a [`Config`].
     pub fn config(&self) -> Result<Config, ConfigError> {
+        let raw = self.raw();
+        let needs_login = raw.api_key.is_none() && raw.zone.is_none() && raw.api_url.is_none();
+        let login = if needs_login && !self.no_cli_login {
+            CliLogin::default_path().and_then(|p| CliLogin::load(&p))
+        } else {
+            None
+        };
+        Config::resolve(raw, login)
+    }
+
+    /// The configuration for `--sandbox`: timeouts and team only; the real key, zone and
+    /// Make CLI login are neither read nor validated (the sandbox supplies its own).
+    pub fn sandbox_config(&self) -> Result<Config, ConfigError> {
         let raw = RawSettings {
+            api_url: None,
+            zone: None,
+            api_key: None,
+            ..self.raw()
+        };
+        Config::resolve(raw, None)
+    }
+
+    fn raw(&self) -> RawSettings {
+        RawSettings {
             api_url: self.api_url.clone(),
             zone: self.zone.clone(),
             api_key: self.api_key.clone(),
@@ -172,14 +197,7 @@ impl MakeArgs {
             timeout_secs: Some(self.timeout),
             connect_timeout_secs: Some(self.connect_timeout),
             retries: Some(self.retries),
-        };
-        let needs_login = raw.api_key.is_none() || (raw.zone.is_none() && raw.api_url.is_none());
-        let login = if needs_login && !self.no_cli_login {
-            CliLogin::default_path().and_then(|p| CliLogin::load(&p))
-        } else {
-            None
-        };
-        Config::resolve(raw, login)
+        }
     }
 
     /// The configured timeout as a [`Duration`].

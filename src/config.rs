@@ -132,14 +132,20 @@ impl CliLogin {
 pub struct ConfigError(pub String);
 
 impl Config {
-    /// Validates `raw`; a missing key or zone is filled from `login` (the Make CLI's).
+    /// Validates `raw`. The Make CLI's `login` is used only as a whole, when neither a key nor
+    /// a zone is configured: mixing a saved key with another zone (or the reverse) could send
+    /// the key to the wrong host.
     pub fn resolve(raw: RawSettings, login: Option<CliLogin>) -> Result<Self, ConfigError> {
-        let login = login.unwrap_or_default();
-        let api_key = raw
-            .api_key
-            .as_deref()
-            .and_then(ApiKey::new)
-            .or_else(|| login.api_key.as_deref().and_then(ApiKey::new));
+        let explicit_key = raw.api_key.as_deref().and_then(ApiKey::new);
+        let explicit_target = [&raw.api_url, &raw.zone]
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|t| !t.trim().is_empty()));
+        let login = if explicit_key.is_none() && !explicit_target {
+            login.unwrap_or_default()
+        } else {
+            CliLogin::default()
+        };
+        let api_key = explicit_key.or_else(|| login.api_key.as_deref().and_then(ApiKey::new));
         let base_url = match (&raw.api_url, &raw.zone) {
             (Some(url), _) if !url.trim().is_empty() => Some(parse_api_url(url)?),
             (_, Some(zone)) if !zone.trim().is_empty() => Some(zone_base_url(zone)?),
@@ -313,7 +319,33 @@ mod tests {
     }
 
     #[test]
-    fn explicit_settings_win_and_cli_login_fills_gaps() {
+    fn cli_login_is_never_mixed_with_explicit_settings() {
+        let login = CliLogin {
+            api_key: Some("cli-key".into()),
+            zone: Some("us1.make.com".into()),
+        };
+        let zone_only = RawSettings {
+            zone: Some("eu2.make.com".into()),
+            ..raw()
+        };
+        let c = Config::resolve(zone_only, Some(login.clone())).unwrap();
+        assert!(
+            c.client.api_key.is_none(),
+            "the saved key is not sent to another zone"
+        );
+        let key_only = RawSettings {
+            api_key: Some("env-key".into()),
+            ..raw()
+        };
+        let c = Config::resolve(key_only, Some(login)).unwrap();
+        assert!(
+            c.client.base_url.is_none(),
+            "an explicit key is not paired with the saved zone"
+        );
+    }
+
+    #[test]
+    fn explicit_settings_win_and_cli_login_is_the_fallback() {
         let login = CliLogin {
             api_key: Some("cli-key".into()),
             zone: Some("us1.make.com".into()),

@@ -10,6 +10,9 @@ use crate::server::MakeServer;
 /// The team the sandbox's tools use when a call omits `teamId`.
 pub const SANDBOX_TEAM: u64 = 1;
 
+/// The sandbox's own teams; a real organization's `MAKE_TEAM` means nothing there.
+const SANDBOX_TEAMS: [u64; 2] = [1, 2];
+
 /// A server ready to serve, and the sandbox it depends on (kept alive alongside it).
 pub struct Started {
     pub server: MakeServer,
@@ -19,12 +22,26 @@ pub struct Started {
 /// Builds the server from `args`; with `--sandbox`, starts the sandbox first and points the
 /// client at it, whatever key or zone is configured.
 pub async fn start(args: &MakeArgs) -> anyhow::Result<Started> {
-    let mut config = args.config()?;
+    let mut config = if args.sandbox {
+        args.sandbox_config()?
+    } else {
+        args.config()?
+    };
     let sandbox = if args.sandbox {
         let sandbox = Sandbox::start_with(SandboxOptions::default()).await?;
         config.client.base_url = Some(parse_api_url(&sandbox.api_base_url())?);
         config.client.api_key = ApiKey::new(sandbox.api_key());
-        config.default_team = config.default_team.or(Some(SANDBOX_TEAM));
+        config.default_team = match config.default_team {
+            Some(team) if SANDBOX_TEAMS.contains(&team) => Some(team),
+            Some(team) => {
+                tracing::warn!(
+                    team,
+                    "MAKE_TEAM is not a sandbox team (1 or 2); using team 1"
+                );
+                Some(SANDBOX_TEAM)
+            }
+            None => Some(SANDBOX_TEAM),
+        };
         tracing::info!(api = %sandbox.api_base_url(), "using the Make API sandbox: no real Make account is touched");
         Some(sandbox)
     } else {

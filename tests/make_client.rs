@@ -258,3 +258,27 @@ async fn a_retried_delete_that_finds_nothing_counts_as_deleted() {
         .unwrap_err();
     assert_eq!(e.status(), Some(404));
 }
+
+#[tokio::test]
+async fn a_delete_retried_after_make_refused_still_reports_not_found() {
+    let mock = MockServer::start().await;
+    respond_in_order(
+        &mock,
+        vec![
+            ResponseTemplate::new(429).insert_header("retry-after", "0"),
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
+        ],
+    )
+    .await;
+    let e = client_for(&mock, "k")
+        .await
+        .send_raw(&ApiRequest::delete(&["keys", "77"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.status(),
+        Some(404),
+        "429 means Make did nothing, so the 404 is real"
+    );
+}

@@ -550,3 +550,80 @@ async fn app_modules_show_makes_error() {
         .await);
     assert!(text.contains("HTTP 404 [SC404]: App not found"), "{text}");
 }
+
+#[tokio::test]
+async fn extend_asks_make_when_the_connection_comes_without_its_scopes() {
+    let h = Harness::new().await;
+    h.respond_to(
+        "GET",
+        "/connections/44",
+        200,
+        json!({"connection": {"id": 44, "accountName": "google"}}),
+    )
+    .await;
+    h.respond_to(
+        "POST",
+        "/connections/44/scoped",
+        200,
+        json!({"connection": {"scoped": true}}),
+    )
+    .await;
+    let out = ok(&h
+        .call(
+            "credential-requests_extend-connection",
+            json!({"connectionId": 44, "scopes": ["a", "b"]}),
+        )
+        .await);
+    assert_eq!(out["alreadySatisfied"], true);
+    let seen = h.seen().await;
+    assert_eq!(seen.len(), 2, "no extend call: {seen:#?}");
+    assert_request(
+        &seen[1],
+        "POST",
+        "/connections/44/scoped",
+        &[],
+        Some(json!({"scope": ["a", "b"]})),
+    );
+}
+
+#[tokio::test]
+async fn extend_requests_every_scope_when_the_scoped_check_says_some_are_missing() {
+    let h = Harness::new().await;
+    let uri = public_uri(&h).await;
+    h.respond_to(
+        "GET",
+        "/connections/44",
+        200,
+        json!({"connection": {"id": 44}}),
+    )
+    .await;
+    h.respond_to(
+        "POST",
+        "/connections/44/scoped",
+        200,
+        json!({"connection": {"scoped": false}}),
+    )
+    .await;
+    h.respond_to(
+        "POST",
+        "/credential-requests/actions/extend",
+        200,
+        json!({"request": request(), "publicUri": uri}),
+    )
+    .await;
+    let out = ok(&h
+        .call(
+            "credential-requests_extend-connection",
+            json!({"connectionId": 44, "scopes": ["a", "b"]}),
+        )
+        .await);
+    assert_eq!(out["newScopes"], json!(["a", "b"]));
+    let seen = h.seen().await;
+    assert_request(
+        &seen[2],
+        "POST",
+        "/credential-requests/actions/extend",
+        &[],
+        Some(json!({"connectionId": 44, "scopes": ["a", "b"]})),
+    );
+}

@@ -25,14 +25,27 @@ pub enum Replay {
     Unsafe,
 }
 
-/// One request to the Make API, described before it is sent.
-#[derive(Debug, Clone)]
+/// One request to the Make API, described before it is sent. Its `Debug` leaves the body
+/// out: bodies carry connection data and key parameters.
+#[derive(Clone)]
 pub struct ApiRequest {
     method: Method,
     segments: Vec<String>,
     query: Vec<(String, String)>,
     body: Option<Value>,
     replay: Replay,
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("segments", &self.segments)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(|_| "<redacted>"))
+            .field("replay", &self.replay)
+            .finish()
+    }
 }
 
 impl ApiRequest {
@@ -197,6 +210,8 @@ impl MakeClient {
             .ok_or(MakeError::NotConfigured(Missing::Zone))?;
         let url = url_for(base, request);
         let mut retries = 0;
+        // Whether an earlier try may have taken effect at Make (timeout, 5xx, lost answer).
+        let mut maybe_acted = false;
         loop {
             let started = Instant::now();
             let attempt = self.try_once(request, url.clone(), auth).await;
@@ -211,12 +226,12 @@ impl MakeClient {
                     tracing::debug!(method = %request.method, path = url.path(), status = status.as_u16(), elapsed_ms, "make api");
                     return Ok((status, body));
                 }
-                // An earlier try timed out or got a 5xx after Make had deleted the object.
+                // An earlier try may have deleted the object before its answer was lost.
                 Attempt::Done {
                     status: StatusCode::NOT_FOUND,
                     body,
                     ..
-                } if retries > 0 && request.method == Method::DELETE => {
+                } if maybe_acted && request.method == Method::DELETE => {
                     tracing::debug!(method = %request.method, path = url.path(), "retried delete found nothing left: deleted");
                     return Ok((StatusCode::NOT_FOUND, body));
                 }
@@ -229,6 +244,7 @@ impl MakeClient {
             let Some(delay) = delay else {
                 return Err(error);
             };
+            maybe_acted |= may_have_acted(&error);
             retries += 1;
             tracing::info!(method = %request.method, path = url.path(), retry = retries, delay_ms = delay.as_millis() as u64, "retrying make api request");
             tokio::time::sleep(delay).await;
@@ -323,6 +339,16 @@ impl MakeClient {
         } else {
             MakeError::Transport(describe_transport_error(e))
         }
+    }
+}
+
+/// False only when Make certainly did nothing: it refused with 429, or the connection
+/// could not even be made.
+fn may_have_acted(error: &MakeError) -> bool {
+    match error {
+        MakeError::Api(api) => api.status != 429,
+        MakeError::Connect(_) => false,
+        _ => true,
     }
 }
 

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ApiRequest, MakeClient, MakeError};
+use super::{ApiRequest, MakeClient, MakeError, Replay};
 
 /// A Make connection as Make returns it. Beware Make's naming: `name` is the label the
 /// user gave it, `accountName` is the connection type (e.g. `google`), and `accountType`
@@ -115,6 +115,16 @@ struct EditableSchemaEnvelope {
 }
 
 #[derive(Deserialize)]
+struct ScopedEnvelope {
+    connection: ScopedFlag,
+}
+
+#[derive(Deserialize)]
+struct ScopedFlag {
+    scoped: bool,
+}
+
+#[derive(Deserialize)]
 struct VerifyEnvelope {
     verified: bool,
 }
@@ -190,6 +200,23 @@ impl MakeClient {
         let request = ApiRequest::post(&["connections", &id.to_string(), "set-data"])
             .json(Value::Object(data));
         self.send::<Value>(&request).await
+    }
+
+    /// `POST /connections/{id}/scoped` with `{"scope": [...]}`: whether the connection already
+    /// has every one of `scopes`. A read, though Make makes it a POST.
+    pub async fn connection_has_scopes(
+        &self,
+        id: u64,
+        scopes: &[String],
+    ) -> Result<bool, MakeError> {
+        let request = ApiRequest::post(&["connections", &id.to_string(), "scoped"])
+            .json(serde_json::json!({ "scope": scopes }))
+            .replay(Replay::Safe);
+        Ok(self
+            .send::<ScopedEnvelope>(&request)
+            .await?
+            .connection
+            .scoped)
     }
 
     /// `POST /connections/{id}/test` → whether Make could use the connection.

@@ -99,6 +99,11 @@ pub struct Credential {
     /// App the credential was requested for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
+    /// Prefilled form values: read so that they never pass through to tool output (they can
+    /// hold secrets the person should only see on Make's page).
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub prefill: Option<Value>,
     /// Any further fields Make returns, passed through unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

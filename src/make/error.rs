@@ -136,9 +136,6 @@ pub enum MakeError {
     /// Make answered 2xx with a body we could not understand.
     #[error("unexpected response from the Make API (HTTP {status}): {reason}")]
     Decode { status: u16, reason: String },
-    /// The request was cancelled by the MCP client before Make answered.
-    #[error("the request was cancelled")]
-    Cancelled,
     /// Any other transport failure.
     #[error("request to the Make API failed: {0}")]
     Transport(String),

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolError;
-use super::args::{AppVersion, Parameters, check_text};
+use super::args::{AppVersion, Parameters, check_identifier};
 use crate::make::apps::AppModule;
 use crate::server::MakeServer;
 
@@ -44,7 +44,7 @@ impl MakeServer {
         &self,
         Parameters(args): Parameters<ModulesArgs>,
     ) -> Result<Json<ModulesOutput>, ToolError> {
-        check_text("appName", &args.app_name, 128)?;
+        check_identifier("appName", &args.app_name)?;
         let version = args
             .app_version
             .map_or_else(|| "latest".to_string(), |v| v.0);

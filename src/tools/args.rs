@@ -231,7 +231,10 @@ impl<'de> Deserialize<'de> for AppVersion {
                 )));
             }
         };
-        let number = text.parse::<u32>().is_ok_and(|n| n > 0);
+        let number = !text.is_empty()
+            && text.len() <= 6
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && !text.starts_with('0');
         if text == "latest" || number {
             Ok(Self(text))
         } else {
@@ -266,6 +269,22 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), super::Too
         return Err(super::ToolError::invalid(
             field,
             format!("must be at most {max} characters, got {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a name Make uses as an identifier (app name, connection type): 1-128 letters,
+/// digits, `#`, `_`, `-` or `.`, and not `.`/`..`, which a URL path would swallow.
+pub fn check_identifier(field: &str, value: &str) -> Result<(), super::ToolError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '#' | '_' | '-' | '.');
+    let dots_only = value.chars().all(|c| c == '.');
+    if value.is_empty() || value.len() > 128 || dots_only || !value.chars().all(allowed) {
+        return Err(super::ToolError::invalid(
+            field,
+            format!(
+                "must be a name such as \"google\" or \"app#my-app\" (letters, digits, '#', '_', '-', '.'), got {value:?}"
+            ),
         ));
     }
     Ok(())

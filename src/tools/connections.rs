@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ToolError;
-use super::args::{Id, Parameters, check_strings, check_text};
+use super::args::{Id, Parameters, check_identifier, check_strings, check_text};
 use crate::make::MakeError;
 use crate::make::connections::{Connection, NewConnection};
 use crate::server::MakeServer;
+
+/// Query parameters of the list call that a `scopes` key must not shadow.
+const RESERVED_QUERY_NAMES: [&str; 4] = ["cols", "teamId", "type", "pg"];
 
 /// Data fields that would collide with the fields the create body is built from.
 const RESERVED_DATA_KEYS: [&str; 4] = ["accountName", "accountType", "scopes", "teamId"];
@@ -120,7 +123,7 @@ impl MakeServer {
     #[tool(
         name = "connections_list",
         title = "List connections",
-        description = "List the connections (authorized app accounts) of a Make team. Use it first: reuse a connection that fits instead of creating a new one. Filter with `type` (connection types such as \"google\"); pass `scopes` to learn, per row in `scoped`, whether a connection already has the OAuth scopes you need (rows are not dropped). In rows, `name` is the label and `accountName` is the connection type. Read-only.",
+        description = "List the connections (authorized app accounts) of a Make team. Use it first: reuse a connection that fits instead of creating a new one. Filter with `type` (connection types such as \"google\"); pass `scopes` (per type; those types are then listed) to learn, per row in `scoped`, whether a connection already has the OAuth scopes you need (rows lacking them are not dropped). In rows, `name` is the label and `accountName` is the connection type. Read-only.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -134,14 +137,19 @@ impl MakeServer {
     ) -> Result<Json<ConnectionsOutput>, ToolError> {
         let team = self.team(args.team_id)?;
         let mut types = args.types.unwrap_or_default();
-        if let Some(i) = types.iter().position(|t| t.trim().is_empty()) {
-            return Err(ToolError::invalid(
-                &format!("type[{i}]"),
-                "must not be empty",
-            ));
+        for (i, t) in types.iter().enumerate() {
+            check_identifier(&format!("type[{i}]"), t)?;
         }
         let scopes = args.scopes.unwrap_or_default();
         for (connection_type, list) in &scopes {
+            // Each key becomes a query parameter name (`google[]=`): never one of Make's own.
+            check_identifier(&format!("scopes.{connection_type}"), connection_type)?;
+            if RESERVED_QUERY_NAMES.contains(&connection_type.as_str()) {
+                return Err(ToolError::invalid(
+                    &format!("scopes.{connection_type}"),
+                    "is not a connection type",
+                ));
+            }
             check_strings(&format!("scopes.{connection_type}"), list, 100)?;
             if !types.contains(connection_type) {
                 types.push(connection_type.clone());
@@ -187,7 +195,7 @@ impl MakeServer {
     ) -> Result<Json<ConnectionOutput>, ToolError> {
         let team_id = self.team(args.team_id)?;
         check_text("name", &args.name, 128)?;
-        check_text("accountName", &args.account_name, 128)?;
+        check_identifier("accountName", &args.account_name)?;
         if let Some(scope) = &args.scope {
             check_strings("scope", scope, 100)?;
         }

@@ -112,7 +112,7 @@ impl MakeServer {
     ) -> Result<Json<CredentialOutput>, ToolError> {
         let reason = non_blank(args.reason);
         if let Some(reason) = &reason {
-            check_text("reason", reason, 1000)?;
+            check_text("reason", reason, 240)?;
         }
         let credential = self
             .make()
@@ -256,34 +256,43 @@ impl MakeServer {
 }
 
 impl MakeServer {
-    /// The requested scopes the connection does not have yet. When the connection cannot be
-    /// read for a reason other than its absence (e.g. the key lacks connections:read), every
-    /// requested scope is taken as missing and Make decides.
+    /// The requested scopes the connection does not have yet. Make's connection may come
+    /// without its `scopes` list; then `/scoped` says whether all of them are there. When the
+    /// connection cannot be read for a reason other than its absence (e.g. the key lacks
+    /// connections:read), every requested scope is taken as missing and Make decides.
     async fn scopes_missing_from(
         &self,
         connection_id: u64,
         requested: &[String],
     ) -> Result<Vec<String>, ToolError> {
-        match self.make().get_connection(connection_id).await {
-            Ok(connection) => {
-                let granted: Vec<String> = connection
-                    .scopes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|s| s.id)
-                    .collect();
-                Ok(requested
-                    .iter()
-                    .filter(|s| !granted.contains(s))
-                    .cloned()
-                    .collect())
-            }
-            Err(e @ (MakeError::NotConfigured(_) | MakeError::Cancelled)) => Err(e.into()),
+        let granted = match self.make().get_connection(connection_id).await {
+            Ok(connection) => connection.scopes,
+            Err(e @ MakeError::NotConfigured(_)) => return Err(e.into()),
             Err(MakeError::Api(api)) if matches!(api.status, 401 | 404) => {
-                Err(MakeError::Api(api).into())
+                return Err(MakeError::Api(api).into());
             }
             Err(e) => {
                 tracing::warn!(connection_id, error = %e, "could not read the connection's scopes; extending with every requested scope");
+                return Ok(requested.to_vec());
+            }
+        };
+        if let Some(granted) = granted {
+            let granted: Vec<String> = granted.into_iter().map(|s| s.id).collect();
+            return Ok(requested
+                .iter()
+                .filter(|s| !granted.contains(s))
+                .cloned()
+                .collect());
+        }
+        match self
+            .make()
+            .connection_has_scopes(connection_id, requested)
+            .await
+        {
+            Ok(true) => Ok(Vec::new()),
+            Ok(false) => Ok(requested.to_vec()),
+            Err(e) => {
+                tracing::warn!(connection_id, error = %e, "could not check the connection's scopes; extending with every requested scope");
                 Ok(requested.to_vec())
             }
         }

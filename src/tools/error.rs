@@ -90,7 +90,6 @@ pub fn hint(error: &MakeError) -> String {
         MakeError::Timeout(_) => "Make did not answer in time. Reads can be retried. A create, set-data or action may still have taken effect: list or get first, and only then try again.".into(),
         MakeError::Connect(_) => "the server could not reach Make. Check MAKE_ZONE/MAKE_API_URL and the network, then try again.".into(),
         MakeError::Decode { .. } => "Make answered in an unexpected shape; the operation may have succeeded. Check with a list or get call.".into(),
-        MakeError::Cancelled => "the call was cancelled; a create may still have taken effect at Make.".into(),
         MakeError::Transport(_) => "the request failed on the way to Make; try again, but check first whether a create took effect.".into(),
     }
 }

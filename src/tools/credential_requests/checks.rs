@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::types::{AppCredential, ConnectionCredential, KeyCredential, Prefill};
 use crate::tools::ToolError;
-use crate::tools::args::{check_strings, check_text};
+use crate::tools::args::{check_identifier, check_strings, check_text};
 
 pub(super) fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
@@ -52,7 +52,7 @@ pub(super) fn check_app_credentials(credentials: &[AppCredential]) -> Result<(),
     }
     for (i, c) in credentials.iter().enumerate() {
         let field = |name: &str| format!("credentials[{i}].{name}");
-        check_text(&field("appName"), &c.app_name, 128)?;
+        check_identifier(&field("appName"), &c.app_name)?;
         if c.app_modules.is_none() && c.app_endpoints.is_none() {
             return Err(ToolError::invalid(
                 &field("appModules"),
@@ -88,14 +88,14 @@ pub(super) fn check_typed_credentials(
         }
     }
     for (i, c) in connections.iter().enumerate() {
-        check_text(&format!("connections[{i}].type"), &c.kind, 128)?;
+        check_identifier(&format!("connections[{i}].type"), &c.kind)?;
         if let Some(scope) = &c.scope {
             check_strings(&format!("connections[{i}].scope"), scope, 100)?;
         }
         check_prefill(&format!("connections[{i}].prefill"), c.prefill.as_ref())?;
     }
     for (i, k) in keys.iter().enumerate() {
-        check_text(&format!("keys[{i}].type"), &k.kind, 128)?;
+        check_identifier(&format!("keys[{i}].type"), &k.kind)?;
         check_prefill(&format!("keys[{i}].prefill"), k.prefill.as_ref())?;
     }
     Ok(())

@@ -34,7 +34,7 @@ pub struct RequestIdArgs {
 pub struct DeclineArgs {
     /// Credential id: a string from the request's `credentials[].id` (not a connection id).
     pub(super) credential_id: OpaqueId,
-    /// Why it is declined (shown in Make; at most 1000 characters).
+    /// Why it is declined (shown in Make; at most 240 characters).
     pub(super) reason: Option<String>,
 }
 
