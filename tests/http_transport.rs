@@ -563,3 +563,58 @@ async fn http_clients_cannot_supply_the_make_key() {
     assert!(text.contains("No Make API key is configured"), "{text}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn make_sees_only_the_servers_key_whatever_the_http_client_sends() {
+    let make = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"keys": []})))
+        .mount(&make)
+        .await;
+    let server_key = "5c4e2a1b-0d3f-4a6b-8c9d-112233445566";
+    let settings = ClientSettings {
+        base_url: Some(url::Url::parse(&format!("{}/api/v2", make.uri())).unwrap()),
+        api_key: ApiKey::new(server_key),
+        ..ClientSettings::default()
+    };
+    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), None);
+    let running = start_with(server, with_token()).await;
+    let client_key = "0f8e2c1a-1234-4abc-9def-0123456789ab";
+    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "keys_list", "arguments": {"teamId": 1}}});
+    let response = post(&running.mcp(), body)
+        .await
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("make-api-key", client_key)
+        .header("x-make-api-key", client_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], false, "{body}");
+    let seen = make.received_requests().await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].headers.get("authorization").unwrap(),
+        &format!("Token {server_key}")
+    );
+    let forwarded: Vec<_> = seen[0]
+        .headers
+        .iter()
+        .filter(|(_, v)| v.as_bytes() == client_key.as_bytes())
+        .collect();
+    assert!(
+        forwarded.is_empty(),
+        "a client header reached Make: {forwarded:?}"
+    );
+    assert!(
+        !seen[0]
+            .headers
+            .values()
+            .any(|v| v.as_bytes().ends_with(TOKEN.as_bytes())),
+        "the MCP token reached Make"
+    );
+    running.stop().await;
+}
