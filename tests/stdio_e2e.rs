@@ -151,22 +151,7 @@ async fn call_command_prints_the_result_and_exits_by_outcome() {
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["keys"][0]["name"], "Basic");
     let seen = mock.received_requests().await.unwrap();
-    let request = common::Seen {
-        method: seen[0].method.to_string(),
-        path: seen[0].url.path().to_string(),
-        query: seen[0]
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-        raw_query: String::new(),
-        body: None,
-        headers: seen[0]
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
+    let request = common::Seen::from_request(&seen[0]);
     assert_request(
         &request,
         "GET",

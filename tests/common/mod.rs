@@ -37,6 +37,26 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Decodes one request the mock received.
+    pub fn from_request(r: &wiremock::Request) -> Self {
+        Seen {
+            method: r.method.to_string(),
+            path: r.url.path().to_string(),
+            query: r
+                .url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            raw_query: r.url.query().unwrap_or_default().to_string(),
+            body: (!r.body.is_empty()).then(|| serde_json::from_slice(&r.body).expect("JSON body")),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -130,24 +150,8 @@ impl Harness {
             .received_requests()
             .await
             .unwrap_or_default()
-            .into_iter()
-            .map(|r| Seen {
-                method: r.method.to_string(),
-                path: r.url.path().to_string(),
-                query: r
-                    .url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect(),
-                raw_query: r.url.query().unwrap_or_default().to_string(),
-                body: (!r.body.is_empty())
-                    .then(|| serde_json::from_slice(&r.body).expect("JSON body")),
-                headers: r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            })
+            .iter()
+            .map(Seen::from_request)
             .collect()
     }
 
