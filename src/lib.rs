@@ -1,13 +1,15 @@
 //! make-credentials-mcp: an MCP server that manages Make.com connections, keys and
 //! credential requests.
 //!
-//! Layers, outside in: [`transport`] (stdio, in-process) → [`server`] (the MCP handler and
+//! Layers, outside in: [`transport`] (stdio, HTTP, in-process) → [`server`] (the MCP handler and
 //! tool registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API
-//! client). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
+//! client). [`person`] is how tools reach the human behind the client (links, confirmations,
+//! sealed round-trip state). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
 
 pub mod cli;
 pub mod config;
 pub mod make;
+pub mod person;
 pub mod sandbox;
 pub mod server;
 pub mod startup;

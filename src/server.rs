@@ -12,11 +12,13 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
 use crate::make::MakeClient;
+use crate::person::{CallDigest, Person, PersonSettings};
 use crate::tools::{self, ToolError, args::Id};
 
 /// Guidance every client shows its model once, next to the tool list.
 const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
-Workflow: reuse an existing connection when one fits (connections_list with type and scopes). Never ask the person to paste passwords, API keys or tokens into the chat: create a credential request (credential-requests_create-by-credentials, or credential-requests_create by app module) and give the person its publicUri link; then check progress with credential-requests_get. When a connection lacks OAuth scopes, use credential-requests_extend-connection.\n\
+Workflow: 1) reuse an existing connection when one fits (connections_list with type and scopes). 2) Never ask the person to paste passwords, API keys or tokens into the chat: create a credential request (credential-requests_create-by-credentials, or credential-requests_create by app module). 3) Hand over its publicUri link: when the result says the client already showed it to the person (`person.action`), do not repeat it; otherwise give the person the link. 4) Call credential-requests_wait-for-authorization with the requestId until `done` is true (a timeout is normal: call again or ask the person), then continue with the new connection or key ids (`remoteId`). When a connection lacks OAuth scopes, use credential-requests_extend-connection and wait the same way.\n\
+Destructive tools (deletes, replacing connection data or key parameters) may ask the person to confirm first; when the result says they declined, nothing changed: do not retry, ask the person what they want.\n\
 Ids: connection, key, team and user ids are numbers; credential-request and credential ids are strings such as a07e16f2ad134bf49cf83a00aa95c0a5.";
 
 /// The MCP handler for all Make credential tools.
@@ -28,19 +30,36 @@ pub struct MakeServer {
 struct Inner {
     make: MakeClient,
     default_team: Option<u64>,
+    person: Person,
     tools: ToolRouter<MakeServer>,
 }
 
 impl MakeServer {
     /// Builds the server and its tool registry (once; every session shares it).
     pub fn new(make: MakeClient, default_team: Option<u64>) -> Self {
+        Self::with_person(make, default_team, PersonSettings::default())
+    }
+
+    /// Like [`MakeServer::new`], with the operator's settings for links, confirmations and
+    /// sealed state.
+    pub fn with_person(
+        make: MakeClient,
+        default_team: Option<u64>,
+        person: PersonSettings,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 make,
                 default_team,
+                person: Person::new(person),
                 tools: tools::registry(),
             }),
         }
+    }
+
+    /// How tools reach the person behind the client.
+    pub fn person(&self) -> &Person {
+        &self.inner.person
     }
 
     /// The shared Make client.
@@ -71,9 +90,13 @@ impl ServerHandler for MakeServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let cancelled = context.ct.clone();
+        // Bound into sealed round-trip state: a retry must carry the same arguments.
+        context
+            .extensions
+            .insert(CallDigest::of(request.arguments.as_ref()));
         let started = std::time::Instant::now();
         let tool = request.name.clone();
         let call = ToolCallContext::new(self, request, context);

@@ -8,10 +8,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::ToolError;
 use super::args::{Id, Parameters, check_identifier, check_strings, check_text};
+use super::confirm::Gate;
+use super::{Reply, ToolError};
 use crate::make::MakeError;
 use crate::make::connections::{Connection, NewConnection};
+use crate::person::{ConfirmOutcome, Question, Turn};
 use crate::server::MakeServer;
 
 /// Query parameters of the list call that a `scopes` key must not shadow.
@@ -93,6 +95,9 @@ pub struct UpdateOutput {
     connection: Option<Connection>,
     /// What happened, and what to do next.
     message: String,
+    /// Present when the person was asked to confirm replacing the data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<ConfirmOutcome>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -112,10 +117,16 @@ pub struct VerifyOutput {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
-    /// The connection that was deleted.
+    /// The connection concerned.
     connection_id: u64,
-    /// Always true on success.
+    /// True when the connection was deleted; false when the person did not confirm.
     deleted: bool,
+    /// Present when the person was asked to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was deleted: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 #[tool_router(router = connections_router, vis = "pub(crate)")]
@@ -220,7 +231,8 @@ impl MakeServer {
     #[tool(
         name = "connections_update",
         title = "Update connection",
-        description = "Rename a connection (`name`) and/or replace its data (`data`). WARNING: setting data REPLACES ALL stored data; every editable parameter left out would be cleared, so this tool refuses a `data` that misses editable parameters or has parameters that are not editable, and says which. OAuth connections must be re-authorized after a data change (use a credential request). Give at least one of `name` or `data`. Data values are secrets: prefer a credential request over asking for them in chat.",
+        description = "Rename a connection (`name`) and/or replace its data (`data`). WARNING: setting data REPLACES ALL stored data; every editable parameter left out would be cleared, so this tool refuses a `data` that misses editable parameters or has parameters that are not editable, and says which. OAuth connections must be re-authorized after a data change (use a credential request). Give at least one of `name` or `data`. Replacing data asks the person to confirm where the client allows it. Data values are secrets: prefer a credential request over asking for them in chat.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -231,7 +243,8 @@ impl MakeServer {
     async fn connections_update(
         &self,
         Parameters(args): Parameters<UpdateArgs>,
-    ) -> Result<Json<UpdateOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<UpdateOutput>, ToolError> {
         let id = args.connection_id.0;
         if args.name.is_none() && args.data.is_none() {
             return Err(ToolError::invalid(
@@ -242,8 +255,24 @@ impl MakeServer {
         if let Some(name) = &args.name {
             check_text("name", name, 128)?;
         }
+        let mut confirmation = None;
         if let Some(data) = &args.data {
             self.check_replacement_data(id, data).await?;
+            let question = || self.replace_data_question(id);
+            match Gate::from(self.person().confirm(&turn, question).await?) {
+                Gate::Go(outcome) => confirmation = outcome,
+                Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+                Gate::Kept(outcome, message) => {
+                    return Ok(Reply::Done(UpdateOutput {
+                        connection_id: id,
+                        renamed: false,
+                        data_updated: false,
+                        connection: None,
+                        message,
+                        confirmation: Some(outcome),
+                    }));
+                }
+            }
         }
         let connection = match &args.name {
             Some(name) => Some(self.make().rename_connection(id, name).await?),
@@ -266,12 +295,13 @@ impl MakeServer {
                 })?;
         }
         let message = update_message(renamed, data_updated);
-        Ok(Json(UpdateOutput {
+        Ok(Reply::Done(UpdateOutput {
             connection_id: id,
             renamed,
             data_updated,
             connection,
             message,
+            confirmation,
         }))
     }
 
@@ -322,7 +352,8 @@ impl MakeServer {
     #[tool(
         name = "connections_delete",
         title = "Delete connection",
-        description = "Permanently delete a connection, even when scenarios use it (they lose access and stop working). Cannot be undone. Confirm with the person first, naming the connection.",
+        description = "Permanently delete a connection, even when scenarios use it (they lose access and stop working). Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, naming the connection.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -333,16 +364,65 @@ impl MakeServer {
     async fn connections_delete(
         &self,
         Parameters(args): Parameters<ConnectionIdArgs>,
-    ) -> Result<Json<DeleteOutput>, ToolError> {
-        self.make().delete_connection(args.connection_id.0).await?;
-        Ok(Json(DeleteOutput {
-            connection_id: args.connection_id.0,
+        turn: Turn,
+    ) -> Result<Reply<DeleteOutput>, ToolError> {
+        let id = args.connection_id.0;
+        let question = || self.delete_question(id);
+        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
+            Gate::Go(outcome) => outcome,
+            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+            Gate::Kept(outcome, message) => {
+                return Ok(Reply::Done(DeleteOutput {
+                    connection_id: id,
+                    deleted: false,
+                    confirmation: Some(outcome),
+                    message: Some(message),
+                }));
+            }
+        };
+        self.make().delete_connection(id).await?;
+        Ok(Reply::Done(DeleteOutput {
+            connection_id: id,
             deleted: true,
+            confirmation,
+            message: None,
         }))
     }
 }
 
 impl MakeServer {
+    /// "Delete connection 'Slack prod' (id 1002, slack3)? ..." from the connection in Make.
+    async fn delete_question(&self, id: u64) -> Result<Question, ToolError> {
+        let (label, object) = self.connection_label(id).await?;
+        Ok(Question {
+            message: format!(
+                "Delete {label}? Scenarios using it will stop working. This cannot be undone."
+            ),
+            object,
+        })
+    }
+
+    async fn replace_data_question(&self, id: u64) -> Result<Question, ToolError> {
+        let (label, object) = self.connection_label(id).await?;
+        Ok(Question {
+            message: format!(
+                "Replace all stored data of {label}? Every value is overwritten at once; scenarios using it switch to the new data, and an OAuth connection must be re-authorized."
+            ),
+            object,
+        })
+    }
+
+    /// "connection 'Slack prod' (id 1002, slack3)" and the object identity for sealed state.
+    async fn connection_label(&self, id: u64) -> Result<(String, String), ToolError> {
+        let c = self.make().get_connection(id).await?;
+        let kind = c.account_name.as_deref().unwrap_or("unknown type");
+        let label = match c.name.as_deref() {
+            Some(name) => format!("connection '{name}' (id {id}, {kind})"),
+            None => format!("connection {id} ({kind})"),
+        };
+        Ok((label, format!("connection {id} {kind}")))
+    }
+
     /// Refuses set-data input that would clear editable parameters or that Make cannot take.
     async fn check_replacement_data(
         &self,

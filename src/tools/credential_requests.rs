@@ -5,20 +5,26 @@ use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use serde_json::json;
 
-use super::ToolError;
 use super::args::{Parameters, check_strings, check_text};
+use super::confirm::Gate;
+use super::{Reply, ToolError};
 use crate::make::MakeError;
 use crate::make::credential_requests::{CreatedRequest, RequestFilter};
+use crate::person::Question;
+use crate::person::Turn;
 use crate::server::MakeServer;
 
 mod checks;
+mod handover;
 mod public_uri;
 mod types;
+pub(super) mod wait;
 
 use checks::{
     add_texts, check_app_credentials, check_request_texts, check_typed_credentials, dedup,
     non_blank,
 };
+use handover::describe_credentials;
 use types::*;
 
 #[tool_router(router = credential_requests_router, vis = "pub(crate)")]
@@ -26,7 +32,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_list",
         title = "List credential requests",
-        description = "List a team's credential requests (links where a person authorizes connections or keys), optionally filtered by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. Make does not notify when a request is authorized: poll this or credential-requests_get. Read-only.",
+        description = "List a team's credential requests (links where a person authorizes connections or keys), optionally filtered by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. Make does not notify when a request is authorized: use credential-requests_wait-for-authorization for one request. Read-only.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -52,7 +58,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_get",
         title = "Get credential request details",
-        description = "Get a credential request with its credentials: each one's state (pending, authorized, declined), type, scopes and `remoteId` (the id of the connection or key created once authorized). Use it to follow a request after giving the person its link. The request id is a string, not a connection id. Read-only.",
+        description = "Get a credential request with its credentials: each one's state (pending, authorized, declined), type, scopes and `remoteId` (the id of the connection or key created once authorized). To wait for the person after giving them the link, prefer credential-requests_wait-for-authorization. The request id is a string, not a connection id. Read-only.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -74,7 +80,8 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_delete",
         title = "Delete credential request",
-        description = "Permanently delete a credential request AND every connection and key it created: scenarios using them lose access. Cannot be undone. Confirm with the person first, saying how many credentials will go (see credential-requests_get). The request id is a string, not a connection id.",
+        description = "Permanently delete a credential request AND every connection and key it created: scenarios using them lose access. Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, saying how many credentials will go (see credential-requests_get). The request id is a string, not a connection id.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -85,13 +92,28 @@ impl MakeServer {
     async fn credential_requests_delete(
         &self,
         Parameters(args): Parameters<RequestIdArgs>,
-    ) -> Result<Json<DeleteOutput>, ToolError> {
-        self.make()
-            .delete_credential_request(args.request_id.as_str())
-            .await?;
-        Ok(Json(DeleteOutput {
-            request_id: args.request_id.0,
+        turn: Turn,
+    ) -> Result<Reply<DeleteOutput>, ToolError> {
+        let id = args.request_id.0;
+        let question = || self.delete_request_question(&id);
+        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
+            Gate::Go(outcome) => outcome,
+            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+            Gate::Kept(outcome, message) => {
+                return Ok(Reply::Done(DeleteOutput {
+                    request_id: id,
+                    deleted: false,
+                    confirmation: Some(outcome),
+                    message: Some(message),
+                }));
+            }
+        };
+        self.make().delete_credential_request(&id).await?;
+        Ok(Reply::Done(DeleteOutput {
+            request_id: id,
             deleted: true,
+            confirmation,
+            message: None,
         }))
     }
 
@@ -125,6 +147,7 @@ impl MakeServer {
         name = "credential-requests_credential-delete",
         title = "Delete credential",
         description = "Delete the connection or key that an authorized credential created (revoking its tokens) and reset the credential to pending, so the person can authorize it again. Scenarios using that connection or key lose access. The credential id is a string from credential-requests_get.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<CredentialDeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -135,18 +158,46 @@ impl MakeServer {
     async fn credential_requests_credential_delete(
         &self,
         Parameters(args): Parameters<CredentialIdArgs>,
-    ) -> Result<Json<CredentialOutput>, ToolError> {
-        let credential = self
-            .make()
-            .delete_remote_credential(args.credential_id.as_str())
-            .await?;
-        Ok(Json(CredentialOutput { credential }))
+        turn: Turn,
+    ) -> Result<Reply<CredentialDeleteOutput>, ToolError> {
+        let id = args.credential_id.0;
+        // Make has no endpoint to read one credential: the question names its id.
+        let question = || async {
+            Ok::<_, ToolError>(Question {
+                message: format!(
+                    "Delete the connection or key that credential {id} created (revoking its tokens), and reset the credential to pending? Scenarios using it lose access."
+                ),
+                object: format!("credential {id}"),
+            })
+        };
+        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
+            Gate::Go(outcome) => outcome,
+            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+            Gate::Kept(outcome, message) => {
+                return Ok(Reply::Done(CredentialDeleteOutput {
+                    credential_id: id,
+                    deleted: false,
+                    credential: None,
+                    confirmation: Some(outcome),
+                    message: Some(message),
+                }));
+            }
+        };
+        let credential = self.make().delete_remote_credential(&id).await?;
+        Ok(Reply::Done(CredentialDeleteOutput {
+            credential_id: id,
+            deleted: true,
+            credential: Some(credential),
+            confirmation,
+            message: None,
+        }))
     }
 
     #[tool(
         name = "credential-requests_create",
         title = "Create credential request",
-        description = "Ask a person to authorize the connections or keys that specific app modules need. Each call creates a new request. For each app give `appName` and `appModules` and/or `appEndpoints` (module ids from Make, or [\"*\"]; never guess them; a module missing from `appVersion` gives a misleading \"module does not exist\"). Returns `publicUri`: give that link to the person at once (they authorize and type any secrets on Make's page, never in chat), then follow progress with credential-requests_get; do not wait in a loop. For a known connection or key type, or generic API-call modules that declare no scopes, use credential-requests_create-by-credentials.",
+        description = "Ask a person to authorize the connections or keys that specific app modules need. Each call creates a new request. For each app give `appName` and `appModules` and/or `appEndpoints` (module ids from Make, or [\"*\"]; never guess them; a module missing from `appVersion` gives a misleading \"module does not exist\"). Returns `publicUri`; when the client can show it, the person is offered the link directly (`person.action` says what they chose), else give them the link yourself (they authorize and type any secrets on Make's page, never in chat). Then call credential-requests_wait-for-authorization. For a known connection or key type, or generic API-call modules that declare no scopes, use credential-requests_create-by-credentials.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -157,7 +208,11 @@ impl MakeServer {
     async fn credential_requests_create(
         &self,
         Parameters(args): Parameters<CreateArgs>,
-    ) -> Result<Json<CreatedOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<CreatedOutput>, ToolError> {
+        if let Some((out, _)) = self.resume_hand_over(&turn).await? {
+            return Ok(Reply::Done(out));
+        }
         let team_id = self.team(args.team_id)?;
         check_request_texts(&args.name, &args.description)?;
         check_app_credentials(&args.credentials)?;
@@ -167,13 +222,16 @@ impl MakeServer {
             .make()
             .credential_request_action("create", body)
             .await?;
-        Ok(Json(self.created_output(created)))
+        let what =
+            describe_credentials(created.credentials.as_deref(), "the requested credentials");
+        Ok(self.hand_over(&turn, created, &what, None).await)
     }
 
     #[tool(
         name = "credential-requests_create-by-credentials",
         title = "Create credential request by connection/key types",
-        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type) for a team. This is the way to get credentials without secrets in the chat. Each call creates a new request. Give at least one of `connections` or `keys` (at most 32 each). Returns `publicUri`: give that link to the person at once, then follow progress with credential-requests_get (each credential's `remoteId` becomes the new connection or key id). Reuse existing connections (connections_list) before asking for new ones; to add scopes to an existing connection use credential-requests_extend-connection.",
+        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type) for a team. This is the way to get credentials without secrets in the chat. Each call creates a new request. Give at least one of `connections` or `keys` (at most 32 each). Returns `publicUri`; when the client can show it, the person is offered the link directly (`person.action` says what they chose), else give them the link yourself. Then call credential-requests_wait-for-authorization (each credential's `remoteId` becomes the new connection or key id). Reuse existing connections (connections_list) before asking for new ones; to add scopes to an existing connection use credential-requests_extend-connection.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -184,7 +242,11 @@ impl MakeServer {
     async fn credential_requests_create_by_credentials(
         &self,
         Parameters(args): Parameters<CreateByCredentialsArgs>,
-    ) -> Result<Json<CreatedOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<CreatedOutput>, ToolError> {
+        if let Some((out, _)) = self.resume_hand_over(&turn).await? {
+            return Ok(Reply::Done(out));
+        }
         let team_id = self.team(args.team_id)?;
         check_request_texts(&args.name, &args.description)?;
         let connections = args.connections.unwrap_or_default();
@@ -202,13 +264,16 @@ impl MakeServer {
             .make()
             .credential_request_action("create-by-credentials", body)
             .await?;
-        Ok(Json(self.created_output(created)))
+        let what =
+            describe_credentials(created.credentials.as_deref(), "the requested credentials");
+        Ok(self.hand_over(&turn, created, &what, None).await)
     }
 
     #[tool(
         name = "credential-requests_extend-connection",
         title = "Extend connection OAuth scopes",
-        description = "Ask the person to grant an existing OAuth connection more scopes. Reads the connection first: when it already has every requested scope, nothing is created and `alreadySatisfied` is true (the requirement is met). Otherwise a request for the missing scopes only is created: give its `publicUri` to the person, who must consent there. Take scope strings from the app's modules or the connection's type, never guess them.",
+        description = "Ask the person to grant an existing OAuth connection more scopes. Reads the connection first: when it already has every requested scope, nothing is created and `alreadySatisfied` is true (the requirement is met). Otherwise a request for the missing scopes only is created and its `publicUri` offered to the person (or give it to them yourself when `person` is absent); they must consent there. Then call credential-requests_wait-for-authorization. Take scope strings from the app's modules or the connection's type, never guess them.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ExtendOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -219,13 +284,19 @@ impl MakeServer {
     async fn credential_requests_extend_connection(
         &self,
         Parameters(args): Parameters<ExtendArgs>,
-    ) -> Result<Json<ExtendOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<ExtendOutput>, ToolError> {
         let connection_id = args.connection_id.0;
         check_strings("scopes", &args.scopes, 100)?;
         let requested = dedup(args.scopes);
+        if let Some((out, new_scopes)) = self.resume_hand_over(&turn).await? {
+            let new_scopes = new_scopes.unwrap_or_default();
+            let out = ExtendOutput::extended(connection_id, requested, new_scopes, out);
+            return Ok(Reply::Done(out));
+        }
         let new_scopes = self.scopes_missing_from(connection_id, &requested).await?;
         if new_scopes.is_empty() {
-            return Ok(Json(ExtendOutput {
+            return Ok(Reply::Done(ExtendOutput {
                 connection_id,
                 already_satisfied: true,
                 message: format!(
@@ -235,6 +306,7 @@ impl MakeServer {
                 new_scopes,
                 request: None,
                 public_uri: None,
+                person: None,
             }));
         }
         let body = json!({ "connectionId": connection_id, "scopes": new_scopes });
@@ -242,16 +314,22 @@ impl MakeServer {
             .make()
             .credential_request_action("extend", body)
             .await?;
-        let out = self.created_output(created);
-        Ok(Json(ExtendOutput {
-            connection_id,
-            already_satisfied: false,
-            requested_scopes: requested,
-            new_scopes,
-            request: Some(out.request),
-            public_uri: out.public_uri,
-            message: out.message,
-        }))
+        let what = match new_scopes.len() {
+            1 => format!("1 more scope for connection {connection_id}"),
+            n => format!("{n} more scopes for connection {connection_id}"),
+        };
+        let reply = self
+            .hand_over(&turn, created, &what, Some(new_scopes.clone()))
+            .await;
+        Ok(match reply {
+            Reply::Done(out) => Reply::Done(ExtendOutput::extended(
+                connection_id,
+                requested,
+                new_scopes,
+                out,
+            )),
+            Reply::Ask(ask) => Reply::Ask(ask),
+        })
     }
 }
 
@@ -298,11 +376,37 @@ impl MakeServer {
         }
     }
 
+    /// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
+    async fn delete_request_question(&self, id: &str) -> Result<Question, ToolError> {
+        let request = self.make().credential_request_detail(id).await?;
+        let created = |component: &str| {
+            request
+                .credentials
+                .iter()
+                .flatten()
+                .filter(|c| c.component.as_deref() == Some(component))
+                .filter(|c| c.remote_id.as_ref().is_some_and(|r| !r.is_null()))
+                .count()
+        };
+        let (connections, keys) = (created("account"), created("keychain"));
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let name = request.name.as_deref().unwrap_or("(unnamed)");
+        Ok(Question {
+            message: format!(
+                "Delete credential request '{name}' (id {id}) and the {} and {} it created? Scenarios using them lose access. This cannot be undone.",
+                plural(connections, "connection", "connections"),
+                plural(keys, "key", "keys"),
+            ),
+            object: format!("credential request {id} ({connections} connections, {keys} keys)"),
+        })
+    }
+
     fn created_output(&self, created: CreatedRequest) -> CreatedOutput {
         let vetted = public_uri::vet(created.public_uri, self.make().base_url());
         let message = match (&vetted.uri, &vetted.problem) {
             (Some(uri), _) => format!(
-                "Credential request {} created. Give the person this link to authorize: {uri}\nThen follow its status with credential-requests_get (it stays pending until they act).",
+                "Credential request {} created. Give the person this link to authorize: {uri}\nThen call credential-requests_wait-for-authorization with its requestId (it stays pending until they act).",
                 created.request.id
             ),
             (None, Some(problem)) => format!(
@@ -319,6 +423,7 @@ impl MakeServer {
             credentials: created.credentials,
             public_uri: vetted.uri,
             message,
+            person: None,
         }
     }
 }

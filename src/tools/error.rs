@@ -4,6 +4,7 @@
 use rmcp::model::{ContentBlock, IntoContents};
 
 use crate::make::{ApiError, MakeError, Missing};
+use crate::person::{ConfirmError, StateError};
 
 /// Why a tool call failed. Nothing here ever holds the Make key.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,15 @@ pub enum ToolError {
         /// What already happened before the failure, for multi-step tools.
         done: Option<String>,
     },
+    /// The person's confirmation could not be had, or a retry's confirmation state was
+    /// refused; nothing was changed.
+    #[error(transparent)]
+    Confirm(#[from] ConfirmError),
+    /// A retry of a credential-request create carried a state that was refused.
+    #[error(
+        "The requestState sent with this retry was refused: {0}. This call created nothing. To start over, call the tool again without requestState (that creates a new request); to follow a request already created, use credential-requests_get."
+    )]
+    LinkState(StateError),
 }
 
 impl ToolError {

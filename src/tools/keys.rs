@@ -6,9 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::ToolError;
 use super::args::{Id, Parameters, check_text};
+use super::confirm::Gate;
+use super::{Reply, ToolError};
 use crate::make::keys::{Key, NewKey};
+use crate::person::{ConfirmOutcome, Question, Turn};
 use crate::server::MakeServer;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -63,13 +65,32 @@ pub struct KeyOutput {
     key: Key,
 }
 
+/// `{key: {...}}`, with the person's answer when they were asked.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UpdateOutput {
+    /// The key after the update (unchanged when the person did not confirm; secrets are never returned).
+    key: Key,
+    /// Present when the person was asked to confirm replacing the parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was changed: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
-    /// The key that was deleted.
+    /// The key concerned.
     key_id: u64,
-    /// Always true on success.
+    /// True when the key was deleted; false when the person did not confirm.
     deleted: bool,
+    /// Present when the person was asked to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was deleted: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 #[tool_router(router = keys_router, vis = "pub(crate)")]
@@ -150,7 +171,8 @@ impl MakeServer {
     #[tool(
         name = "keys_update",
         title = "Update key",
-        description = "Rename a key (`name`) and/or replace its secret parameters (`parameters`, give the full set for its type). Fields left out keep their values. Scenarios using the key use the new secret at once. Give at least one of `name` or `parameters`.",
+        description = "Rename a key (`name`) and/or replace its secret parameters (`parameters`, give the full set for its type). Fields left out keep their values. Scenarios using the key use the new secret at once. Replacing parameters asks the person to confirm where the client allows it. Give at least one of `name` or `parameters`.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -161,7 +183,8 @@ impl MakeServer {
     async fn keys_update(
         &self,
         Parameters(args): Parameters<UpdateArgs>,
-    ) -> Result<Json<KeyOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<UpdateOutput>, ToolError> {
         if args.name.is_none() && args.parameters.is_none() {
             return Err(ToolError::invalid(
                 "name",
@@ -177,6 +200,29 @@ impl MakeServer {
                 "is empty; give the full set of the key type's parameters",
             ));
         }
+        let id = args.key_id.0;
+        let mut confirmation = None;
+        if args.parameters.is_some() {
+            let question = || {
+                self.key_question(
+                    id,
+                    "Replace the secret parameters of",
+                    "Scenarios using it switch to the new secret at once.",
+                )
+            };
+            match Gate::from(self.person().confirm(&turn, question).await?) {
+                Gate::Go(outcome) => confirmation = outcome,
+                Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+                Gate::Kept(outcome, message) => {
+                    let key = self.make().get_key(id).await?;
+                    return Ok(Reply::Done(UpdateOutput {
+                        key,
+                        confirmation: Some(outcome),
+                        message: Some(message),
+                    }));
+                }
+            }
+        }
         let key = self
             .make()
             .update_key(
@@ -185,13 +231,18 @@ impl MakeServer {
                 args.parameters.as_ref(),
             )
             .await?;
-        Ok(Json(KeyOutput { key }))
+        Ok(Reply::Done(UpdateOutput {
+            key,
+            confirmation,
+            message: None,
+        }))
     }
 
     #[tool(
         name = "keys_delete",
         title = "Delete key",
-        description = "Permanently delete a key. Scenarios using it stop working. Cannot be undone. Confirm with the person first, naming the key.",
+        description = "Permanently delete a key. Scenarios using it stop working. Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, naming the key.",
+        output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -202,11 +253,55 @@ impl MakeServer {
     async fn keys_delete(
         &self,
         Parameters(args): Parameters<KeyIdArgs>,
-    ) -> Result<Json<DeleteOutput>, ToolError> {
-        self.make().delete_key(args.key_id.0).await?;
-        Ok(Json(DeleteOutput {
-            key_id: args.key_id.0,
+        turn: Turn,
+    ) -> Result<Reply<DeleteOutput>, ToolError> {
+        let id = args.key_id.0;
+        let question = || {
+            self.key_question(
+                id,
+                "Delete",
+                "Scenarios using it will stop working. This cannot be undone.",
+            )
+        };
+        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
+            Gate::Go(outcome) => outcome,
+            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
+            Gate::Kept(outcome, message) => {
+                return Ok(Reply::Done(DeleteOutput {
+                    key_id: id,
+                    deleted: false,
+                    confirmation: Some(outcome),
+                    message: Some(message),
+                }));
+            }
+        };
+        self.make().delete_key(id).await?;
+        Ok(Reply::Done(DeleteOutput {
+            key_id: id,
             deleted: true,
+            confirmation,
+            message: None,
         }))
+    }
+}
+
+impl MakeServer {
+    /// "{verb} key 'Prod API' (id 2002, apikeyauth)? {consequence}" from the key in Make.
+    async fn key_question(
+        &self,
+        id: u64,
+        verb: &str,
+        consequence: &str,
+    ) -> Result<Question, ToolError> {
+        let key = self.make().get_key(id).await?;
+        let kind = key.type_name.as_deref().unwrap_or("unknown type");
+        let label = match key.name.as_deref() {
+            Some(name) => format!("key '{name}' (id {id}, {kind})"),
+            None => format!("key {id} ({kind})"),
+        };
+        Ok(Question {
+            message: format!("{verb} {label}? {consequence}"),
+            object: format!("key {id} {kind}"),
+        })
     }
 }

@@ -3,10 +3,12 @@
 
 mod apps;
 pub mod args;
+mod confirm;
 mod connections;
 mod credential_requests;
 mod error;
 mod keys;
+mod reply;
 pub mod schema;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 
 pub use error::ToolError;
+pub use reply::Reply;
 
 use crate::server::MakeServer;
 
@@ -22,6 +25,7 @@ pub fn registry() -> ToolRouter<MakeServer> {
     let merged = MakeServer::connections_router()
         + MakeServer::keys_router()
         + MakeServer::credential_requests_router()
+        + MakeServer::wait_router()
         + MakeServer::apps_router();
     let mut registry = ToolRouter::new();
     for mut route in merged {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::make::credential_requests::{Credential, CredentialRequest, Page};
+use crate::person::{ConfirmOutcome, LinkOutcome};
 use crate::tools::args::{Id, OpaqueId, StringOrNumber};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -173,10 +174,34 @@ pub struct RequestOutput {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
-    /// The request that was deleted.
+    /// The request concerned.
     pub(super) request_id: String,
-    /// Always true on success.
+    /// True when the request was deleted; false when the person did not confirm.
     pub(super) deleted: bool,
+    /// Present when the person was asked to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was deleted: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialDeleteOutput {
+    /// The credential concerned.
+    pub(super) credential_id: String,
+    /// True when its connection or key was deleted; false when the person did not confirm.
+    pub(super) deleted: bool,
+    /// The credential in its new state (reset to pending), when deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) credential: Option<Credential>,
+    /// Present when the person was asked to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was deleted: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
 }
 
 /// `{credential: {...}}`
@@ -199,6 +224,9 @@ pub struct CreatedOutput {
     pub(super) public_uri: Option<String>,
     /// What to tell the person and what to do next.
     pub(super) message: String,
+    /// Present when the client showed the link to the person: how, and what they chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) person: Option<LinkOutcome>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -220,4 +248,28 @@ pub struct ExtendOutput {
     pub(super) public_uri: Option<String>,
     /// What happened and what to do next.
     pub(super) message: String,
+    /// Present when the client showed the link to the person: how, and what they chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) person: Option<LinkOutcome>,
+}
+
+impl ExtendOutput {
+    /// The result once a request for `new_scopes` exists.
+    pub(super) fn extended(
+        connection_id: u64,
+        requested_scopes: Vec<String>,
+        new_scopes: Vec<String>,
+        out: CreatedOutput,
+    ) -> Self {
+        Self {
+            connection_id,
+            already_satisfied: false,
+            requested_scopes,
+            new_scopes,
+            request: Some(out.request),
+            public_uri: out.public_uri,
+            message: out.message,
+            person: out.person,
+        }
+    }
 }

@@ -1,0 +1,81 @@
+//! The person in the loop: how a tool reaches the human behind the client.
+//!
+//! Three things need the person rather than the model: opening a credential request's
+//! link (they authorize and type secrets on Make's page, never in the chat), waiting for
+//! them to finish, and confirming a destructive step. How to ask depends on the client:
+//!
+//! - a 2025-11-25 client with a live connection (stdio, HTTP `--sessions`) that declared
+//!   elicitation is asked directly (`elicitation/create`), see [`Channel::Live`];
+//! - a 2026-07-28 client is asked through the multi round-trip flow: the tool returns an
+//!   input-required result with a sealed `requestState` ([`sealed`]), and the client
+//!   retries with the person's answer, see [`Channel::RoundTrip`];
+//! - any other client cannot be asked ([`Channel::None`]); then links are only returned as
+//!   text, and confirmation follows [`ConfirmMode`].
+
+mod channel;
+mod confirm;
+mod link;
+pub mod sealed;
+mod turn;
+
+use std::sync::Arc;
+
+pub use channel::{Channel, Mode};
+pub use confirm::{Asked, CONFIRM_INPUT, ConfirmError, ConfirmOutcome, Decision, Question};
+pub use link::{LINK_INPUT, LinkOutcome, PendingLinks, answered, input_required, offer_live};
+pub use sealed::{KeyError, Payload, Sealer, StateError, StateKey};
+pub use turn::{CallDigest, Turn};
+
+/// `--url-elicitation`: whether links are handed to the person through the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UrlElicitation {
+    /// Hand the link over wherever the client supports URL elicitation.
+    #[default]
+    Auto,
+    /// Only return the link in the tool result.
+    Off,
+}
+
+/// `--confirm`: whether destructive tools ask the person first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ConfirmMode {
+    /// Ask where the client can be asked; proceed where it cannot.
+    #[default]
+    Auto,
+    /// Ask, and refuse with an error where the client cannot be asked.
+    Always,
+    /// Never ask.
+    Never,
+}
+
+/// The operator's settings for the person in the loop.
+#[derive(Debug, Clone, Default)]
+pub struct PersonSettings {
+    pub url_elicitation: UrlElicitation,
+    pub confirm: ConfirmMode,
+    /// Key that seals input-required state; a random per-process key when absent.
+    pub state_key: Option<StateKey>,
+}
+
+/// Shared by every session of one server: the settings, the sealer and the links handed
+/// over by URL elicitation that still wait for their completion notice.
+#[derive(Clone)]
+pub struct Person {
+    pub settings: Arc<PersonSettings>,
+    pub sealer: Arc<Sealer>,
+    pub links: PendingLinks,
+}
+
+impl Person {
+    pub fn new(settings: PersonSettings) -> Self {
+        let sealer = match &settings.state_key {
+            Some(key) => Sealer::new(key),
+            None => Sealer::random(),
+        };
+        Self {
+            settings: Arc::new(settings),
+            sealer: Arc::new(sealer),
+            links: PendingLinks::default(),
+        }
+    }
+}

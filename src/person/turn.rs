@@ -1,0 +1,64 @@
+//! One round of a tool call as the person-in-the-loop code sees it: the MCP request
+//! context, the tool's name, a digest of its arguments and, on a 2026-07-28 retry, the
+//! echoed `requestState` with the client's `inputResponses`.
+
+use std::borrow::Cow;
+
+use rmcp::RoleServer;
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{InputResponses, JsonObject};
+use rmcp::service::RequestContext;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 (hex) of a call's arguments in canonical form (object keys sorted), computed
+/// once per call by the server and bound into sealed state, so that a state can only be
+/// replayed with exactly the arguments it was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallDigest(pub String);
+
+impl CallDigest {
+    pub fn of(arguments: Option<&JsonObject>) -> Self {
+        // serde_json's map is a BTreeMap (no `preserve_order`), so this text is canonical.
+        let text = arguments
+            .map(|a| serde_json::to_string(a).unwrap_or_default())
+            .unwrap_or_else(|| "{}".to_string());
+        let hash = Sha256::digest(text.as_bytes());
+        Self(hash.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// Extracted by tools that may ask the person (`turn: Turn` in a `#[tool]` function).
+pub struct Turn {
+    pub ctx: RequestContext<RoleServer>,
+    pub tool: Cow<'static, str>,
+    pub digest: CallDigest,
+    /// The echoed `requestState`: present only when this call is a retry.
+    pub state: Option<String>,
+    pub responses: Option<InputResponses>,
+}
+
+impl<S> FromContextPart<ToolCallContext<'_, S>> for Turn {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
+        let digest = context
+            .request_context
+            .extensions
+            .get::<CallDigest>()
+            .cloned()
+            .unwrap_or_else(|| CallDigest::of(context.arguments.as_ref()));
+        Ok(Self {
+            ctx: context.request_context.clone(),
+            tool: context.name.clone(),
+            digest,
+            state: context.request_state.take(),
+            responses: context.input_responses.take(),
+        })
+    }
+}
+
+impl Turn {
+    /// The client's answer to the input request named `key`, from a retry.
+    pub fn response(&self, key: &str) -> Option<&serde_json::Value> {
+        self.responses.as_ref()?.get(key)
+    }
+}

@@ -1,0 +1,432 @@
+//! `credential-requests_wait-for-authorization`: follow one request until the person has
+//! acted on every credential, reporting progress on the way.
+//!
+//! Make sends no notice when a request is authorized, so this polls the request detail:
+//! about every second at first, backing off to about five, with jitter; a 429 slows it
+//! further. A timeout is a normal result (`done: false`). The client's cancel (or its
+//! going away) drops the call, and with it the polling, at once.
+
+use std::time::Duration;
+
+use rmcp::handler::server::wrapper::Json;
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::make::MakeError;
+use crate::make::credential_requests::{Credential, CredentialRequest};
+use crate::person::Turn;
+use crate::server::MakeServer;
+use crate::tools::ToolError;
+use crate::tools::args::{OpaqueId, Parameters};
+
+const DEFAULT_TIMEOUT_SECS: u64 = 50;
+const MAX_TIMEOUT_SECS: u64 = 600;
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+const MAX_DELAY: Duration = Duration::from_secs(5);
+/// Ceiling of the delay after Make answered 429.
+const MAX_THROTTLED_DELAY: Duration = Duration::from_secs(30);
+/// Progress is reported at least this often, even when nothing changed.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WaitArgs {
+    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5", from a create or extend call.
+    request_id: OpaqueId,
+    /// Longest wait in seconds (1-600, default 50). Keep it under the client's own request timeout; call again to wait longer.
+    #[schemars(range(min = 1, max = 600))]
+    timeout_seconds: Option<u64>,
+}
+
+/// One credential as the wait sees it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialState {
+    /// Credential id.
+    id: String,
+    /// `account` (a connection) or `keychain` (a key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component: Option<String>,
+    /// Connection or key type, e.g. `google`, `apikeyauth`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    /// `pending`, `authorized`, `declined`, ...
+    state: String,
+    /// OAuth scopes requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+    /// Id of the connection or key created once authorized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_id: Option<serde_json::Value>,
+    /// Why the person declined, when they gave a reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decline_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitOutput {
+    /// True when no credential is pending any more (each one authorized or declined).
+    done: bool,
+    /// True when the wait ended because `timeoutSeconds` passed first.
+    timed_out: bool,
+    /// The request and its status (its credentials are listed below).
+    request: CredentialRequest,
+    /// Each credential with its state, type, scopes and `remoteId`.
+    credentials: Vec<CredentialState>,
+    /// One line, e.g. "1 of 2 done: google authorized; waiting for apikeyauth".
+    summary: String,
+    /// What to do next.
+    message: String,
+}
+
+#[tool_router(router = wait_router, vis = "pub(crate)")]
+impl MakeServer {
+    #[tool(
+        name = "credential-requests_wait-for-authorization",
+        title = "Wait for authorization",
+        description = "Wait until the person has authorized or declined every credential of a request (after create, create-by-credentials or extend-connection), polling Make; reports progress to clients that ask for it. Returns `done`, each credential's state and `remoteId` (the new connection or key id). A timeout is normal (`done: false`): call again, or ask the person whether they need the link again. Read-only.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn credential_requests_wait_for_authorization(
+        &self,
+        Parameters(args): Parameters<WaitArgs>,
+        turn: Turn,
+    ) -> Result<Json<WaitOutput>, ToolError> {
+        let secs = args.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+            return Err(ToolError::invalid(
+                "timeoutSeconds",
+                format!("must be 1-{MAX_TIMEOUT_SECS} (got {secs})"),
+            ));
+        }
+        let progress = Progress::new(&turn);
+        let out = self
+            .wait_for(
+                args.request_id.as_str(),
+                Duration::from_secs(secs),
+                progress,
+            )
+            .await?;
+        if out.done {
+            self.person().links.complete(&out.request.id).await;
+        }
+        Ok(Json(out))
+    }
+}
+
+impl MakeServer {
+    async fn wait_for(
+        &self,
+        id: &str,
+        timeout: Duration,
+        mut progress: Progress,
+    ) -> Result<WaitOutput, ToolError> {
+        let deadline = Instant::now() + timeout;
+        let mut delay = FIRST_DELAY;
+        let mut last: Option<Snapshot> = None;
+        loop {
+            match self.make().credential_request_detail(id).await {
+                Ok(request) => {
+                    let snapshot = Snapshot::of(request);
+                    progress.report(&snapshot).await;
+                    if snapshot.done() {
+                        return Ok(snapshot.into_output(false));
+                    }
+                    last = Some(snapshot);
+                }
+                Err(e) if is_transient(&e) => {
+                    if is_throttled(&e) {
+                        delay = (delay * 2).min(MAX_THROTTLED_DELAY);
+                    }
+                    tracing::debug!(error = %e, "transient error while waiting; polling on");
+                    if Instant::now() >= deadline && last.is_none() {
+                        return Err(e.into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let snapshot = last.expect("a snapshot exists once past the first poll");
+                return Ok(snapshot.into_output(true));
+            }
+            let pause = jittered(delay).min(deadline - now);
+            progress.sleep_with_heartbeat(pause, last.as_ref()).await;
+            if delay < MAX_DELAY {
+                delay = delay.mul_f64(1.5).min(MAX_DELAY);
+            }
+        }
+    }
+}
+
+/// The request at one poll.
+struct Snapshot {
+    request: CredentialRequest,
+    credentials: Vec<CredentialState>,
+}
+
+impl Snapshot {
+    fn of(mut request: CredentialRequest) -> Self {
+        let credentials = request
+            .credentials
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(CredentialState::from)
+            .collect();
+        Self {
+            request,
+            credentials,
+        }
+    }
+
+    fn settled(&self) -> usize {
+        self.credentials.iter().filter(|c| !c.is_pending()).count()
+    }
+
+    fn done(&self) -> bool {
+        self.settled() == self.credentials.len()
+    }
+
+    /// What changes between polls: the request's status and each credential's state.
+    fn fingerprint(&self) -> String {
+        let mut f = self.request.status.clone().unwrap_or_default();
+        for c in &self.credentials {
+            f.push('|');
+            f.push_str(&c.state);
+        }
+        f
+    }
+
+    fn summary(&self) -> String {
+        let total = self.credentials.len();
+        let done = self.settled();
+        let mut settled = Vec::new();
+        let mut waiting = Vec::new();
+        for c in &self.credentials {
+            let name = c.kind.as_deref().unwrap_or(&c.id);
+            if c.is_pending() {
+                waiting.push(name.to_string());
+            } else {
+                settled.push(format!("{name} {}", c.state));
+            }
+        }
+        let mut text = format!("{done} of {total} done");
+        if !settled.is_empty() {
+            text.push_str(": ");
+            text.push_str(&settled.join(", "));
+        }
+        if !waiting.is_empty() {
+            text.push_str(if settled.is_empty() { ": " } else { "; " });
+            text.push_str("waiting for ");
+            text.push_str(&waiting.join(", "));
+        }
+        text
+    }
+
+    fn into_output(self, timed_out: bool) -> WaitOutput {
+        let done = self.done();
+        let summary = self.summary();
+        let id = &self.request.id;
+        let message = if done {
+            format!(
+                "The person has acted on every credential of request {id}. Use each authorized credential's remoteId (the new connection or key id); ask the person about declined ones."
+            )
+        } else {
+            format!(
+                "Still waiting for the person on request {id}. Call credential-requests_wait-for-authorization again to keep waiting, or ask the person whether they have the link and need more time."
+            )
+        };
+        WaitOutput {
+            done,
+            timed_out: timed_out && !done,
+            request: self.request,
+            credentials: self.credentials,
+            summary,
+            message,
+        }
+    }
+}
+
+impl CredentialState {
+    fn is_pending(&self) -> bool {
+        matches!(self.state.as_str(), "pending" | "reauthorizing")
+    }
+}
+
+impl From<Credential> for CredentialState {
+    fn from(c: Credential) -> Self {
+        Self {
+            id: c.id,
+            component: c.component,
+            kind: c.name,
+            state: c.state.unwrap_or_else(|| "pending".to_string()),
+            scopes: c.scope,
+            remote_id: c.remote_id.filter(|v| !v.is_null()),
+            decline_reason: c.decline_reason,
+        }
+    }
+}
+
+/// Progress notifications, when the client sent a progress token.
+struct Progress {
+    target: Option<(ProgressToken, rmcp::service::Peer<rmcp::RoleServer>)>,
+    last_fingerprint: Option<String>,
+    last_sent: Instant,
+}
+
+impl Progress {
+    fn new(turn: &Turn) -> Self {
+        Self {
+            target: turn
+                .ctx
+                .meta
+                .get_progress_token()
+                .map(|token| (token, turn.ctx.peer.clone())),
+            last_fingerprint: None,
+            last_sent: Instant::now(),
+        }
+    }
+
+    /// Reports `snapshot` when it differs from the last report.
+    async fn report(&mut self, snapshot: &Snapshot) {
+        let fingerprint = snapshot.fingerprint();
+        if self.last_fingerprint.as_ref() != Some(&fingerprint) {
+            self.send(snapshot).await;
+            self.last_fingerprint = Some(fingerprint);
+        }
+    }
+
+    async fn send(&mut self, snapshot: &Snapshot) {
+        let Some((token, peer)) = &self.target else {
+            return;
+        };
+        let param = ProgressNotificationParam::new(token.clone(), snapshot.settled() as f64)
+            .with_total(snapshot.credentials.len() as f64)
+            .with_message(snapshot.summary());
+        if let Err(e) = peer.notify_progress(param).await {
+            tracing::debug!(error = %e, "could not send a progress notification");
+        }
+        self.last_sent = Instant::now();
+    }
+
+    /// Sleeps `pause`, repeating the last report whenever [`HEARTBEAT`] passes silently.
+    async fn sleep_with_heartbeat(&mut self, pause: Duration, last: Option<&Snapshot>) {
+        let until = Instant::now() + pause;
+        loop {
+            let beat = self.last_sent + HEARTBEAT;
+            if self.target.is_none() || beat >= until {
+                tokio::time::sleep_until(until).await;
+                return;
+            }
+            tokio::time::sleep_until(beat).await;
+            if let Some(snapshot) = last {
+                self.send(snapshot).await;
+            } else {
+                self.last_sent = Instant::now();
+            }
+        }
+    }
+}
+
+/// 429s, 5xx, timeouts and refused connections pass; anything else ends the wait.
+fn is_transient(e: &MakeError) -> bool {
+    match e {
+        MakeError::Api(api) => api.status == 429 || api.status >= 500,
+        MakeError::Timeout(_) | MakeError::Connect(_) | MakeError::Transport(_) => true,
+        _ => false,
+    }
+}
+
+fn is_throttled(e: &MakeError) -> bool {
+    matches!(e, MakeError::Api(api) if api.status == 429)
+}
+
+/// `delay` ± 20 %.
+fn jittered(delay: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let spread = match getrandom::fill(&mut byte) {
+        Ok(()) => f64::from(byte[0]) / 255.0,
+        Err(_) => 0.5,
+    };
+    delay.mul_f64(0.8 + 0.4 * spread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credential(name: &str, state: &str) -> Credential {
+        serde_json::from_value(
+            serde_json::json!({"id": format!("c-{name}"), "name": name, "state": state}),
+        )
+        .unwrap()
+    }
+
+    fn snapshot(creds: Vec<Credential>) -> Snapshot {
+        let mut request: CredentialRequest =
+            serde_json::from_value(serde_json::json!({"id": "r1", "status": "pending"})).unwrap();
+        request.credentials = Some(creds);
+        Snapshot::of(request)
+    }
+
+    #[test]
+    fn summary_names_settled_and_waiting_credentials() {
+        let s = snapshot(vec![
+            credential("google", "authorized"),
+            credential("apikeyauth", "pending"),
+        ]);
+        assert_eq!(
+            s.summary(),
+            "1 of 2 done: google authorized; waiting for apikeyauth"
+        );
+        assert!(!s.done());
+        let s = snapshot(vec![
+            credential("google", "authorized"),
+            credential("apikeyauth", "declined"),
+        ]);
+        assert_eq!(
+            s.summary(),
+            "2 of 2 done: google authorized, apikeyauth declined"
+        );
+        assert!(s.done());
+        let s = snapshot(vec![credential("google", "pending")]);
+        assert_eq!(s.summary(), "0 of 1 done: waiting for google");
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        for _ in 0..200 {
+            let d = jittered(Duration::from_secs(5));
+            assert!(
+                d >= Duration::from_secs(4) && d <= Duration::from_secs(6),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_throttling_and_outages_are_transient() {
+        let api = |status| {
+            MakeError::Api(Box::new(crate::make::ApiError {
+                status,
+                code: None,
+                message: String::new(),
+                detail: None,
+                suberrors: vec![],
+            }))
+        };
+        assert!(is_transient(&api(429)) && is_throttled(&api(429)));
+        assert!(is_transient(&api(503)));
+        assert!(!is_transient(&api(404)) && !is_transient(&api(403)));
+    }
+}
