@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
+use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
 use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
 
 const CONFIGURATION_HELP: &str = "\
@@ -18,6 +19,7 @@ Configuration (flags override environment variables):
                  us2.make.com (private instances: their host).
   MAKE_API_URL   Full API base URL instead of MAKE_ZONE (plain http only on loopback).
   MAKE_TEAM      Default team id, used when a call omits teamId.
+  MCP_URL_ELICITATION, MCP_CONFIRM, MCP_STATE_KEY: see the Person in the loop flags above.
 When none of MAKE_API_KEY, MAKE_ZONE and MAKE_API_URL is set, the Make CLI's saved login
 (key and zone together) is used ($XDG_CONFIG_HOME/make-cli/config.json, else
 ~/.config/make-cli/config.json).
@@ -30,6 +32,8 @@ Logs go to stderr (RUST_LOG=debug for more); stdout carries only the MCP protoco
 pub struct Cli {
     #[command(flatten)]
     pub make: MakeArgs,
+    #[command(flatten)]
+    pub person: PersonArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -203,5 +207,50 @@ impl MakeArgs {
     /// The configured timeout as a [`Duration`].
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
+    }
+}
+
+/// How the server reaches the person behind the client.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Person in the loop")]
+pub struct PersonArgs {
+    /// Hand a new credential request's link to the person through the client (URL
+    /// elicitation, or the 2026-07-28 input-required flow) where the client supports it.
+    #[arg(long, env = "MCP_URL_ELICITATION", value_enum, default_value_t = UrlElicitation::Auto, global = true)]
+    pub url_elicitation: UrlElicitation,
+    /// Ask the person before deletes and before replacing connection data or key
+    /// parameters: auto (where the client can be asked), always (refuse where it cannot),
+    /// never.
+    #[arg(long, env = "MCP_CONFIRM", value_enum, default_value_t = ConfirmMode::Auto, global = true)]
+    pub confirm: ConfirmMode,
+    /// Key (at least 32 bytes) that seals input-required state. Replicas behind a load
+    /// balancer need the same key; without one each process draws a random key.
+    #[arg(
+        long = "state-key",
+        env = "MCP_STATE_KEY",
+        hide_env_values = true,
+        hide = true,
+        global = true
+    )]
+    pub state_key: Option<String>,
+    /// File holding the state-sealing key (at least 32 bytes; a trailing newline is ignored).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub state_key_file: Option<PathBuf>,
+}
+
+impl PersonArgs {
+    /// Resolves the flags, reading the key file if one is given.
+    pub fn settings(&self) -> Result<PersonSettings, KeyError> {
+        let state_key = match (&self.state_key, &self.state_key_file) {
+            (Some(_), Some(_)) => return Err(KeyError::TwoSources),
+            (Some(text), None) => Some(StateKey::new(text)?),
+            (None, Some(path)) => Some(StateKey::from_file(path)?),
+            (None, None) => None,
+        };
+        Ok(PersonSettings {
+            url_elicitation: self.url_elicitation,
+            confirm: self.confirm,
+            state_key,
+        })
     }
 }

@@ -32,11 +32,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Http(args) => Some(args.options()?),
         _ => None,
     };
+    let person = cli.person.settings()?;
     // `_sandbox` keeps the in-process Make API alive while the server runs.
     let Started {
         server,
         sandbox: _sandbox,
-    } = startup::start(&cli.make).await?;
+    } = startup::start(&cli.make, person).await?;
     match command {
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Stdio => transport::stdio::serve(server).await?,

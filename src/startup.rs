@@ -4,6 +4,7 @@
 use crate::cli::MakeArgs;
 use crate::config::{ApiKey, parse_api_url};
 use crate::make::MakeClient;
+use crate::person::PersonSettings;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::server::MakeServer;
 
@@ -21,7 +22,7 @@ pub struct Started {
 
 /// Builds the server from `args`; with `--sandbox`, starts the sandbox first and points the
 /// client at it, whatever key or zone is configured.
-pub async fn start(args: &MakeArgs) -> anyhow::Result<Started> {
+pub async fn start(args: &MakeArgs, person: PersonSettings) -> anyhow::Result<Started> {
     let mut config = if args.sandbox {
         args.sandbox_config()?
     } else {
@@ -58,7 +59,7 @@ pub async fn start(args: &MakeArgs) -> anyhow::Result<Started> {
         "make-credentials-mcp starting"
     );
     Ok(Started {
-        server: MakeServer::new(client, config.default_team),
+        server: MakeServer::with_person(client, config.default_team, person),
         sandbox,
     })
 }

@@ -23,7 +23,9 @@ impl Flow {
     async fn start() -> Self {
         let cli =
             Cli::try_parse_from(["make-credentials-mcp", "--sandbox", "--no-cli-login"]).unwrap();
-        let started = startup::start(&cli.make).await.unwrap();
+        let started = startup::start(&cli.make, cli.person.settings().unwrap())
+            .await
+            .unwrap();
         let origin = started.sandbox.as_ref().unwrap().origin();
         let server = started.server.clone();
         let (server_end, client_end) = tokio::io::duplex(1 << 20);

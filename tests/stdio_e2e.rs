@@ -47,7 +47,7 @@ async fn mock_make() -> MockServer {
 
 async fn exercise(client: &RunningService<RoleClient, ()>, mock: &MockServer) {
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 20);
+    assert_eq!(tools.len(), 21);
     let args = json!({"teamId": 22}).as_object().unwrap().clone();
     let result = client
         .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
@@ -105,7 +105,7 @@ async fn stdio_2026_07_28_client_lists_and_calls() {
 async fn without_a_key_tools_are_listed_and_calls_explain_the_setup() {
     let transport = TokioChildProcess::new(command(None, None)).unwrap();
     let client = ().serve(transport).await.expect("initialize");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 20);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 21);
     let args = json!({"teamId": 1}).as_object().unwrap().clone();
     let result = client
         .call_tool(CallToolRequestParams::new("connections_list").with_arguments(args))
@@ -122,7 +122,7 @@ async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
     let out = command(None, None).arg("tools").output().await.unwrap();
     assert!(out.status.success());
     let tools: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
-    assert_eq!(tools.len(), 20);
+    assert_eq!(tools.len(), 21);
     let golden: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

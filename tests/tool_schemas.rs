@@ -85,7 +85,7 @@ fn golden_files_match_the_live_definitions() {
 }
 
 #[test]
-fn there_are_makes_nineteen_credential_tools_plus_its_app_modules_tool() {
+fn there_are_makes_nineteen_credential_tools_its_app_modules_tool_and_the_wait_tool() {
     let names: Vec<String> = tools()
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
@@ -106,6 +106,7 @@ fn there_are_makes_nineteen_credential_tools_plus_its_app_modules_tool() {
         "credential-requests_get",
         "credential-requests_list",
         "credential-requests_list-app-modules-with-creds",
+        "credential-requests_wait-for-authorization",
         "keys_create",
         "keys_delete",
         "keys_get",
@@ -153,7 +154,9 @@ fn hints_follow_the_product_rules() {
     for tool in tools() {
         let name = tool["name"].as_str().unwrap();
         let hint = |h: &str| tool["annotations"][h].as_bool().unwrap();
-        let read = name.contains("_list") || name.ends_with("_get");
+        let read = name.contains("_list")
+            || name.ends_with("_get")
+            || name.ends_with("_wait-for-authorization");
         let creates = name.ends_with("create")
             || name.ends_with("create-by-credentials")
             || name.ends_with("extend-connection");
