@@ -251,6 +251,7 @@ impl PersonArgs {
             url_elicitation: self.url_elicitation,
             confirm: self.confirm,
             state_key,
+            ..PersonSettings::default()
         })
     }
 }

@@ -49,12 +49,25 @@ pub enum ConfirmMode {
 }
 
 /// The operator's settings for the person in the loop.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PersonSettings {
     pub url_elicitation: UrlElicitation,
     pub confirm: ConfirmMode,
     /// Key that seals input-required state; a random per-process key when absent.
     pub state_key: Option<StateKey>,
+    /// How long a sealed state stays valid ([`sealed::STATE_TTL`]; shorter in tests).
+    pub state_ttl: std::time::Duration,
+}
+
+impl Default for PersonSettings {
+    fn default() -> Self {
+        Self {
+            url_elicitation: UrlElicitation::default(),
+            confirm: ConfirmMode::default(),
+            state_key: None,
+            state_ttl: sealed::STATE_TTL,
+        }
+    }
 }
 
 /// Shared by every session of one server: the settings, the sealer and the links handed
@@ -69,8 +82,8 @@ pub struct Person {
 impl Person {
     pub fn new(settings: PersonSettings) -> Self {
         let sealer = match &settings.state_key {
-            Some(key) => Sealer::new(key),
-            None => Sealer::random(),
+            Some(key) => Sealer::new(key, settings.state_ttl),
+            None => Sealer::random(settings.state_ttl),
         };
         Self {
             settings: Arc::new(settings),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
 use serde::{Deserialize, Serialize};
 
-use super::turn::Turn;
+use super::turn::{CallDigest, Turn};
 
 /// How long a person has to answer before the state expires.
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -86,10 +86,7 @@ impl StateKey {
 /// Why a retry's state was refused. Nothing is done in any of these cases.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
-    #[error(
-        "it has expired (a person has {} minutes to answer)",
-        STATE_TTL.as_secs() / 60
-    )]
+    #[error("it has expired (the person's answer came too late; states last about 10 minutes)")]
     Expired,
     #[error(
         "it does not belong to this call: it was issued for another tool or other arguments, or was altered"
@@ -104,39 +101,58 @@ pub enum StateError {
 /// Seals and opens states with one key.
 pub struct Sealer {
     codec: RequestStateCodec,
+    ttl: Duration,
 }
 
 impl Sealer {
-    pub fn new(key: &StateKey) -> Self {
+    /// Seals with `key`; states expire after `ttl`.
+    pub fn new(key: &StateKey, ttl: Duration) -> Self {
         Self {
             codec: RequestStateCodec::try_new(key.0.clone())
                 .expect("StateKey holds at least 32 bytes"),
+            ttl,
         }
     }
 
     /// A random per-process key.
-    pub fn random() -> Self {
+    pub fn random(ttl: Duration) -> Self {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the operating system's random source");
         Self {
             codec: RequestStateCodec::try_new(key.to_vec()).expect("32 random bytes"),
+            ttl,
         }
     }
 
     /// Seals `payload` for a retry of exactly this call.
     pub fn seal(&self, turn: &Turn, payload: &Payload) -> String {
-        let context = binding(turn);
+        self.seal_for(&turn.tool, &turn.digest, payload)
+    }
+
+    /// Opens the state echoed by this retry.
+    pub fn open(&self, turn: &Turn, sealed: &str) -> Result<Payload, StateError> {
+        self.open_for(&turn.tool, &turn.digest, sealed)
+    }
+
+    /// Seals `payload` for the call of `tool` with arguments of `digest`.
+    pub fn seal_for(&self, tool: &str, digest: &CallDigest, payload: &Payload) -> String {
+        let context = binding(tool, digest);
         let options = SealOptions::new()
             .associated_data(context.as_bytes())
-            .ttl(STATE_TTL);
+            .ttl(self.ttl);
         self.codec
             .seal_json_with(payload, &options)
             .expect("a payload of strings always serializes")
     }
 
-    /// Opens the state echoed by this retry.
-    pub fn open(&self, turn: &Turn, sealed: &str) -> Result<Payload, StateError> {
-        let context = binding(turn);
+    /// Opens a state for the call of `tool` with arguments of `digest`.
+    pub fn open_for(
+        &self,
+        tool: &str,
+        digest: &CallDigest,
+        sealed: &str,
+    ) -> Result<Payload, StateError> {
+        let context = binding(tool, digest);
         self.codec
             .open_json_with(sealed, context.as_bytes())
             .map_err(|e| match e {
@@ -148,6 +164,85 @@ impl Sealer {
 }
 
 /// The associated data: tool name and argument digest.
-fn binding(turn: &Turn) -> String {
-    format!("make-credentials-mcp\n{}\n{}", turn.tool, turn.digest.0)
+fn binding(tool: &str, digest: &CallDigest) -> String {
+    format!("make-credentials-mcp\n{tool}\n{}", digest.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn digest(args: serde_json::Value) -> CallDigest {
+        CallDigest::of(args.as_object())
+    }
+
+    fn sealer(ttl: Duration) -> Sealer {
+        Sealer::new(&StateKey::new(&"k".repeat(32)).unwrap(), ttl)
+    }
+
+    fn confirm(object: &str) -> Payload {
+        Payload::Confirm {
+            object: object.into(),
+        }
+    }
+
+    #[test]
+    fn a_state_opens_only_for_its_own_tool_and_arguments() {
+        let s = sealer(STATE_TTL);
+        let args = digest(json!({"connectionId": 1002}));
+        let sealed = s.seal_for("connections_delete", &args, &confirm("connection 1002"));
+        assert_eq!(
+            s.open_for("connections_delete", &args, &sealed),
+            Ok(confirm("connection 1002"))
+        );
+        assert_eq!(
+            s.open_for("keys_delete", &args, &sealed),
+            Err(StateError::Mismatch)
+        );
+        let other = digest(json!({"connectionId": 1006}));
+        assert_eq!(
+            s.open_for("connections_delete", &other, &sealed),
+            Err(StateError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn key_order_does_not_change_the_digest_but_values_do() {
+        let a = digest(json!({"a": 1, "b": [1, 2]}));
+        let b: serde_json::Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).unwrap();
+        assert_eq!(a, CallDigest::of(b.as_object()));
+        assert_ne!(a, digest(json!({"a": 2, "b": [1, 2]})));
+    }
+
+    #[test]
+    fn tampered_foreign_and_expired_states_are_refused() {
+        let s = sealer(STATE_TTL);
+        let args = digest(json!({}));
+        let sealed = s.seal_for("t", &args, &confirm("x"));
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(s.open_for("t", &args, &tampered).is_err());
+        assert_eq!(
+            s.open_for("t", &args, "garbage"),
+            Err(StateError::Malformed)
+        );
+        let foreign = Sealer::random(STATE_TTL).seal_for("t", &args, &confirm("x"));
+        assert_eq!(s.open_for("t", &args, &foreign), Err(StateError::Mismatch));
+        let short = sealer(Duration::from_millis(1));
+        let sealed = short.seal_for("t", &args, &confirm("x"));
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            short.open_for("t", &args, &sealed),
+            Err(StateError::Expired)
+        );
+    }
+
+    #[test]
+    fn keys_shorter_than_32_bytes_are_refused() {
+        assert!(matches!(StateKey::new("short"), Err(KeyError::TooShort(5))));
+        assert!(StateKey::new(&"x".repeat(32)).is_ok());
+    }
 }

@@ -1,0 +1,709 @@
+//! The person in the loop, end to end against the Make API sandbox, with rmcp's client in
+//! both protocol eras over the stdio code path (an in-memory pipe) and Streamable HTTP
+//! (stateless and with sessions): the credential request's link handed over by URL
+//! elicitation or an input-required round trip (accepted, declined, cancelled), the
+//! completion notice, the wait with progress while a second actor uses the consent page,
+//! confirmation of destructive tools in every `--confirm` mode, and sealed state that is
+//! refused when tampered with, expired or replayed for another call or object.
+
+#[path = "common/person.rs"]
+mod person;
+
+use std::time::Duration;
+
+use make_credentials_mcp::person::{ConfirmMode, PersonSettings, UrlElicitation};
+use person::{ALL, Era, TestPerson, Wire, World, can_ask, eventually, params, structured, text};
+use rmcp::model::{CallToolResponse, ElicitRequestParams, ElicitationAction};
+use serde_json::{Value, json};
+
+const GOOGLE_DRIVE: &str = "https://www.googleapis.com/auth/drive";
+
+/// A request for a Google connection and an API key.
+fn google_and_key() -> Value {
+    json!({
+        "name": "Drive sync",
+        "connections": [{"type": "google", "scope": [GOOGLE_DRIVE]}],
+        "keys": [{"type": "apikeyauth"}]
+    })
+}
+
+fn request_of(out: &Value) -> (String, Vec<(String, String)>) {
+    let id = out["request"]["id"].as_str().unwrap().to_string();
+    let creds = out["credentials"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap().to_string(),
+                        c["component"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (id, creds)
+}
+
+async fn link_flow(wire: Wire, era: Era, answer: ElicitationAction, expected: &str) {
+    let world = World::start(
+        wire,
+        era,
+        TestPerson::answering(answer, ElicitationAction::Accept),
+    )
+    .await;
+    let before = world.request_count().await;
+    let out = structured(
+        &world
+            .call(
+                "credential-requests_create-by-credentials",
+                google_and_key(),
+            )
+            .await,
+    );
+    let ctx = format!("{wire:?}/{era:?}");
+    assert_eq!(
+        world.request_count().await,
+        before + 1,
+        "{ctx}: exactly one request created"
+    );
+    let uri = out["publicUri"]
+        .as_str()
+        .expect("publicUri always stays in the result");
+    assert!(uri.starts_with(&world.sandbox.origin()), "{ctx}: {uri}");
+    let elicited = world.person.elicitations();
+    if !can_ask(wire, era) {
+        assert!(elicited.is_empty(), "{ctx}: no way to ask, nothing sent");
+        assert!(out.get("person").is_none(), "{ctx}: {out}");
+        assert!(out["message"].as_str().unwrap().contains(uri), "{ctx}");
+        return world.stop().await;
+    }
+    assert_eq!(elicited.len(), 1, "{ctx}: one link elicitation");
+    let ElicitRequestParams::UrlElicitationParams { url, message, .. } = &elicited[0] else {
+        panic!("{ctx}: expected URL mode, got {:?}", elicited[0]);
+    };
+    assert_eq!(url, uri, "{ctx}");
+    assert!(
+        message.contains("google connection") && message.contains("apikeyauth key"),
+        "{ctx}: {message}"
+    );
+    let via = if era == Era::Modern {
+        "input_required"
+    } else {
+        "elicitation"
+    };
+    assert_eq!(out["person"]["via"], via, "{ctx}");
+    assert_eq!(out["person"]["action"], expected, "{ctx}");
+    let message = out["message"].as_str().unwrap();
+    if expected == "accept" {
+        assert!(
+            message.contains("wait-for-authorization"),
+            "{ctx}: {message}"
+        );
+    } else {
+        assert!(
+            message.contains(uri),
+            "{ctx}: the link is repeated after a {expected}: {message}"
+        );
+    }
+    // The person authorizes the connection and declines the key; the wait sees it done,
+    // and a live client hears that its elicitation is complete.
+    let (id, creds) = request_of(&out);
+    for (cid, component) in &creds {
+        if component == "keychain" {
+            world.decline(&id, cid).await;
+        } else {
+            world.authorize(&id, cid).await;
+        }
+    }
+    let done = structured(
+        &world
+            .call(
+                "credential-requests_wait-for-authorization",
+                json!({"requestId": id, "timeoutSeconds": 5}),
+            )
+            .await,
+    );
+    assert_eq!(done["done"], true, "{ctx}: {done}");
+    if era == Era::Legacy {
+        let eid = out["person"]["elicitationId"].as_str().unwrap().to_string();
+        assert!(
+            eventually(|| world.person.completed().contains(&eid)).await,
+            "{ctx}: elicitation/complete for {eid}, got {:?}",
+            world.person.completed()
+        );
+    }
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_link_is_handed_over_and_accepted_in_every_wire_and_era() {
+    for (wire, era) in ALL {
+        link_flow(wire, era, ElicitationAction::Accept, "accept").await;
+    }
+}
+
+#[tokio::test]
+async fn a_declined_or_cancelled_link_still_ends_in_the_normal_result() {
+    for (wire, era) in ALL {
+        link_flow(wire, era, ElicitationAction::Decline, "decline").await;
+        link_flow(wire, era, ElicitationAction::Cancel, "cancel").await;
+    }
+}
+
+#[tokio::test]
+async fn extend_hands_over_the_link_for_the_missing_scopes() {
+    for (wire, era) in [(Wire::Pipe, Era::Legacy), (Wire::Sessions, Era::Modern)] {
+        let world = World::start(wire, era, TestPerson::agreeing()).await;
+        let args = json!({"connectionId": 1001, "scopes": [GOOGLE_DRIVE, "https://www.googleapis.com/auth/userinfo.email"]});
+        let out = structured(
+            &world
+                .call("credential-requests_extend-connection", args)
+                .await,
+        );
+        assert_eq!(out["alreadySatisfied"], false);
+        assert_eq!(out["newScopes"], json!([GOOGLE_DRIVE]));
+        assert_eq!(out["person"]["action"], "accept", "{wire:?}/{era:?}: {out}");
+        let ElicitRequestParams::UrlElicitationParams { message, .. } =
+            &world.person.elicitations()[0]
+        else {
+            panic!("URL mode")
+        };
+        assert!(
+            message.contains("1 more scope for connection 1001"),
+            "{message}"
+        );
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn url_elicitation_off_keeps_the_link_in_the_result_only() {
+    let settings = PersonSettings {
+        url_elicitation: UrlElicitation::Off,
+        ..PersonSettings::default()
+    };
+    for era in [Era::Legacy, Era::Modern] {
+        let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), settings.clone()).await;
+        let out = structured(
+            &world
+                .call(
+                    "credential-requests_create-by-credentials",
+                    google_and_key(),
+                )
+                .await,
+        );
+        assert!(world.person.elicitations().is_empty());
+        assert!(out.get("person").is_none() && out["publicUri"].is_string());
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_round_trip_retry_creates_nothing_twice_and_refuses_foreign_state() {
+    for wire in [Wire::Pipe, Wire::Stateless, Wire::Sessions] {
+        let world = World::start(wire, Era::Modern, TestPerson::agreeing()).await;
+        let before = world.request_count().await;
+        let first = world
+            .call_once(params(
+                "credential-requests_create-by-credentials",
+                google_and_key(),
+            ))
+            .await;
+        let CallToolResponse::InputRequired(ask) = first else {
+            panic!("{wire:?}: expected input_required, got {first:?}")
+        };
+        assert_eq!(world.request_count().await, before + 1);
+        let state = ask.request_state.clone().expect("sealed state");
+        let answer = json!({"authorize": {"action": "accept"}});
+        let retry = |args: Value, state: String| {
+            let mut p = params("credential-requests_create-by-credentials", args);
+            p.request_state = Some(state);
+            p.input_responses = serde_json::from_value(answer.clone()).unwrap();
+            p
+        };
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let CallToolResponse::Complete(done) = world
+                .call_once(retry(google_and_key(), state.clone()))
+                .await
+            else {
+                panic!("complete")
+            };
+            let out = structured(&done);
+            assert_eq!(out["person"]["action"], "accept");
+            assert!(out["publicUri"].is_string());
+            ids.push(out["request"]["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(
+            ids[0], ids[1],
+            "{wire:?}: the retry returns the request already created"
+        );
+        assert_eq!(
+            world.request_count().await,
+            before + 1,
+            "{wire:?}: no second create"
+        );
+
+        // Other arguments, a tampered state and another tool's state: refused, nothing created.
+        let mut other = google_and_key();
+        other["name"] = json!("Something else");
+        let mut tampered = state.clone();
+        tampered.insert(tampered.len() / 2, 'x');
+        for (args, state) in [(other, state.clone()), (google_and_key(), tampered)] {
+            let CallToolResponse::Complete(refused) = world.call_once(retry(args, state)).await
+            else {
+                panic!("complete")
+            };
+            assert_eq!(refused.is_error, Some(true), "{wire:?}");
+            assert!(text(&refused).contains("was refused"), "{}", text(&refused));
+        }
+        let mut p = params(
+            "credential-requests_create",
+            json!({"credentials": [{"appName": "google", "appModules": ["*"]}]}),
+        );
+        p.request_state = Some(state);
+        let CallToolResponse::Complete(refused) = world.call_once(p).await else {
+            panic!()
+        };
+        assert_eq!(refused.is_error, Some(true));
+        assert_eq!(
+            world.request_count().await,
+            before + 1,
+            "{wire:?}: refusals create nothing"
+        );
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_wait_reports_progress_while_the_person_acts_on_the_consent_page() {
+    for (wire, era) in [
+        (Wire::Pipe, Era::Legacy),
+        (Wire::Pipe, Era::Modern),
+        (Wire::Sessions, Era::Legacy),
+        (Wire::Stateless, Era::Modern),
+        (Wire::Stateless, Era::Legacy),
+    ] {
+        let world = World::start(wire, era, TestPerson::unreachable()).await;
+        let out = structured(
+            &world
+                .call(
+                    "credential-requests_create-by-credentials",
+                    google_and_key(),
+                )
+                .await,
+        );
+        let (id, creds) = request_of(&out);
+        let wait = world.call_with_progress(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": id, "timeoutSeconds": 30}),
+        );
+        let second_actor = async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            world.authorize(&id, &creds[0].0).await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            world.decline(&id, &creds[1].0).await;
+        };
+        let (result, ()) = tokio::join!(wait, second_actor);
+        let out = structured(&result);
+        let ctx = format!("{wire:?}/{era:?}");
+        assert_eq!(out["done"], true, "{ctx}: {out}");
+        assert_eq!(out["timedOut"], false);
+        assert_eq!(
+            out["summary"], "2 of 2 done: google authorized, apikeyauth declined",
+            "{ctx}"
+        );
+        assert!(
+            out["credentials"][0]["remoteId"].is_number(),
+            "{ctx}: {out}"
+        );
+        assert_eq!(out["request"]["status"], "partially_authorized", "{ctx}");
+        let progress = world.person.progress();
+        let steps: Vec<f64> = progress.iter().map(|p| p.progress).collect();
+        assert!(
+            steps.contains(&0.0) && steps.contains(&1.0) && steps.contains(&2.0),
+            "{ctx}: {steps:?}"
+        );
+        assert!(progress.iter().all(|p| p.total == Some(2.0)));
+        let middle = progress.iter().find(|p| p.progress == 1.0).unwrap();
+        assert_eq!(
+            middle.message.as_deref(),
+            Some("1 of 2 done: google authorized; waiting for apikeyauth"),
+            "{ctx}"
+        );
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_wait_that_times_out_is_a_normal_result() {
+    let world = World::start(Wire::Pipe, Era::Legacy, TestPerson::unreachable()).await;
+    let out = structured(
+        &world
+            .call(
+                "credential-requests_wait-for-authorization",
+                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 1}),
+            )
+            .await,
+    );
+    assert_eq!(out["done"], false);
+    assert_eq!(out["timedOut"], true);
+    assert_eq!(out["summary"], "0 of 1 done: waiting for google");
+    assert!(
+        out["message"]
+            .as_str()
+            .unwrap()
+            .contains("credential-requests_wait-for-authorization again")
+    );
+    let bad = world
+        .call(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 601}),
+        )
+        .await;
+    assert_eq!(bad.is_error, Some(true));
+    let missing = world
+        .call(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": "ffffffffffffffffffffffffffffffff"}),
+        )
+        .await;
+    assert_eq!(missing.is_error, Some(true), "a 404 ends the wait at once");
+    assert!(text(&missing).contains("404"), "{}", text(&missing));
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_wait_stops() {
+    let world = World::start(Wire::Pipe, Era::Legacy, TestPerson::unreachable()).await;
+    let wait = world.call(
+        "credential-requests_wait-for-authorization",
+        json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 60}),
+    );
+    // Dropping the call sends notifications/cancelled.
+    let cancelled = tokio::time::timeout(Duration::from_millis(1500), wait).await;
+    assert!(cancelled.is_err(), "still waiting after 1.5 s");
+    // The server is free at once for the next call.
+    let out = structured(
+        &world
+            .call(
+                "credential-requests_get",
+                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+            )
+            .await,
+    );
+    assert_eq!(out["request"]["id"], "a07e16f2ad134bf49cf83a00aa95c0a5");
+    world.stop().await;
+}
+
+async fn connection_exists(world: &World, id: u64) -> bool {
+    world.make_get(&format!("/connections/{id}")).await.0 == 200
+}
+
+#[tokio::test]
+async fn deletes_are_confirmed_where_the_client_can_be_asked() {
+    for (wire, era) in ALL {
+        let ctx = format!("{wire:?}/{era:?}");
+        // Declined: nothing changes, and the result says so plainly.
+        let world = World::start(
+            wire,
+            era,
+            TestPerson::answering(ElicitationAction::Accept, ElicitationAction::Decline),
+        )
+        .await;
+        let out = structured(
+            &world
+                .call("connections_delete", json!({"connectionId": 1002}))
+                .await,
+        );
+        if can_ask(wire, era) {
+            assert_eq!(out["deleted"], false, "{ctx}: {out}");
+            assert_eq!(out["confirmation"]["action"], "decline", "{ctx}");
+            assert!(
+                out["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("nothing was changed"),
+                "{ctx}"
+            );
+            assert!(connection_exists(&world, 1002).await, "{ctx}");
+            let ElicitRequestParams::FormElicitationParams { message, .. } =
+                &world.person.elicitations()[0]
+            else {
+                panic!("{ctx}: form")
+            };
+            assert_eq!(
+                message,
+                "Delete connection 'Slack (Acme workspace)' (id 1002, slack3)? Scenarios using it will stop working. This cannot be undone."
+            );
+        } else {
+            // `auto` proceeds where the client cannot be asked.
+            assert_eq!(out["deleted"], true, "{ctx}: {out}");
+            assert!(out.get("confirmation").is_none());
+        }
+        world.stop().await;
+
+        // Accepted with the box ticked: deleted.
+        let world = World::start(wire, era, TestPerson::agreeing()).await;
+        let out = structured(
+            &world
+                .call("connections_delete", json!({"connectionId": 1002}))
+                .await,
+        );
+        assert_eq!(out["deleted"], true, "{ctx}: {out}");
+        assert!(!connection_exists(&world, 1002).await, "{ctx}");
+        if can_ask(wire, era) {
+            assert_eq!(out["confirmation"]["proceeded"], true, "{ctx}");
+        }
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
+    let declines = || TestPerson::answering(ElicitationAction::Accept, ElicitationAction::Cancel);
+    for era in [Era::Legacy, Era::Modern] {
+        let world = World::start(Wire::Pipe, era, declines()).await;
+        let calls = [
+            ("keys_delete", json!({"keyId": 2002})),
+            (
+                "keys_update",
+                json!({"keyId": 2002, "parameters": {"key": "new", "placement": "header", "name": "X-API-Key"}}),
+            ),
+            (
+                "connections_update",
+                json!({"connectionId": 1003, "data": {"authUser": "u", "authPass": "p"}}),
+            ),
+            (
+                "credential-requests_delete",
+                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+            ),
+            (
+                "credential-requests_credential-delete",
+                json!({"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}),
+            ),
+        ];
+        for (tool, args) in calls {
+            let result = world.call(tool, args).await;
+            let out = structured(&result);
+            assert_eq!(
+                out["confirmation"]["action"], "cancel",
+                "{era:?} {tool}: {out}"
+            );
+            assert_eq!(out["confirmation"]["proceeded"], false, "{tool}");
+        }
+        let questions: Vec<String> = world
+            .person
+            .elicitations()
+            .into_iter()
+            .map(|e| match e {
+                ElicitRequestParams::FormElicitationParams { message, .. } => message,
+                other => panic!("form expected, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(questions.len(), 5, "{questions:?}");
+        assert!(
+            questions[0].starts_with("Delete key 'Weather API key' (id 2002, apikeyauth)?"),
+            "{}",
+            questions[0]
+        );
+        assert!(
+            questions[1].starts_with("Replace the secret parameters of key 'Weather API key'"),
+            "{}",
+            questions[1]
+        );
+        assert!(
+            questions[2].starts_with("Replace all stored data of connection"),
+            "{}",
+            questions[2]
+        );
+        assert!(
+            questions[3].contains("and the 0 connections and 0 keys it created"),
+            "{}",
+            questions[3]
+        );
+        assert!(
+            questions[4].contains("credential 5d3f0c9be2a14f6e8b7a1c2d3e4f5061"),
+            "{}",
+            questions[4]
+        );
+        assert_eq!(world.make_get("/keys/2002").await.0, 200, "nothing deleted");
+        assert_eq!(
+            world
+                .make_get("/credential-requests/requests/a07e16f2ad134bf49cf83a00aa95c0a5/detail")
+                .await
+                .0,
+            200
+        );
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn confirm_always_refuses_where_it_cannot_ask_and_never_does_not_ask() {
+    let always = PersonSettings {
+        confirm: ConfirmMode::Always,
+        ..PersonSettings::default()
+    };
+    for (wire, era, person) in [
+        (Wire::Pipe, Era::Legacy, TestPerson::unreachable()),
+        (Wire::Pipe, Era::Modern, TestPerson::unreachable()),
+        (Wire::Stateless, Era::Legacy, TestPerson::agreeing()),
+    ] {
+        let world = World::with(wire, era, person, always.clone()).await;
+        let result = world.call("keys_delete", json!({"keyId": 2001})).await;
+        assert_eq!(result.is_error, Some(true), "{wire:?}/{era:?}");
+        assert!(
+            text(&result).contains("--confirm always"),
+            "{}",
+            text(&result)
+        );
+        assert_eq!(world.make_get("/keys/2001").await.0, 200, "nothing deleted");
+        world.stop().await;
+    }
+    // `always` with a client that can be asked: asked, then deleted.
+    let world = World::with(Wire::Sessions, Era::Legacy, TestPerson::agreeing(), always).await;
+    let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+    assert_eq!(out["deleted"], true);
+    world.stop().await;
+
+    let never = PersonSettings {
+        confirm: ConfirmMode::Never,
+        ..PersonSettings::default()
+    };
+    for era in [Era::Legacy, Era::Modern] {
+        let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), never.clone()).await;
+        let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+        assert_eq!(out["deleted"], true);
+        assert!(world.person.elicitations().is_empty(), "never asks");
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unticked_confirmation_is_not_a_yes() {
+    for era in [Era::Legacy, Era::Modern] {
+        let mut person = TestPerson::agreeing();
+        person.tick = false;
+        let world = World::start(Wire::Pipe, era, person).await;
+        let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+        assert_eq!(out["deleted"], false, "{era:?}: {out}");
+        assert_eq!(world.make_get("/keys/2001").await.0, 200);
+        world.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
+    let settings = PersonSettings {
+        state_ttl: Duration::from_secs(1),
+        ..PersonSettings::default()
+    };
+    let world = World::with(Wire::Pipe, Era::Modern, TestPerson::agreeing(), settings).await;
+    let ask = |tool: &str, args: Value| {
+        let p = params(tool, args);
+        async {
+            match world.call_once(p).await {
+                CallToolResponse::InputRequired(ask) => ask.request_state.unwrap(),
+                other => panic!("expected input_required, got {other:?}"),
+            }
+        }
+    };
+    let yes: rmcp::model::InputResponses = serde_json::from_value(
+        json!({"confirm": {"action": "accept", "content": {"confirm": true}}}),
+    )
+    .unwrap();
+    let retry = |tool: &str, args: Value, state: String| {
+        let mut p = params(tool, args);
+        p.request_state = Some(state);
+        p.input_responses = Some(yes.clone());
+        p
+    };
+    let refused = |r: CallToolResponse| match r {
+        CallToolResponse::Complete(r) => {
+            assert_eq!(r.is_error, Some(true), "{}", text(&r));
+            text(&r)
+        }
+        other => panic!("{other:?}"),
+    };
+    // Replayed for another connection (other arguments).
+    let state = ask("connections_delete", json!({"connectionId": 1002})).await;
+    let why = refused(
+        world
+            .call_once(retry(
+                "connections_delete",
+                json!({"connectionId": 1006}),
+                state.clone(),
+            ))
+            .await,
+    );
+    assert!(why.contains("another tool or other arguments"), "{why}");
+    // Replayed for another tool.
+    let why = refused(
+        world
+            .call_once(retry("keys_delete", json!({"keyId": 1002}), state.clone()))
+            .await,
+    );
+    assert!(why.contains("was refused"), "{why}");
+    // Tampered.
+    let mut tampered = state.clone();
+    tampered.pop();
+    tampered.push('A');
+    refused(
+        world
+            .call_once(retry(
+                "connections_delete",
+                json!({"connectionId": 1002}),
+                tampered,
+            ))
+            .await,
+    );
+    // Expired.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let why = refused(
+        world
+            .call_once(retry(
+                "connections_delete",
+                json!({"connectionId": 1002}),
+                state,
+            ))
+            .await,
+    );
+    assert!(why.contains("expired"), "{why}");
+    for id in [1002, 1006] {
+        assert!(connection_exists(&world, id).await, "nothing deleted");
+    }
+    // Another object: the request's credentials changed between question and answer.
+    let args = json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"});
+    let state = ask("credential-requests_delete", args.clone()).await;
+    world
+        .authorize(
+            "a07e16f2ad134bf49cf83a00aa95c0a5",
+            "5d3f0c9be2a14f6e8b7a1c2d3e4f5061",
+        )
+        .await;
+    let why = refused(
+        world
+            .call_once(retry("credential-requests_delete", args.clone(), state))
+            .await,
+    );
+    assert!(why.contains("but the call now concerns"), "{why}");
+    assert_eq!(
+        world
+            .make_get("/credential-requests/requests/a07e16f2ad134bf49cf83a00aa95c0a5/detail")
+            .await
+            .0,
+        200
+    );
+    // A fresh question about the object as it is now goes through.
+    let state = ask("credential-requests_delete", args.clone()).await;
+    let CallToolResponse::Complete(done) = world
+        .call_once(retry("credential-requests_delete", args, state))
+        .await
+    else {
+        panic!()
+    };
+    assert_eq!(structured(&done)["deleted"], true);
+    world.stop().await;
+}
