@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-/// One OAuth scope a connection type can hold.
+use super::scopes::ScopeForm;
+
+/// An OAuth scope the sandbox can describe on the consent page and in connection responses.
 pub struct ScopeDef {
     pub id: &'static str,
     pub name: &'static str,
@@ -20,7 +22,10 @@ pub struct ConnectionType {
     /// Auth kind reported as the response `accountType`: `oauth` or `basic`.
     pub auth: &'static str,
     pub theme: &'static str,
+    /// Scopes the sandbox can describe; not a limit (see [`ScopeForm`]).
     pub scopes: &'static [ScopeDef],
+    /// The provider's scope form: any well-formed scope is accepted, as Make would pass it on.
+    pub scope_form: ScopeForm,
     /// Scopes an OAuth connection gets when none are requested.
     pub default_scopes: &'static [&'static str],
     /// Data parameters accepted at create (and by set-data when editable).
@@ -98,6 +103,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
             ),
             ("gmail.send", "Send email on your behalf."),
         ],
+        scope_form: ScopeForm::UrlPrefix(G),
         default_scopes: &["https://www.googleapis.com/auth/userinfo.email"],
         params: &["clientId", "clientSecret"],
         required: &[],
@@ -109,6 +115,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "oauth",
         theme: "#4a154b",
         scopes: SLACK_SCOPES,
+        scope_form: ScopeForm::Colon,
         default_scopes: &["users:read"],
         params: &[],
         required: &[],
@@ -120,6 +127,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "oauth",
         theme: "#4a154b",
         scopes: SLACK_SCOPES,
+        scope_form: ScopeForm::Colon,
         default_scopes: &["users:read"],
         params: &[],
         required: &[],
@@ -131,6 +139,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#18bfff",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["apiKey"],
         required: &["apiKey"],
@@ -142,6 +151,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#008cff",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["authUser", "authPass"],
         required: &["authUser", "authPass"],
@@ -153,6 +163,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#000000",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["apiKey", "organizationId"],
         required: &["apiKey"],
