@@ -1061,11 +1061,21 @@ async fn consent_flow_over_plain_form_posts() {
         (Some("declined"), Some("later"))
     );
     assert_eq!(d["status"], "partially_authorized");
-    ctx.form_post(
-        &format!("/credential-requests/{rid}/credentials/{key_cred}/authorize"),
-        &[],
-    )
-    .await;
+    // A key needs its parameters: an empty form is refused and changes nothing.
+    let key_authorize = format!("/credential-requests/{rid}/credentials/{key_cred}/authorize");
+    let (s, _) = ctx.form_post(&key_authorize, &[]).await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        ctx.detail(&rid).await["credentials"][1]["state"],
+        "declined"
+    );
+    let (s, _) = ctx
+        .form_post(
+            &key_authorize,
+            &[("authUser", "acme"), ("authPass", "typed-on-page")],
+        )
+        .await;
+    assert_eq!(s, 303);
     let d = ctx.detail(&rid).await;
     assert_eq!(d["status"], "authorized");
     let key_id = d["credentials"][1]["remoteId"].as_u64().unwrap();
@@ -1229,4 +1239,202 @@ async fn delete_remote_resets_credential_and_removes_connection() {
     }
     let (s, _) = ctx.form_post(&format!("/credential-requests/{PENDING_REQUEST}/credentials/0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e/authorize"), &[]).await;
     assert_eq!(s, 404);
+}
+
+const CALENDAR_RO: &str = "https://www.googleapis.com/auth/calendar.readonly";
+
+/// The HTML of one credential's card on the consent page.
+fn card<'a>(html: &'a str, cid: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"credential-{cid}\""))
+        .expect("card present");
+    let end = html[start..]
+        .find("</article>")
+        .map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn well_formed_scopes_of_a_known_provider_are_accepted_and_named_plainly() {
+    let ctx = Ctx::new().await;
+    let (s, created) = ctx
+        .post(
+            "/credential-requests/actions/create-by-credentials",
+            &[],
+            json!({"teamId": 1, "connections": [
+                {"type": "google", "scope": [DRIVE_RO, CALENDAR_RO]},
+                {"type": "slack3", "scope": ["chat:write", "im:history"]}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    assert_eq!(
+        created["credentials"][0]["scope"],
+        json!([DRIVE_RO, CALENDAR_RO])
+    );
+    let google = created["credentials"][0]["id"].as_str().unwrap().to_owned();
+    let slack = created["credentials"][1]["id"].as_str().unwrap().to_owned();
+    let (_, html) = ctx.page(created["publicUri"].as_str().unwrap()).await;
+    let g = card(&html, &google);
+    assert!(g.contains("Will grant"), "{g}");
+    assert!(g.contains(&format!(
+        "<code>{DRIVE_RO}</code> — See and download all your Google Drive files."
+    )));
+    assert!(g.contains(&format!(
+        "<code>{CALENDAR_RO}</code> — calendar.readonly (no description in the sandbox)"
+    )));
+    let sl = card(&html, &slack);
+    assert!(
+        sl.contains("Send messages as the app.")
+            && sl.contains("im:history (no description in the sandbox)")
+    );
+
+    // A connection created with it, and asked about through /scoped.
+    let (s, conn) = ctx
+        .post(
+            "/connections",
+            &[("teamId", "1")],
+            json!({"accountName": "Cal", "accountType": "google", "scopes": [CALENDAR_RO]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{conn}");
+    assert_eq!(
+        conn["connection"]["scopes"][0],
+        json!({"id": CALENDAR_RO, "name": null, "account": "google"})
+    );
+    let (s, scoped) = ctx
+        .post(
+            "/connections/1001/scoped",
+            &[],
+            json!({"scope": [CALENDAR_RO]}),
+        )
+        .await;
+    assert_eq!(
+        (s.as_u16(), scoped),
+        (200, json!({"connection": {"scoped": false}}))
+    );
+
+    // Extending shows the scope being added apart from those already granted.
+    let (s, ext) = ctx
+        .post(
+            "/credential-requests/actions/extend",
+            &[],
+            json!({"connectionId": 1001, "scopes": [DRIVE_RO, CALENDAR_RO]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{ext}");
+    let (_, html) = ctx.page(ext["publicUri"].as_str().unwrap()).await;
+    let adds = &html
+        [html.find("Adds scopes").expect("adds")..html.find("Already granted").expect("granted")];
+    assert!(
+        adds.contains("calendar.readonly (no description in the sandbox)")
+            && !adds.contains(DRIVE_RO),
+        "{adds}"
+    );
+    let granted = &html[html.find("Already granted").unwrap()..];
+    assert!(granted.contains(EMAIL) && granted.contains(DRIVE_RO));
+}
+
+#[tokio::test]
+async fn malformed_scopes_are_still_invalid_everywhere() {
+    let ctx = Ctx::new().await;
+    for bad in [
+        "https://evil.example.com/x",
+        "",
+        "https://www.googleapis.com/auth/calendar readonly",
+        "https://www.googleapis.com/auth/",
+    ] {
+        let by_credentials = ctx
+            .post(
+                "/credential-requests/actions/create-by-credentials",
+                &[],
+                json!({"teamId": 1, "connections": [{"type": "google", "scope": [bad]}]}),
+            )
+            .await;
+        let extend = ctx
+            .post(
+                "/credential-requests/actions/extend",
+                &[],
+                json!({"connectionId": 1001, "scopes": [bad]}),
+            )
+            .await;
+        let create = ctx
+            .post(
+                "/connections",
+                &[("teamId", "1")],
+                json!({"accountName": "x", "accountType": "google", "scopes": [bad]}),
+            )
+            .await;
+        for resp in [by_credentials, extend, create] {
+            assert_error(&resp, 400, "SC400");
+            assert_eq!(resp.1["message"], "Invalid scope", "{bad:?}");
+            assert!(
+                resp.1["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("https://www.googleapis.com/auth/<name>")
+            );
+        }
+    }
+    let slack = ctx
+        .post(
+            "/credential-requests/actions/create-by-credentials",
+            &[],
+            json!({"teamId": 1, "connections": [{"type": "slack3", "scope": ["chat write"]}]}),
+        )
+        .await;
+    assert_error(&slack, 400, "SC400");
+}
+
+#[tokio::test]
+async fn key_credentials_ask_for_their_parameters_on_the_page() {
+    let ctx = Ctx::new().await;
+    let (s, created) = ctx
+        .post(
+            "/credential-requests/actions/create-by-credentials",
+            &[],
+            json!({"teamId": 1, "keys": [{"type": "apikeyauth", "nameOverride": "Weather <API>"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let rid = created["request"]["id"].as_str().unwrap().to_owned();
+    let cid = created["credentials"][0]["id"].as_str().unwrap().to_owned();
+    let (_, html) = ctx.page(created["publicUri"].as_str().unwrap()).await;
+    let key_card = card(&html, &cid);
+    assert!(key_card.contains("Weather &lt;API&gt;"), "escaped");
+    assert!(key_card.contains("<input type=\"password\"") && key_card.contains("name=\"key\""));
+    assert!(key_card.contains("<select") && key_card.contains("name=\"placement\""));
+    assert!(key_card.contains("name=\"name\" value=\"X-API-Key\""));
+
+    let path = format!("/credential-requests/{rid}/credentials/{cid}/authorize");
+    for fields in [
+        vec![],
+        vec![("placement", "header")],
+        vec![("key", "k"), ("placement", "cookie")],
+    ] {
+        let (s, _) = ctx.form_post(&path, &fields).await;
+        assert_eq!(s, 422, "{fields:?}");
+        let d = ctx.detail(&rid).await;
+        assert_eq!(
+            (d["status"].as_str(), d["credentials"][0]["state"].as_str()),
+            (Some("pending"), Some("pending"))
+        );
+    }
+    let (s, _) = ctx
+        .form_post(&path, &[("key", "typed-on-page"), ("placement", "query")])
+        .await;
+    assert_eq!(s, 303);
+    let d = ctx.detail(&rid).await;
+    assert_eq!(d["status"], "authorized");
+    let key_id = d["credentials"][0]["remoteId"].as_u64().unwrap();
+    let (_, key) = ctx.get(&format!("/keys/{key_id}"), &[]).await;
+    assert_eq!(
+        (
+            key["key"]["name"].as_str(),
+            key["key"]["typeName"].as_str(),
+            key["key"].get("parameters")
+        ),
+        (Some("Weather <API>"), Some("apikeyauth"), None)
+    );
+    let (_, html) = ctx.page(created["publicUri"].as_str().unwrap()).await;
+    assert!(!html.contains("typed-on-page"));
 }

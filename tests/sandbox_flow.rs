@@ -68,20 +68,21 @@ impl Flow {
         page.text().await.unwrap()
     }
 
-    /// Presses a credential's Authorize or Decline button (a form post, answered 303 → page).
+    /// Submits a credential's Authorize or Decline form with `fields` (a form post,
+    /// answered 303 → page). A key's Authorize form carries the key type's parameters.
     async fn press(
         &self,
         request_id: &str,
         credential_id: &str,
         action: &str,
-        reason: &str,
+        fields: &[(&str, &str)],
     ) -> String {
         let url = format!(
             "{}/credential-requests/{request_id}/credentials/{credential_id}/{action}",
             self.origin
         );
         let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("reason", reason)
+            .extend_pairs(fields)
             .finish();
         let response = self
             .browser
@@ -128,7 +129,7 @@ async fn request_authorize_extend_and_delete_through_the_tools_and_the_consent_p
     );
 
     // 3. They authorize; the request and credential move to authorized and a connection exists.
-    f.press(&request_id, &credential_id, "authorize", "").await;
+    f.press(&request_id, &credential_id, "authorize", &[]).await;
     let detail = f
         .ok("credential-requests_get", json!({"requestId": request_id}))
         .await;
@@ -171,7 +172,7 @@ async fn request_authorize_extend_and_delete_through_the_tools_and_the_consent_p
             .await
             .contains(SHEETS)
     );
-    f.press(&extend_id, &extend_credential, "authorize", "")
+    f.press(&extend_id, &extend_credential, "authorize", &[])
         .await;
 
     let connection = f
@@ -229,9 +230,19 @@ async fn a_declined_and_an_authorized_credential_make_a_partially_authorized_req
         .unwrap()
         .to_string();
 
-    f.press(&request_id, &key, "authorize", "").await;
+    // The key's secret is typed on the page, never in the chat; placement and name keep
+    // the key type's defaults.
+    let page = f.open(created["publicUri"].as_str().unwrap()).await;
+    assert!(page.contains("type=\"password\"") && page.contains("name=\"placement\""));
+    f.press(&request_id, &key, "authorize", &[("key", "crm-secret")])
+        .await;
     let page = f
-        .press(&request_id, &slack, "decline", "we use Teams")
+        .press(
+            &request_id,
+            &slack,
+            "decline",
+            &[("reason", "we use Teams")],
+        )
         .await;
     assert!(page.contains("we use Teams"), "the page shows the reason");
 

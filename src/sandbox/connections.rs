@@ -87,17 +87,16 @@ async fn get_one(
     ))
 }
 
-/// Validates requested scopes against the type's scope table.
+/// Checks requested scopes the way Make can before asking the provider: each must be
+/// well-formed for the connection type's provider (see `scopes.rs`; real Make leaves
+/// whether a scope exists to the provider, so the sandbox does not check a list either).
 pub fn validate_scopes(ct: &ConnectionType, scopes: &[String]) -> Result<(), ApiError> {
-    for s in scopes {
-        if ct.scope(s).is_none() {
-            return Err(ApiError::bad_request("Invalid scope").with_detail(format!(
-                "Scope '{s}' is not valid for connection type '{}'.",
-                ct.name
-            )));
+    match scopes.iter().find(|s| !ct.accepts_scope(s)) {
+        Some(s) => {
+            Err(ApiError::bad_request("Invalid scope").with_detail(ct.scope_error_detail(s)))
         }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Looks up a connection type, or Make's 400 "Invalid connection type".

@@ -3,12 +3,14 @@
 //! connection's scopes), declining, deleting the remote object, and deleting a request
 //! with its cascade (make-api.md §1.8, §3.14–3.19).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
-use super::catalog;
+use super::catalog::{self, KeyType};
 use super::connections::{dedup, insert_connection};
 use super::errors::ApiError;
-use super::keys::insert_key;
+use super::keys::{insert_key, validate_parameters};
 use super::state::{Component, CredRequest, CredState, Credential, Store, USER_ID};
 use super::time;
 
@@ -119,7 +121,7 @@ pub fn create_request(
     id
 }
 
-/// Prefill values (`hard` then `soft`) restricted to the allowed parameter names.
+/// Connection prefill values (`hard` over `soft`) restricted to the allowed parameter names.
 fn prefilled(prefill: Option<&Value>, allowed: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     for part in ["soft", "hard"] {
@@ -146,9 +148,76 @@ fn touch(store: &mut Store, cred_id: &str) {
     }
 }
 
+/// One part (`hard` or `soft`) of a key credential's prefill, as text, for the key type's
+/// parameters only. Key parameters are strings, so a number or boolean is written as text
+/// and `null` counts as no value.
+pub fn key_prefill(
+    prefill: Option<&Value>,
+    part: &str,
+    kt: &KeyType,
+) -> BTreeMap<&'static str, String> {
+    let Some(Value::Object(m)) = prefill.and_then(|p| p.get(part)) else {
+        return BTreeMap::new();
+    };
+    kt.params
+        .iter()
+        .filter_map(|p| {
+            let text = match m.get(p.name)? {
+                Value::String(s) => s.clone(),
+                v @ (Value::Number(_) | Value::Bool(_)) => v.to_string(),
+                _ => return None,
+            };
+            Some((p.name, text))
+        })
+        .collect()
+}
+
+/// The key parameters a consent-page post asks for, before validation: what the person
+/// entered, then hard and soft prefill for whatever they left out.
+///
+/// Browsers post every input, empty ones too, so an empty value means "not given" and the
+/// prefill or the type's default applies. A hard-prefilled parameter is fixed: a different
+/// posted value is refused rather than silently replaced, so a tampered or stale form is
+/// noticed. A repeated name is refused because which value wins would be a guess.
+fn key_form_parameters(
+    kt: &KeyType,
+    prefill: Option<&Value>,
+    entered: &[(String, String)],
+) -> Result<Map<String, Value>, ApiError> {
+    let hard = key_prefill(prefill, "hard", kt);
+    let soft = key_prefill(prefill, "soft", kt);
+    let mut given = Map::new();
+    for (name, value) in entered.iter().filter(|(_, v)| !v.is_empty()) {
+        if given.contains_key(name) {
+            return Err(ApiError::invalid_input(format!(
+                "Parameter '{name}' was given more than once."
+            )));
+        }
+        if hard.get(name.as_str()).is_some_and(|fixed| fixed != value) {
+            return Err(ApiError::invalid_input(format!(
+                "Parameter '{name}' is fixed by the request and cannot be changed."
+            )));
+        }
+        given.insert(name.clone(), json!(value));
+    }
+    for (name, value) in hard.into_iter().chain(soft) {
+        given.entry(name).or_insert_with(|| json!(value));
+    }
+    Ok(given)
+}
+
 /// The end user consents: creates the connection/key (or grows the extended connection).
 /// Authorizing an already authorized credential changes nothing.
-pub fn authorize(store: &mut Store, cred_id: &str) -> Result<(), ApiError> {
+///
+/// `entered` is the consent page's posted form, in order. A key is created only from
+/// parameters that pass [`validate_parameters`] (the same check as `keys_create`), so an
+/// empty or invalid form leaves the credential as it was. Connections take no fields: the
+/// sandbox has no provider to sign in to, and basic-auth data gets placeholders.
+pub fn authorize(
+    store: &mut Store,
+    cred_id: &str,
+    entered: &[(String, String)],
+) -> Result<(), ApiError> {
     let c = store.credential(cred_id)?;
     if c.state == CredState::Authorized {
         return Ok(());
@@ -176,17 +245,8 @@ pub fn authorize(store: &mut Store, cred_id: &str) -> Result<(), ApiError> {
         }
         (None, Component::Keychain) => {
             let kt = super::keys::key_type(&type_name)?;
-            let names: Vec<&str> = kt.params.iter().map(|p| p.name).collect();
-            let mut params = prefilled(prefill.as_ref(), &names);
-            for p in kt.params {
-                let value = p.default.map_or_else(
-                    || format!("entered-on-consent-page-{}", p.name),
-                    str::to_owned,
-                );
-                params
-                    .entry(p.name.to_string())
-                    .or_insert_with(|| json!(value));
-            }
+            let given = key_form_parameters(kt, prefill.as_ref(), entered)?;
+            let params = validate_parameters(kt, &Map::new(), &given)?;
             let label = name_override.unwrap_or_else(|| format!("My {} key", kt.label));
             (insert_key(store, kt, label, team_id, params), Vec::new())
         }

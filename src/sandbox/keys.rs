@@ -48,8 +48,13 @@ fn expected(kt: &KeyType) -> String {
     )
 }
 
-/// Merges `given` over `base`, applies defaults and checks names, types, options and
-/// required values. Returns the full parameter set to store.
+/// Longest parameter value accepted. Make's own limit is unconfirmed; this covers API keys,
+/// tokens and hex/base64 key material while keeping a bound on what a request can store.
+pub const MAX_PARAMETER_LEN: usize = 4096;
+
+/// Merges `given` over `base`, applies defaults and checks names, types, lengths, options
+/// and required values. Returns the full parameter set to store. The one validator for
+/// key parameters: `keys_create`, `keys_update` and the consent page's key form all use it.
 pub fn validate_parameters(
     kt: &KeyType,
     base: &Map<String, Value>,
@@ -64,6 +69,11 @@ pub fn validate_parameters(
         let Some(s) = v.as_str() else {
             return Err(wrong_type(&format!("parameters.{k}"), "a string"));
         };
+        if s.chars().count() > MAX_PARAMETER_LEN {
+            return Err(ApiError::invalid_input(format!(
+                "Value exceeded maximum length of {MAX_PARAMETER_LEN} chars in parameter '{k}'."
+            )));
+        }
         if !p.options.is_empty() && !p.options.contains(&s) {
             return Err(
                 ApiError::invalid_input(format!("Invalid value in parameter '{k}'."))
@@ -235,5 +245,10 @@ mod tests {
         let bad_option: Map<String, Value> =
             serde_json::from_value(json!({"key": "k", "placement": "cookie"})).unwrap();
         assert!(validate_parameters(kt, &Map::new(), &bad_option).is_err());
+
+        let too_long: Map<String, Value> =
+            serde_json::from_value(json!({"key": "k".repeat(MAX_PARAMETER_LEN + 1)})).unwrap();
+        let err = validate_parameters(kt, &Map::new(), &too_long).unwrap_err();
+        assert!(err.message.contains("maximum length") && err.message.contains("'key'"));
     }
 }

@@ -31,6 +31,7 @@ mod errors;
 mod input;
 mod keys;
 mod render;
+mod scopes;
 mod seed;
 mod state;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Static tables the sandbox validates against: connection types (auth kind, scopes,
-//! parameters), key types (§4.3 parameter lists) and a few apps with their modules (§4.4).
+//! parameters), key types (§4.3 parameter lists) and, in `apps.rs`, a few apps with their
+//! modules (§4.4).
 //!
 //! Make holds these server-side; a fixed table keeps the double deterministic while still
 //! producing Make's real error cases ("Invalid connection type", "Invalid scope", missing
@@ -7,7 +8,13 @@
 
 use serde_json::{Value, json};
 
-/// One OAuth scope a connection type can hold.
+use super::scopes::ScopeForm;
+
+mod apps;
+
+pub use apps::{App, app, credential_for_kind};
+
+/// An OAuth scope the sandbox can describe on the consent page and in connection responses.
 pub struct ScopeDef {
     pub id: &'static str,
     pub name: &'static str,
@@ -20,7 +27,10 @@ pub struct ConnectionType {
     /// Auth kind reported as the response `accountType`: `oauth` or `basic`.
     pub auth: &'static str,
     pub theme: &'static str,
+    /// Scopes the sandbox can describe; not a limit (see [`ScopeForm`]).
     pub scopes: &'static [ScopeDef],
+    /// The provider's scope form: any well-formed scope is accepted, as Make would pass it on.
+    pub scope_form: ScopeForm,
     /// Scopes an OAuth connection gets when none are requested.
     pub default_scopes: &'static [&'static str],
     /// Data parameters accepted at create (and by set-data when editable).
@@ -98,6 +108,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
             ),
             ("gmail.send", "Send email on your behalf."),
         ],
+        scope_form: ScopeForm::UrlPrefix(G),
         default_scopes: &["https://www.googleapis.com/auth/userinfo.email"],
         params: &["clientId", "clientSecret"],
         required: &[],
@@ -109,6 +120,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "oauth",
         theme: "#4a154b",
         scopes: SLACK_SCOPES,
+        scope_form: ScopeForm::Colon,
         default_scopes: &["users:read"],
         params: &[],
         required: &[],
@@ -120,6 +132,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "oauth",
         theme: "#4a154b",
         scopes: SLACK_SCOPES,
+        scope_form: ScopeForm::Colon,
         default_scopes: &["users:read"],
         params: &[],
         required: &[],
@@ -131,6 +144,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#18bfff",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["apiKey"],
         required: &["apiKey"],
@@ -142,6 +156,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#008cff",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["authUser", "authPass"],
         required: &["authUser", "authPass"],
@@ -153,6 +168,7 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
         auth: "basic",
         theme: "#000000",
         scopes: &[],
+        scope_form: ScopeForm::None,
         default_scopes: &[],
         params: &["apiKey", "organizationId"],
         required: &["apiKey"],
@@ -273,183 +289,6 @@ pub fn key_type_json(kt: &KeyType) -> Value {
     json!({"name": kt.name, "label": kt.label, "parameters": params, "componentType": "key", "theme": kt.theme})
 }
 
-/// An app module that needs a credential (`type` is `account:<t>[,<t>]` or `keychain:<t>`).
-pub struct AppModule {
-    pub id: &'static str,
-    pub label: &'static str,
-    pub kind: &'static str,
-    pub scope: &'static [&'static str],
-    pub hook: bool,
-}
-
-pub struct App {
-    pub name: &'static str,
-    pub versions: &'static [u32],
-    pub modules: &'static [AppModule],
-    /// Credential kind requested for `appEndpoints` (endpoints declare no scopes).
-    pub endpoint_kind: &'static str,
-}
-
-impl App {
-    pub fn latest(&self) -> u32 {
-        self.versions.iter().copied().max().unwrap_or(1)
-    }
-}
-
-pub static APPS: &[App] = &[
-    App {
-        name: "google-sheets",
-        versions: &[1, 2],
-        endpoint_kind: "account:google",
-        modules: &[
-            AppModule {
-                id: "watchRows",
-                label: "Watch New Rows",
-                kind: "account:google",
-                scope: &["https://www.googleapis.com/auth/spreadsheets.readonly"],
-                hook: false,
-            },
-            AppModule {
-                id: "addRow",
-                label: "Add a Row",
-                kind: "account:google",
-                scope: &["https://www.googleapis.com/auth/spreadsheets"],
-                hook: false,
-            },
-            AppModule {
-                id: "updateRow",
-                label: "Update a Row",
-                kind: "account:google",
-                scope: &["https://www.googleapis.com/auth/spreadsheets"],
-                hook: false,
-            },
-            AppModule {
-                id: "listSheets",
-                label: "List Sheets",
-                kind: "account:google",
-                scope: &[
-                    "https://www.googleapis.com/auth/drive.readonly",
-                    "https://www.googleapis.com/auth/spreadsheets.readonly",
-                ],
-                hook: false,
-            },
-            AppModule {
-                id: "makeApiCall",
-                label: "Make an API Call",
-                kind: "account:google",
-                scope: &[],
-                hook: false,
-            },
-        ],
-    },
-    App {
-        name: "slack",
-        versions: &[3, 4],
-        endpoint_kind: "account:slack2,slack3",
-        modules: &[
-            AppModule {
-                id: "CreateMessage",
-                label: "Send a Message",
-                kind: "account:slack2,slack3",
-                scope: &["chat:write"],
-                hook: false,
-            },
-            AppModule {
-                id: "ListChannels",
-                label: "List Channels",
-                kind: "account:slack2,slack3",
-                scope: &["channels:read", "groups:read"],
-                hook: false,
-            },
-            AppModule {
-                id: "WatchPublicChannelMessages",
-                label: "Watch Public Channel Messages",
-                kind: "account:slack2,slack3",
-                scope: &["channels:history"],
-                hook: true,
-            },
-            AppModule {
-                id: "UploadFile",
-                label: "Upload a File",
-                kind: "account:slack2,slack3",
-                scope: &["files:write"],
-                hook: false,
-            },
-        ],
-    },
-    App {
-        name: "http",
-        versions: &[3, 4],
-        endpoint_kind: "keychain:basicauth",
-        modules: &[
-            AppModule {
-                id: "ActionSendDataBasicAuth",
-                label: "Make a Basic Auth request",
-                kind: "keychain:basicauth",
-                scope: &[],
-                hook: false,
-            },
-            AppModule {
-                id: "MakeRequest:authenticationType:apiKey",
-                label: "Make a request (API key)",
-                kind: "keychain:apikeyauth",
-                scope: &[],
-                hook: false,
-            },
-            AppModule {
-                id: "MakeRequest:authenticationType:basicAuth",
-                label: "Make a request (basic auth)",
-                kind: "account:http",
-                scope: &[],
-                hook: false,
-            },
-        ],
-    },
-    App {
-        name: "airtable",
-        versions: &[3],
-        endpoint_kind: "account:airtable2",
-        modules: &[
-            AppModule {
-                id: "ActionCreateRecord",
-                label: "Create a Record",
-                kind: "account:airtable2",
-                scope: &[],
-                hook: false,
-            },
-            AppModule {
-                id: "TriggerWatchRecords",
-                label: "Watch Records",
-                kind: "account:airtable2",
-                scope: &[],
-                hook: false,
-            },
-        ],
-    },
-];
-
-pub fn app(name: &str) -> Option<&'static App> {
-    APPS.iter().find(|a| a.name == name)
-}
-
-/// Splits a module `type` into the credential component and the preferred type.
-///
-/// `account:slack2,slack3` lists acceptable types oldest first; a new credential asks for
-/// the newest (last) one. Returns `("account"|"keychain", type)`.
-pub fn credential_for_kind(kind: &str) -> Option<(&'static str, &str)> {
-    let (component, types) = kind.split_once(':')?;
-    let component = match component {
-        "account" => "account",
-        "keychain" => "keychain",
-        _ => return None,
-    };
-    types
-        .split(',')
-        .map(str::trim)
-        .rfind(|t| !t.is_empty())
-        .map(|t| (component, t))
-}
-
 /// A full Google scope id from its short suffix (used by the seed data).
 pub fn google_scope(suffix: &str) -> String {
     format!("{G}{suffix}")
@@ -460,33 +299,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn module_kinds_resolve_to_newest_type() {
-        assert_eq!(
-            credential_for_kind("account:slack2,slack3"),
-            Some(("account", "slack3"))
-        );
-        assert_eq!(
-            credential_for_kind("keychain:basicauth"),
-            Some(("keychain", "basicauth"))
-        );
-        assert_eq!(credential_for_kind("bogus"), None);
-    }
-
-    #[test]
-    fn every_module_scope_and_kind_is_known() {
-        for app in APPS {
-            for m in app.modules {
-                let (component, t) = credential_for_kind(m.kind).unwrap();
-                if component == "account" {
-                    let ct = connection_type(t).unwrap();
-                    for s in m.scope {
-                        assert!(ct.scope(s).is_some(), "{s} unknown for {t}");
-                    }
-                } else {
-                    assert!(key_type(t).is_some());
-                }
-            }
-        }
+    fn default_scopes_are_described() {
         for ct in CONNECTION_TYPES {
             for s in ct.default_scopes {
                 assert!(ct.scope(s).is_some());

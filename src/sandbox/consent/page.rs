@@ -1,39 +1,17 @@
-//! The end-user consent page behind a request's `publicUri`.
-//!
-//! Make sends the person who owns the credentials to a page where they authorize or
-//! decline each one. The sandbox serves a plain HTML version (no JavaScript, no auth, like
-//! a public link): each credential has `<form method="post">` buttons that post to
-//! `/credential-requests/{id}/credentials/{credentialId}/{authorize|decline}` and redirect
-//! (303) back. Every user-provided string is HTML-escaped.
+//! The consent page's HTML: layout, one card per credential, the scopes an OAuth credential
+//! grants, and error pages. Every string that came from a request, a person or the store
+//! goes through [`escape`].
 
 use std::fmt::Write;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::response::{Html, IntoResponse, Response};
 
-use super::AppState;
-use super::catalog;
-use super::credentials;
-use super::errors::ApiError;
-use super::state::{Component, CredState, Credential, Store};
-use super::time::iso;
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/credential-requests/{id}/authorize", get(page))
-        .route(
-            "/credential-requests/{id}/credentials/{cid}/authorize",
-            post(authorize),
-        )
-        .route(
-            "/credential-requests/{id}/credentials/{cid}/decline",
-            post(decline),
-        )
-}
+use super::key_form;
+use crate::sandbox::catalog::{self, ConnectionType};
+use crate::sandbox::errors::ApiError;
+use crate::sandbox::state::{Component, CredState, Credential, Store};
+use crate::sandbox::time::iso;
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 pub fn escape(s: &str) -> String {
@@ -65,9 +43,14 @@ ul{margin:0;padding-left:18px} code{background:#f1eefa;padding:1px 5px;border-ra
 .s-authorized{background:#dcf5e6;color:#116633} .s-declined{background:#fde2e2;color:#9b1c1c}
 .s-partially_authorized{background:#fff1d6;color:#8a5a00} .s-pending{background:#e8e4fb;color:#4b2bb3}
 .actions{display:flex;gap:10px;flex-wrap:wrap;align-items:center} form{display:flex;gap:8px;margin:0}
+form.key-form{flex-direction:column;align-items:flex-start;width:100%;margin-bottom:8px}
+.fields{display:grid;grid-template-columns:minmax(120px,200px) 1fr;gap:8px 12px;align-items:start;width:100%}
+.fields label{padding-top:6px} .hint{display:block;color:#5b5670;font-size:13px}
+.error{background:#fde2e2;color:#9b1c1c;border-radius:6px;padding:8px 12px;margin:0 0 12px}
 button{font:inherit;border-radius:6px;padding:6px 16px;cursor:pointer;border:1px solid #c9c3dc;background:#fff}
 button.primary{background:#6d00cc;border-color:#6d00cc;color:#fff}
-input{font:inherit;padding:5px 8px;border:1px solid #c9c3dc;border-radius:6px;min-width:220px}
+input,select{font:inherit;padding:5px 8px;border:1px solid #c9c3dc;border-radius:6px;min-width:220px}
+input[readonly]{background:#f4f2fa;color:#3d3852}
 footer{color:#7b7690;font-size:13px;margin-top:28px}
 ";
 
@@ -91,21 +74,99 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(layout("Credential request", &body))).into_response()
 }
 
-fn api_error_page(e: ApiError) -> Response {
-    let msg = match &e.detail {
-        Some(d) => format!("{} {d}", e.message),
-        None => e.message.clone(),
-    };
+/// An API error as an HTML page.
+pub fn api_error_page(e: &ApiError) -> Response {
     // A request the token's organization cannot see is, for this page, simply unknown.
     let status = if e.status == StatusCode::FORBIDDEN {
         StatusCode::NOT_FOUND
     } else {
         e.status
     };
-    error_page(status, &msg)
+    error_page(status, &message(e))
 }
 
-fn credential_card(out: &mut String, request_id: &str, c: &Credential) {
+fn message(e: &ApiError) -> String {
+    match &e.detail {
+        Some(d) => format!("{} {d}", e.message),
+        None => e.message.clone(),
+    }
+}
+
+/// A refused authorize post, shown on its credential's card when the page is re-rendered.
+pub struct Feedback<'a> {
+    pub credential_id: &'a str,
+    pub error: &'a ApiError,
+    /// The posted fields, so the person need not retype what was fine (never secrets).
+    pub entered: &'a [(String, String)],
+}
+
+/// A list of scopes, each with the catalog's description or its plain name.
+fn scope_list(out: &mut String, ct: Option<&ConnectionType>, scopes: &[String]) {
+    if scopes.is_empty() {
+        out.push_str("None");
+        return;
+    }
+    out.push_str("<ul>");
+    for s in scopes {
+        let _ = write!(out, "<li><code>{}</code>", escape(s));
+        if let Some(ct) = ct {
+            let _ = write!(out, " — {}", escape(&ct.describe_scope(s)));
+        }
+        out.push_str("</li>");
+    }
+    out.push_str("</ul>");
+}
+
+/// What an OAuth credential will grant. An extension lists the scopes it adds apart from
+/// those the connection already holds, so the person sees exactly what changes.
+fn scope_rows(out: &mut String, store: &Store, c: &Credential) {
+    let ct = catalog::connection_type(&c.type_name);
+    match c.extends {
+        Some(conn_id) if c.state != CredState::Authorized => {
+            let held = store
+                .connections
+                .get(&conn_id)
+                .map_or(&c.remote_scope, |conn| &conn.scopes);
+            let adds: Vec<String> = c
+                .scope
+                .iter()
+                .filter(|s| !held.contains(s))
+                .cloned()
+                .collect();
+            out.push_str("<dt>Adds scopes</dt><dd>");
+            scope_list(out, ct, &adds);
+            out.push_str("</dd><dt>Already granted</dt><dd>");
+            scope_list(out, ct, held);
+            out.push_str("</dd>");
+        }
+        _ => {
+            let head = if c.state == CredState::Authorized {
+                "Granted scopes"
+            } else {
+                "Will grant"
+            };
+            let _ = write!(out, "<dt>{head}</dt><dd>");
+            if c.scope.is_empty() {
+                let defaults: Vec<String> = ct
+                    .map(|t| t.default_scopes.iter().map(|s| s.to_string()).collect())
+                    .unwrap_or_default();
+                out.push_str("No scopes requested; the connection gets the type's default: ");
+                scope_list(out, ct, &defaults);
+            } else {
+                scope_list(out, ct, &c.scope);
+            }
+            out.push_str("</dd>");
+        }
+    }
+}
+
+fn credential_card(
+    out: &mut String,
+    store: &Store,
+    request_id: &str,
+    c: &Credential,
+    feedback: Option<&Feedback<'_>>,
+) {
     let state = c.state.as_str();
     let component = match c.component {
         Component::Account => "Connection (account)",
@@ -121,22 +182,9 @@ fn credential_card(out: &mut String, request_id: &str, c: &Credential) {
         ty = escape(&c.type_name),
         auth = escape(c.auth_type),
     );
-    out.push_str("<dt>Scopes</dt><dd>");
-    if c.scope.is_empty() {
-        out.push_str("None requested");
-    } else {
-        out.push_str("<ul>");
-        let ct = catalog::connection_type(&c.type_name);
-        for s in &c.scope {
-            let _ = write!(out, "<li><code>{}</code>", escape(s));
-            if let Some(def) = ct.and_then(|t| t.scope(s)) {
-                let _ = write!(out, " — {}", escape(def.name));
-            }
-            out.push_str("</li>");
-        }
-        out.push_str("</ul>");
+    if c.component == Component::Account && c.auth_type == "oauth" {
+        scope_rows(out, store, c);
     }
-    out.push_str("</dd>");
     if let Some(d) = &c.description {
         let _ = write!(out, "<dt>Description</dt><dd>{}</dd>", escape(d));
     }
@@ -164,26 +212,57 @@ fn credential_card(out: &mut String, request_id: &str, c: &Credential) {
     if let Some(reason) = &c.decline_reason {
         let _ = write!(out, "<dt>Decline reason</dt><dd>{}</dd>", escape(reason));
     }
-    out.push_str("</dl><div class=\"actions\">");
+    out.push_str("</dl>");
+    let feedback = feedback.filter(|f| f.credential_id == c.id);
+    if let Some(f) = feedback {
+        let _ = write!(
+            out,
+            "<p class=\"error\" role=\"alert\">Not authorized: {}</p>",
+            escape(&message(f.error))
+        );
+    }
+    out.push_str("<div class=\"actions\">");
     let base = format!(
         "/credential-requests/{}/credentials/{}",
         escape(request_id),
         escape(&c.id)
     );
+    let key_type = (c.component == Component::Keychain)
+        .then(|| catalog::key_type(&c.type_name))
+        .flatten();
     if c.state == CredState::Authorized {
         out.push_str("<span>Authorized. Delete the request or the credential to revoke it.</span>");
     } else {
+        match key_type {
+            Some(kt) => key_form::render(
+                out,
+                &format!("{base}/authorize"),
+                c,
+                kt,
+                feedback.map(|f| f.entered),
+            ),
+            None => {
+                let _ = write!(
+                    out,
+                    "<form method=\"post\" action=\"{base}/authorize\"><button class=\"primary\" type=\"submit\">Authorize</button></form>"
+                );
+            }
+        }
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"{base}/authorize\"><button class=\"primary\" type=\"submit\">Authorize</button></form>\
-             <form method=\"post\" action=\"{base}/decline\"><input name=\"reason\" maxlength=\"240\" placeholder=\"Reason (optional)\" aria-label=\"Decline reason\">\
+            "<form method=\"post\" action=\"{base}/decline\"><input name=\"reason\" maxlength=\"240\" placeholder=\"Reason (optional)\" aria-label=\"Decline reason\">\
              <button type=\"submit\">Decline</button></form>"
         );
     }
     out.push_str("</div></article>");
 }
 
-fn render_page(store: &Store, request_id: &str) -> Result<String, ApiError> {
+/// The whole page for a request; `feedback` marks the card whose post was refused.
+pub fn render_page(
+    store: &Store,
+    request_id: &str,
+    feedback: Option<&Feedback<'_>>,
+) -> Result<String, ApiError> {
     let req = store.request(request_id)?;
     let status = store.request_status(req);
     let team = store.accessible_team(req.team_id)?.name;
@@ -201,58 +280,9 @@ fn render_page(store: &Store, request_id: &str) -> Result<String, ApiError> {
         iso(req.expires_at)
     );
     for c in store.credentials_of(req) {
-        credential_card(&mut body, &req.id, c);
+        credential_card(&mut body, store, &req.id, c, feedback);
     }
     Ok(layout(&format!("Authorize: {}", req.name), &body))
-}
-
-async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match render_page(&state.lock(), &id) {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => api_error_page(e),
-    }
-}
-
-/// The credential must belong to the request in the URL.
-fn check_pair(store: &Store, id: &str, cid: &str) -> Result<(), ApiError> {
-    store.request(id)?;
-    match store.credential(cid) {
-        Ok(c) if c.request_id == id => Ok(()),
-        _ => Err(ApiError::not_found("Credential", cid)),
-    }
-}
-
-fn back_to(id: &str) -> Response {
-    Redirect::to(&format!("/credential-requests/{id}/authorize")).into_response()
-}
-
-async fn authorize(
-    State(state): State<AppState>,
-    Path((id, cid)): Path<(String, String)>,
-) -> Response {
-    let mut store = state.lock();
-    match check_pair(&store, &id, &cid).and_then(|()| credentials::authorize(&mut store, &cid)) {
-        Ok(()) => back_to(&id),
-        Err(e) => api_error_page(e),
-    }
-}
-
-async fn decline(
-    State(state): State<AppState>,
-    Path((id, cid)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let reason = url::form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "reason")
-        .map(|(_, v)| v.trim().chars().take(240).collect::<String>())
-        .filter(|r| !r.is_empty());
-    let mut store = state.lock();
-    match check_pair(&store, &id, &cid)
-        .and_then(|()| credentials::decline(&mut store, &cid, reason))
-    {
-        Ok(()) => back_to(&id),
-        Err(e) => api_error_page(e),
-    }
 }
 
 #[cfg(test)]
