@@ -647,9 +647,11 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     );
     assert!(why.contains("was refused"), "{why}");
     // Tampered.
-    let mut tampered = state.clone();
-    tampered.pop();
-    tampered.push('A');
+    // Change one character in the middle (the last one may carry only padding bits).
+    let mut tampered: Vec<char> = state.chars().collect();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
     refused(
         world
             .call_once(retry(

@@ -46,10 +46,13 @@ pub struct LinkOutcome {
     pub elicitation_id: Option<String>,
 }
 
+/// One link elicitation waiting for its completion notice: its id and the session to tell.
+type Pending = (String, Peer<RoleServer>);
+
 /// Elicitation ids (with the session to notify) by credential request id.
 #[derive(Clone, Default)]
 pub struct PendingLinks {
-    inner: Arc<Mutex<HashMap<String, Vec<(String, Peer<RoleServer>)>>>>,
+    inner: Arc<Mutex<HashMap<String, Vec<Pending>>>>,
 }
 
 impl PendingLinks {
