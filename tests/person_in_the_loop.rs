@@ -709,3 +709,52 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     assert_eq!(structured(&done)["deleted"], true);
     world.stop().await;
 }
+
+/// The real binary over stdio with `--sandbox`, in both eras: the link reaches the person,
+/// the consent page authorizes, the wait sees it, and a 2025-11-25 client hears it is done.
+#[tokio::test]
+async fn the_binary_over_stdio_hands_over_the_link_and_waits() {
+    for era in [Era::Legacy, Era::Modern] {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"));
+        cmd.arg("--sandbox")
+            .arg("--no-cli-login")
+            .env("HOME", std::env::temp_dir().join("mcm-no-home"))
+            .stderr(std::process::Stdio::null());
+        let transport = rmcp::transport::TokioChildProcess::new(cmd).unwrap();
+        let person = TestPerson::agreeing();
+        let client = person::connect(person.clone(), transport, era).await;
+        let args = json!({"connections": [{"type": "google", "scope": [GOOGLE_DRIVE]}]});
+        let out = structured(
+            &client
+                .call_tool(params("credential-requests_create-by-credentials", args))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(out["person"]["action"], "accept", "{era:?}: {out}");
+        let uri = out["publicUri"].as_str().unwrap();
+        let origin = uri.split("/credential-requests/").next().unwrap();
+        let (id, creds) = request_of(&out);
+        let form = reqwest::Client::new()
+            .post(format!(
+                "{origin}/credential-requests/{id}/credentials/{}/authorize",
+                creds[0].0
+            ))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert!(form.status().is_success(), "{}", form.status());
+        let wait = params(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": id, "timeoutSeconds": 10}),
+        );
+        let done = structured(&client.call_tool(wait).await.unwrap());
+        assert_eq!(done["done"], true, "{done}");
+        assert!(done["credentials"][0]["remoteId"].is_number());
+        if era == Era::Legacy {
+            let eid = out["person"]["elicitationId"].as_str().unwrap().to_string();
+            assert!(eventually(|| person.completed().contains(&eid)).await);
+        }
+        let _ = client.cancel().await;
+    }
+}

@@ -4,6 +4,8 @@
 //! Make API sandbox over an in-memory pipe (the stdio code path) or Streamable HTTP
 //! (stateless or with sessions), in either protocol era.
 
+#![allow(dead_code)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -359,7 +361,8 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
-async fn pipe(
+/// Serves `server` over an in-memory pipe to a client with `person`.
+pub async fn pipe(
     server: MakeServer,
     era: Era,
     person: TestPerson,
@@ -373,7 +376,8 @@ async fn pipe(
     connect(person, client_end, era).await
 }
 
-async fn connect<T, E, A>(
+/// Connects a client with `person` over `transport` in `era`.
+pub async fn connect<T, E, A>(
     person: TestPerson,
     transport: T,
     era: Era,

@@ -1,0 +1,251 @@
+//! `credential-requests_wait-for-authorization` against a mock Make API: the exact request
+//! it polls with, what ends the wait (done, a lasting error) and what does not (429, 5xx),
+//! and that a cancelled call stops polling. Also: a link that fails the Make-host check is
+//! never handed to the person.
+
+#[path = "common/person.rs"]
+mod person;
+
+use std::time::Duration;
+
+use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{MakeClient, RetryPolicy};
+use make_credentials_mcp::server::MakeServer;
+use person::{Era, TestPerson, params, structured, text};
+use rmcp::model::{NumberOrString, ProgressToken, RequestMetaObject};
+use serde_json::{Value, json};
+use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ID: &str = "a07e16f2ad134bf49cf83a00aa95c0a5";
+const DETAIL: &str = "/api/v2/credential-requests/requests/a07e16f2ad134bf49cf83a00aa95c0a5/detail";
+
+fn detail(states: &[&str]) -> Value {
+    let credentials: Vec<Value> = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| json!({"id": format!("c{i}"), "component": "account", "name": "google", "state": state, "remoteId": if *state == "authorized" { json!(5001) } else { Value::Null }}))
+        .collect();
+    json!({"requestDetail": {"id": ID, "status": "pending", "credentials": credentials}})
+}
+
+async fn server_on(mock: &MockServer) -> MakeServer {
+    let settings = ClientSettings {
+        base_url: Some(Url::parse(&format!("{}/api/v2", mock.uri())).unwrap()),
+        api_key: ApiKey::new("5c4e2a1b-0d3f-4a6b-8c9d-112233445566"),
+        retry: RetryPolicy {
+            max_retries: 0,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        ..ClientSettings::default()
+    };
+    MakeServer::new(MakeClient::new(&settings).unwrap(), Some(1))
+}
+
+async fn detail_calls(mock: &MockServer) -> usize {
+    mock.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == DETAIL)
+        .count()
+}
+
+#[tokio::test]
+async fn polls_the_detail_endpoint_until_no_credential_is_pending() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending"])))
+        .up_to_n_times(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["authorized"])))
+        .mount(&mock)
+        .await;
+    let client = person::pipe(
+        server_on(&mock).await,
+        Era::Legacy,
+        TestPerson::unreachable(),
+    )
+    .await;
+    let out = structured(
+        &client
+            .call_tool(params(
+                "credential-requests_wait-for-authorization",
+                json!({"requestId": ID}),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(out["done"], true);
+    assert_eq!(out["credentials"][0]["remoteId"], 5001);
+    let requests = mock.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "one poll pending, one done");
+    for r in &requests {
+        assert_eq!(r.method.as_str(), "GET");
+        assert_eq!(r.url.path(), DETAIL);
+        assert_eq!(r.url.query(), None);
+        assert!(r.body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_outages_do_not_end_the_wait_but_other_errors_do() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"message": "Too many requests", "code": "SC429"})),
+        )
+        .up_to_n_times(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"message": "Unavailable"})))
+        .up_to_n_times(1)
+        .mount(&mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["declined"])))
+        .mount(&mock)
+        .await;
+    let client = person::pipe(
+        server_on(&mock).await,
+        Era::Legacy,
+        TestPerson::unreachable(),
+    )
+    .await;
+    let out = structured(
+        &client
+            .call_tool(params(
+                "credential-requests_wait-for-authorization",
+                json!({"requestId": ID, "timeoutSeconds": 20}),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(out["done"], true, "{out}");
+    assert_eq!(out["summary"], "1 of 1 done: google declined");
+
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Permission denied", "code": "SC403"})),
+        )
+        .mount(&mock)
+        .await;
+    let client = person::pipe(
+        server_on(&mock).await,
+        Era::Legacy,
+        TestPerson::unreachable(),
+    )
+    .await;
+    let result = client
+        .call_tool(params(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": ID}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        text(&result).contains("HTTP 403 [SC403]"),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(
+        detail_calls(&mock).await,
+        1,
+        "a lasting error ends the wait at once"
+    );
+}
+
+#[tokio::test]
+async fn progress_repeats_at_least_every_ten_seconds_and_cancel_stops_polling() {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending", "authorized"])))
+        .mount(&mock)
+        .await;
+    let person = TestPerson::unreachable();
+    let client = person::pipe(server_on(&mock).await, Era::Legacy, person.clone()).await;
+    let mut p = params(
+        "credential-requests_wait-for-authorization",
+        json!({"requestId": ID, "timeoutSeconds": 12}),
+    );
+    p.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        NumberOrString::Number(3),
+    )));
+    let out = structured(&client.call_tool(p).await.unwrap());
+    assert_eq!(out["timedOut"], true);
+    let progress = person.progress();
+    assert!(
+        progress.len() >= 2,
+        "a first report and a heartbeat after 10 s: {progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|p| p.progress == 1.0 && p.total == Some(2.0))
+    );
+
+    // Cancel: dropping the call sends notifications/cancelled; polling stops.
+    let wait = client.call_tool(params(
+        "credential-requests_wait-for-authorization",
+        json!({"requestId": ID, "timeoutSeconds": 60}),
+    ));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(2500), wait)
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after_cancel = detail_calls(&mock).await;
+    tokio::time::sleep(Duration::from_millis(6000)).await;
+    assert_eq!(
+        detail_calls(&mock).await,
+        after_cancel,
+        "no poll after the cancel"
+    );
+}
+
+#[tokio::test]
+async fn a_link_off_make_is_never_handed_to_the_person() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/api/v2/credential-requests/actions/create-by-credentials",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "request": {"id": ID, "status": "pending"},
+            "publicUri": "https://evil.example.com/steal"
+        })))
+        .mount(&mock)
+        .await;
+    let person = TestPerson::agreeing();
+    let client = person::pipe(server_on(&mock).await, Era::Legacy, person.clone()).await;
+    let args = json!({"connections": [{"type": "google"}]});
+    let out = structured(
+        &client
+            .call_tool(params("credential-requests_create-by-credentials", args))
+            .await
+            .unwrap(),
+    );
+    assert!(out.get("publicUri").is_none(), "{out}");
+    assert!(out.get("person").is_none());
+    assert!(
+        person.elicitations().is_empty(),
+        "nothing was shown to the person"
+    );
+}
