@@ -24,6 +24,7 @@ One line per check (PASS/FAIL), then "N passed, M failed"; the exit status is 1 
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -64,7 +65,9 @@ class Report:
             self.passed += 1
         else:
             self.failed += 1
-        suffix = f" ({detail})" if detail != "" else ""
+        # Details in full (within reason) on failure, shortened on success.
+        text = " ".join(str(detail).split())[: 160 if ok else 1500]
+        suffix = f" ({text})" if text else ""
         print(f"{'PASS' if ok else 'FAIL'} [{combo}] {what}{suffix}", flush=True)
         return ok
 
@@ -134,8 +137,14 @@ def consent_post(public_uri: str, path: str, fields: dict[str, str]) -> int:
         return err.code
 
 
-async def browser(public_uri: str, request_id: str, creds: list[dict], log: list[str]) -> None:
-    """The person on the consent page: 1 s in, authorize google; 1 s later, decline the key."""
+async def browser(public_uri: str, request_id: str, creds: list[dict], seen_one: anyio.Event,
+                  log: list[str]) -> None:
+    """The person on the consent page: 1 s in, authorize google; 1 s later, decline the key.
+
+    The server polls Make (about every 1 s, then 1.5 s, ... with +-20 % jitter), so a state that
+    lasts only 1 s can fall between two polls. To make the "1 of 2" progress report observable
+    every time, the decline also waits (at most 8 s) until that report has arrived; if it never
+    does, the decline goes ahead anyway and the progress check fails."""
     base = f"/credential-requests/{request_id}/credentials"
     google = next(c for c in creds if c.get("component") == "account")
     key = next(c for c in creds if c.get("component") == "keychain")
@@ -144,9 +153,15 @@ async def browser(public_uri: str, request_id: str, creds: list[dict], log: list
         consent_post, public_uri, f"{base}/{google['id']}/authorize", {})
     log.append(f"authorize google -> {status}")
     await anyio.sleep(1)
+    held = time.monotonic()
+    with anyio.move_on_after(8):
+        await seen_one.wait()
+    held = time.monotonic() - held
     status = await anyio.to_thread.run_sync(
         consent_post, public_uri, f"{base}/{key['id']}/decline", {"reason": "no key today"})
     log.append(f"decline apikeyauth -> {status}")
+    if held > 0.05:
+        log.append(f"(decline held {held:.1f} s for the 1-of-2 report)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +291,8 @@ async def new_credentials(combo: str, model: Model, person: Person, can_ask: boo
                               {"name": "E2E new credentials", **CREATE_ARGS})
     out = result.structured_content or {}
     after = await model.count_requests()
-    if not REPORT.check(c, "create succeeded", not result.is_error, text_of(result)):
+    if not REPORT.check(c, "create succeeded", not result.is_error,
+                        (out.get("request") or {}).get("id") if not result.is_error else text_of(result)):
         return
     public_uri = out.get("publicUri")
     request_id = (out.get("request") or {}).get("id")
@@ -299,22 +315,26 @@ async def new_credentials(combo: str, model: Model, person: Person, can_ask: boo
                      bool(elicitation_id) and bool(urls) and urls[0].elicitation_id == elicitation_id,
                      f"{elicitation_id} vs {[u.elicitation_id for u in urls]}")
     REPORT.check(c, "one account and one keychain credential",
-                 sorted(x.get("component") for x in creds) == ["account", "keychain"], creds)
+                 sorted(x.get("component") for x in creds) == ["account", "keychain"],
+                 [(x.get("component"), x.get("name"), x.get("state")) for x in creds])
 
     # The person works on the consent page while the model waits.
     progress: list[tuple[float, float | None, str | None]] = []
+    seen_one = anyio.Event()
 
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         progress.append((p, total, message))
+        if p == 1:
+            seen_one.set()
 
     browser_log: list[str] = []
     async with anyio.create_task_group() as tg:
-        tg.start_soon(browser, public_uri, request_id, creds, browser_log)
+        tg.start_soon(browser, public_uri, request_id, creds, seen_one, browser_log)
         waited = await model.call("credential-requests_wait-for-authorization",
                                   {"requestId": request_id, "timeoutSeconds": 30}, progress_callback=on_progress)
     w = waited.structured_content or {}
-    REPORT.check(c, "consent page answered 303", browser_log == ["authorize google -> 303",
-                                                                 "decline apikeyauth -> 303"], browser_log)
+    REPORT.check(c, "consent page answered 303", browser_log[:2] == ["authorize google -> 303",
+                                                                     "decline apikeyauth -> 303"], browser_log)
     REPORT.check(c, "wait: done, not timed out", w.get("done") is True and w.get("timedOut") is False,
                  {k: w.get(k) for k in ("done", "timedOut")} if w else text_of(waited))
     REPORT.check(c, "wait: summary", w.get("summary") == "2 of 2 done: google authorized, apikeyauth declined",
@@ -343,7 +363,8 @@ async def link_declined(combo: str, model: Model, person: Person, can_ask: bool,
                               {"name": "E2E link declined", **CREATE_ARGS})
     out = result.structured_content or {}
     after = await model.count_requests()
-    REPORT.check(c, "normal (non-error) result", not result.is_error, text_of(result))
+    REPORT.check(c, "normal (non-error) result", not result.is_error,
+                 (out.get("request") or {}).get("id") if not result.is_error else text_of(result))
     REPORT.check(c, "publicUri still present", bool(out.get("publicUri")), out.get("publicUri"))
     REPORT.check(c, "exactly one request created", after - before == 1, f"{before} -> {after}")
     urls = person.take("url")
@@ -402,6 +423,8 @@ async def safe_delete(combo: str, model: Model, person: Person, can_ask: bool, v
 
 
 async def main(binary: str) -> int:
+    # SDK warnings (e.g. about session termination) interleaved with the check lines.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="SDK %(levelname)s %(name)s: %(message)s")
     logdir = tempfile.mkdtemp(prefix="person-e2e-")
     started = time.monotonic()
     for transport in TRANSPORTS:

@@ -1,24 +1,33 @@
-//! The gate destructive tools pass: what the person's answer means for the call.
+//! The gate destructive tools pass: ask the person where the settings and the client allow,
+//! and turn their answer into "go ahead" or a finished result that changed nothing.
 
-use rmcp::model::InputRequiredResult;
+use std::future::Future;
 
-use crate::person::{ConfirmOutcome, Decision};
+use super::{Reply, ToolError};
+use crate::person::{ConfirmOutcome, Decision, Question, Turn};
+use crate::server::MakeServer;
 
-/// What a destructive tool does after asking (or not asking) the person.
-pub(crate) enum Gate {
-    /// Go ahead; `Some` when the person was asked and agreed.
-    Go(Option<ConfirmOutcome>),
-    /// Return this input-required result and expect a retry.
-    Ask(InputRequiredResult),
-    /// Change nothing; report the outcome and this message.
-    Kept(ConfirmOutcome, String),
-}
+/// `Ok(confirmation)`: go ahead (`Some` when the person was asked and agreed).
+/// `Err(reply)`: return this as the tool's result (a question, or nothing changed).
+pub(crate) type Passage<T> = Result<Option<ConfirmOutcome>, Reply<T>>;
 
-impl From<Decision> for Gate {
-    fn from(decision: Decision) -> Self {
-        match decision {
-            Decision::Proceed(asked) => Self::Go(asked.map(|a| ConfirmOutcome::new(a, true))),
-            Decision::Ask(ask) => Self::Ask(ask),
+impl MakeServer {
+    /// Asks the person (through `question`, which reads the object from Make) whether the
+    /// destructive call in `turn` may go ahead. `kept` builds the tool's result for a
+    /// person who did not agree, from the outcome and a message saying nothing changed.
+    pub(crate) async fn gate<T, F, Fut>(
+        &self,
+        turn: &Turn,
+        question: F,
+        kept: impl FnOnce(ConfirmOutcome, String) -> T,
+    ) -> Result<Passage<T>, ToolError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Question, ToolError>>,
+    {
+        Ok(match self.person().confirm(turn, question).await? {
+            Decision::Proceed(asked) => Ok(asked.map(|a| ConfirmOutcome::new(a, true))),
+            Decision::Ask(ask) => Err(Reply::Ask(ask)),
             Decision::Declined(asked) => {
                 let why = match asked.action.as_str() {
                     "decline" => "The person declined",
@@ -29,8 +38,11 @@ impl From<Decision> for Gate {
                 let message = format!(
                     "{why}: nothing was changed. Do not call this again on your own; ask the person what they want."
                 );
-                Self::Kept(ConfirmOutcome::new(asked, false), message)
+                Err(Reply::Done(kept(
+                    ConfirmOutcome::new(asked, false),
+                    message,
+                )))
             }
-        }
+        })
     }
 }

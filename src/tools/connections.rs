@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::args::{Id, Parameters, check_identifier, check_strings, check_text};
-use super::confirm::Gate;
 use super::{Reply, ToolError};
 use crate::make::MakeError;
 use crate::make::connections::{Connection, NewConnection};
@@ -259,19 +258,19 @@ impl MakeServer {
         if let Some(data) = &args.data {
             self.check_replacement_data(id, data).await?;
             let question = || self.replace_data_question(id);
-            match Gate::from(self.person().confirm(&turn, question).await?) {
-                Gate::Go(outcome) => confirmation = outcome,
-                Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-                Gate::Kept(outcome, message) => {
-                    return Ok(Reply::Done(UpdateOutput {
-                        connection_id: id,
-                        renamed: false,
-                        data_updated: false,
-                        connection: None,
-                        message,
-                        confirmation: Some(outcome),
-                    }));
-                }
+            match self
+                .gate(&turn, question, |outcome, message| UpdateOutput {
+                    connection_id: id,
+                    renamed: false,
+                    data_updated: false,
+                    connection: None,
+                    message,
+                    confirmation: Some(outcome),
+                })
+                .await?
+            {
+                Ok(outcome) => confirmation = outcome,
+                Err(reply) => return Ok(reply),
             }
         }
         let connection = match &args.name {
@@ -368,17 +367,17 @@ impl MakeServer {
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.connection_id.0;
         let question = || self.delete_question(id);
-        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
-            Gate::Go(outcome) => outcome,
-            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-            Gate::Kept(outcome, message) => {
-                return Ok(Reply::Done(DeleteOutput {
-                    connection_id: id,
-                    deleted: false,
-                    confirmation: Some(outcome),
-                    message: Some(message),
-                }));
-            }
+        let confirmation = match self
+            .gate(&turn, question, |outcome, message| DeleteOutput {
+                connection_id: id,
+                deleted: false,
+                confirmation: Some(outcome),
+                message: Some(message),
+            })
+            .await?
+        {
+            Ok(confirmation) => confirmation,
+            Err(reply) => return Ok(reply),
         };
         self.make().delete_connection(id).await?;
         Ok(Reply::Done(DeleteOutput {

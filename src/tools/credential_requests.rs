@@ -6,7 +6,6 @@ use rmcp::{tool, tool_router};
 use serde_json::json;
 
 use super::args::{Parameters, check_strings, check_text};
-use super::confirm::Gate;
 use super::{Reply, ToolError};
 use crate::make::MakeError;
 use crate::make::credential_requests::{CreatedRequest, RequestFilter};
@@ -96,17 +95,17 @@ impl MakeServer {
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.request_id.0;
         let question = || self.delete_request_question(&id);
-        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
-            Gate::Go(outcome) => outcome,
-            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-            Gate::Kept(outcome, message) => {
-                return Ok(Reply::Done(DeleteOutput {
-                    request_id: id,
-                    deleted: false,
-                    confirmation: Some(outcome),
-                    message: Some(message),
-                }));
-            }
+        let confirmation = match self
+            .gate(&turn, question, |outcome, message| DeleteOutput {
+                request_id: id.clone(),
+                deleted: false,
+                confirmation: Some(outcome),
+                message: Some(message),
+            })
+            .await?
+        {
+            Ok(confirmation) => confirmation,
+            Err(reply) => return Ok(reply),
         };
         self.make().delete_credential_request(&id).await?;
         Ok(Reply::Done(DeleteOutput {
@@ -170,18 +169,18 @@ impl MakeServer {
                 object: format!("credential {id}"),
             })
         };
-        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
-            Gate::Go(outcome) => outcome,
-            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-            Gate::Kept(outcome, message) => {
-                return Ok(Reply::Done(CredentialDeleteOutput {
-                    credential_id: id,
-                    deleted: false,
-                    credential: None,
-                    confirmation: Some(outcome),
-                    message: Some(message),
-                }));
-            }
+        let confirmation = match self
+            .gate(&turn, question, |outcome, message| CredentialDeleteOutput {
+                credential_id: id.clone(),
+                deleted: false,
+                credential: None,
+                confirmation: Some(outcome),
+                message: Some(message),
+            })
+            .await?
+        {
+            Ok(confirmation) => confirmation,
+            Err(reply) => return Ok(reply),
         };
         let credential = self.make().delete_remote_credential(&id).await?;
         Ok(Reply::Done(CredentialDeleteOutput {

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::args::{Id, Parameters, check_text};
-use super::confirm::Gate;
 use super::{Reply, ToolError};
 use crate::make::keys::{Key, NewKey};
 use crate::person::{ConfirmOutcome, Question, Turn};
@@ -68,8 +67,9 @@ pub struct KeyOutput {
 /// `{key: {...}}`, with the person's answer when they were asked.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UpdateOutput {
-    /// The key after the update (unchanged when the person did not confirm; secrets are never returned).
-    key: Key,
+    /// The key after the update (absent when the person did not confirm; secrets are never returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<Key>,
     /// Present when the person was asked to confirm replacing the parameters.
     #[serde(skip_serializing_if = "Option::is_none")]
     confirmation: Option<ConfirmOutcome>,
@@ -210,17 +210,14 @@ impl MakeServer {
                     "Scenarios using it switch to the new secret at once.",
                 )
             };
-            match Gate::from(self.person().confirm(&turn, question).await?) {
-                Gate::Go(outcome) => confirmation = outcome,
-                Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-                Gate::Kept(outcome, message) => {
-                    let key = self.make().get_key(id).await?;
-                    return Ok(Reply::Done(UpdateOutput {
-                        key,
-                        confirmation: Some(outcome),
-                        message: Some(message),
-                    }));
-                }
+            let kept = |outcome, message| UpdateOutput {
+                key: None,
+                confirmation: Some(outcome),
+                message: Some(message),
+            };
+            match self.gate(&turn, question, kept).await? {
+                Ok(outcome) => confirmation = outcome,
+                Err(reply) => return Ok(reply),
             }
         }
         let key = self
@@ -232,7 +229,7 @@ impl MakeServer {
             )
             .await?;
         Ok(Reply::Done(UpdateOutput {
-            key,
+            key: Some(key),
             confirmation,
             message: None,
         }))
@@ -263,17 +260,15 @@ impl MakeServer {
                 "Scenarios using it will stop working. This cannot be undone.",
             )
         };
-        let confirmation = match Gate::from(self.person().confirm(&turn, question).await?) {
-            Gate::Go(outcome) => outcome,
-            Gate::Ask(ask) => return Ok(Reply::Ask(ask)),
-            Gate::Kept(outcome, message) => {
-                return Ok(Reply::Done(DeleteOutput {
-                    key_id: id,
-                    deleted: false,
-                    confirmation: Some(outcome),
-                    message: Some(message),
-                }));
-            }
+        let kept = |outcome, message| DeleteOutput {
+            key_id: id,
+            deleted: false,
+            confirmation: Some(outcome),
+            message: Some(message),
+        };
+        let confirmation = match self.gate(&turn, question, kept).await? {
+            Ok(confirmation) => confirmation,
+            Err(reply) => return Ok(reply),
         };
         self.make().delete_key(id).await?;
         Ok(Reply::Done(DeleteOutput {
