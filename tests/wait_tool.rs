@@ -249,3 +249,50 @@ async fn a_link_off_make_is_never_handed_to_the_person() {
         "nothing was shown to the person"
     );
 }
+
+/// Over stateless HTTP, a client that goes away (closes the connection mid-call, without
+/// sending notifications/cancelled) stops the polling too.
+#[tokio::test]
+async fn a_client_that_goes_away_over_http_stops_the_polling() {
+    use make_credentials_mcp::transport::http::{self, HttpOptions};
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(DETAIL))
+        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending"])))
+        .mount(&mock)
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = server_on(&mock).await;
+    tokio::spawn(http::serve_on(
+        listener,
+        server,
+        HttpOptions::default(),
+        std::future::pending(),
+    ));
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "credential-requests_wait-for-authorization",
+        "arguments": {"requestId": ID, "timeoutSeconds": 60}
+    }});
+    let gone = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&call)
+        .timeout(Duration::from_millis(2500))
+        .send()
+        .await;
+    assert!(
+        gone.is_err(),
+        "the call was still running when the client left: {gone:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after = detail_calls(&mock).await;
+    assert!(after >= 1, "it was polling");
+    tokio::time::sleep(Duration::from_millis(6000)).await;
+    assert_eq!(
+        detail_calls(&mock).await,
+        after,
+        "no poll after the client went away"
+    );
+}
