@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,6 +77,8 @@ class Report:
 
 
 REPORT = Report()
+# Model-visible tool calls per combination and workflow, "turns (wire tools/call requests)".
+TURNS: dict[str, dict[str, str]] = {}
 
 # ---------------------------------------------------------------------------------------------
 # The person: answers in the client UI (elicitation callback) and on the consent page (HTTP)
@@ -227,6 +230,9 @@ class Model:
     def reset(self) -> None:
         self.turns = self.wire_calls = 0
 
+    def record(self, combo: str, workflow: str) -> None:
+        TURNS.setdefault(combo, {})[workflow] = f"{self.turns} ({self.wire_calls} on the wire)"
+
     async def call(self, name: str, args: dict, **kwargs: Any) -> types.CallToolResult:
         self.turns += 1
         return await self.client.call_tool(name, args, **kwargs)
@@ -267,13 +273,14 @@ async def run_combo(binary: str, transport: str, mode: str, logdir: str) -> None
             proc, target = start_http(binary, transport == "sessions", errlog)
         client = Client(target, mode=mode, elicitation_callback=person.elicit,
                         message_handler=person.on_message, read_timeout_seconds=60)
-        async with client:
-            REPORT.info(combo, f"negotiated {client.protocol_version}")
-            model = Model(client)
-            await new_credentials(combo, model, person, can_ask, live_legacy, via)
-            await link_declined(combo, model, person, can_ask, via)
-            await safe_delete(combo, model, person, can_ask, via)
-    except Exception as exc:  # a crash is a failed check, not the end of the run
+        with anyio.fail_after(60):
+            async with client:
+                REPORT.info(combo, f"negotiated {client.protocol_version}")
+                model = Model(client)
+                await new_credentials(combo, model, person, can_ask, live_legacy, via)
+                await link_declined(combo, model, person, can_ask, via)
+                await safe_delete(combo, model, person, can_ask, via)
+    except Exception as exc:  # a crash or a hang is a failed check, not the end of the run
         REPORT.check(combo, "combination ran to completion", False, f"{type(exc).__name__}: {exc!r}"[:500])
     finally:
         if proc is not None:
@@ -350,8 +357,8 @@ async def new_credentials(combo: str, model: Model, person: Person, can_ask: boo
                      person.completions() == [elicitation_id], person.completions())
     elif person.completions():
         REPORT.info(c, f"unexpected elicitation/complete: {person.completions()}")
-    REPORT.info(c, f"model-visible turns: {model.turns} (tools/call requests on the wire: {model.wire_calls}); "
-                   f"progress: {[m for _, _, m in progress]}")
+    model.record(combo, "new-credentials")
+    REPORT.info(c, f"progress messages: {[m for _, _, m in progress]}")
 
 
 async def link_declined(combo: str, model: Model, person: Person, can_ask: bool, via: str) -> None:
@@ -375,8 +382,8 @@ async def link_declined(combo: str, model: Model, person: Person, can_ask: bool,
         REPORT.check(c, f"person.via == {via}", (person_field or {}).get("via") == via, person_field)
     else:
         REPORT.check(c, "no elicitation and no person field", not urls and person_field is None, person_field)
-    REPORT.info(c, f"model-visible turns: {model.turns} (tools/call requests on the wire: {model.wire_calls}); "
-                   f"message: {out.get('message')!r}")
+    model.record(combo, "link-declined")
+    REPORT.info(c, f"message: {out.get('message')!r}")
 
 
 async def safe_delete(combo: str, model: Model, person: Person, can_ask: bool, via: str) -> None:
@@ -419,7 +426,7 @@ async def safe_delete(combo: str, model: Model, person: Person, can_ask: bool, v
                      out or text_of(first))
     gone = await model.check_call("connections_get", args)
     REPORT.check(c, "connection gone afterwards", gone.is_error, text_of(gone))
-    REPORT.info(c, f"model-visible turns: {model.turns} (tools/call requests on the wire: {model.wire_calls})")
+    model.record(combo, "safe-delete")
 
 
 async def main(binary: str) -> int:
@@ -429,9 +436,15 @@ async def main(binary: str) -> int:
     started = time.monotonic()
     for transport in TRANSPORTS:
         for mode in MODES:
-            with anyio.fail_after(60):
-                await run_combo(binary, transport, mode, logdir)
-    print(f"(server logs in {logdir}; {time.monotonic() - started:.1f} s)")
+            await run_combo(binary, transport, mode, logdir)
+    for combo, turns in TURNS.items():
+        print(f"TURNS [{combo}] " + ", ".join(f"{w}: {n}" for w, n in turns.items()))
+    elapsed = time.monotonic() - started
+    if REPORT.failed:
+        print(f"(server logs kept in {logdir}; {elapsed:.1f} s)")
+    else:
+        shutil.rmtree(logdir, ignore_errors=True)
+        print(f"({elapsed:.1f} s)")
     print(f"{REPORT.passed} passed, {REPORT.failed} failed")
     return 1 if REPORT.failed else 0
 

@@ -302,7 +302,14 @@ async fn the_wait_reports_progress_while_the_person_acts_on_the_consent_page() {
         let second_actor = async {
             tokio::time::sleep(Duration::from_millis(1500)).await;
             world.authorize(&id, &creds[0].0).await;
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            // The wait polls every 1-5 s: decline only once it has reported the first step,
+            // so that the partial state is seen however the polls fall.
+            for _ in 0..400 {
+                if world.person.progress().iter().any(|p| p.progress == 1.0) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             world.decline(&id, &creds[1].0).await;
         };
         let (result, ()) = tokio::join!(wait, second_actor);
