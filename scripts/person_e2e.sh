@@ -16,7 +16,8 @@ has_sdk() {
 }
 if ! has_sdk; then
   echo "creating $venv with mcp==2.3.0" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet 'mcp==2.3.0'
+  # Exit 3: the SDK could not be installed (registry outage), not a failure of the server.
+  python3 -m venv "$venv" || exit 3
+  timeout 600 "$venv/bin/pip" install --quiet 'mcp==2.3.0' || exit 3
 fi
 exec "$venv/bin/python" "$here/person_e2e.py" "$bin"
