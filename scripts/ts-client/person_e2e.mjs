@@ -55,7 +55,8 @@ let failed = 0;
 
 function short(detail, ok) {
   if (detail === undefined || detail === "") return "";
-  const text = typeof detail === "string" ? detail : JSON.stringify(detail);
+  // One line per check: newlines inside tool messages would split it.
+  const text = (typeof detail === "string" ? detail : JSON.stringify(detail)).replace(/\s*\n\s*/g, " | ");
   return ` (${text.slice(0, ok ? 200 : 1500)})`;
 }
 
@@ -180,10 +181,19 @@ class Person {
 // ---------------------------------------------------------------------------------------------
 // Servers
 
+/** Our environment minus the server's own settings (MAKE_*, MCP_*), which would change its behaviour. */
+function serverEnv() {
+  const env = { RUST_LOG: "warn" };
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(MAKE_|MCP_)/.test(k) && k !== "RUST_LOG") env[k] = v;
+  }
+  return env;
+}
+
 async function startHttp(binary, logFd) {
   const port = await freePort();
   const args = ["--sandbox", "http", "--listen", `127.0.0.1:${port}`, "--sessions"];
-  const proc = spawn(binary, args, { stdio: ["ignore", logFd, logFd] });
+  const proc = spawn(binary, args, { stdio: ["ignore", logFd, logFd], env: serverEnv() });
   let exited = null;
   proc.on("exit", (code, signal) => {
     exited = { code, signal };
@@ -332,7 +342,10 @@ async function runCombo(binary, transportName, logdir) {
   );
   person.install(client);
   const errors = [];
-  client.onerror = (err) => errors.push(String(err?.message ?? err));
+  let closing = false; // the SDK reports its own aborted SSE stream on close: not an error
+  client.onerror = (err) => {
+    if (!closing) errors.push(String(err?.message ?? err));
+  };
   try {
     if (transportName === "stdio") {
       transport = new StdioClientTransport({
@@ -372,6 +385,7 @@ async function runCombo(binary, transportName, logdir) {
       await safeDelete(combo, client, person);
     })(), COMBO_LIMIT_MS, combo);
     if (transportName === "http") {
+      closing = true;
       try {
         await transport.terminateSession();
         info(combo, "session terminated (DELETE)");
@@ -382,6 +396,7 @@ async function runCombo(binary, transportName, logdir) {
   } catch (err) {
     check(combo, "combination ran to completion", false, `${err?.name}: ${err?.message ?? err}`);
   } finally {
+    closing = true;
     await client.close().catch(() => {});
     if (proc) await stopProc(proc);
     fs.closeSync(logFd);
