@@ -32,8 +32,11 @@ struct Tally {
     health_failures: AtomicU64,
 }
 
+/// Tells whether a structured result answers the call it came back for.
+type Owns = Box<dyn Fn(&Value) -> bool + Send>;
+
 /// One call a client makes, and how to tell that its answer is its own.
-fn pick(n: u64) -> (&'static str, Value, Box<dyn Fn(&Value) -> bool + Send>) {
+fn pick(n: u64) -> (&'static str, Value, Owns) {
     match n % 4 {
         0 => {
             let id = [1001u64, 1002, 1003, 1006][(n / 4 % 4) as usize];
@@ -129,7 +132,7 @@ async fn client(
                         eprintln!("unexpected error from {tool}: {text}");
                     }
                     counter.fetch_add(1, Ordering::Relaxed);
-                } else if result.structured_content.as_ref().is_some_and(|s| check(s)) {
+                } else if result.structured_content.as_ref().is_some_and(&check) {
                     tally.ok.fetch_add(1, Ordering::Relaxed);
                 } else {
                     eprintln!("cross-wired answer to {tool}: {text}");
