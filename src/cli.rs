@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
+use crate::sandbox::FaultPlan;
 use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
 
 const CONFIGURATION_HELP: &str = "\
@@ -61,7 +62,18 @@ pub enum Command {
         /// Loopback port to listen on.
         #[arg(long, default_value_t = 3902)]
         port: u16,
+        /// Make the API misbehave at random, to test a client's retries: a comma list of
+        /// FAULT=PROBABILITY and latency=DURATION, e.g. 429=0.05,500=0.02,latency=200ms.
+        /// Faults: 429, 429-retry-after, 500, 502, 503, 504, timeout, drop, truncate,
+        /// nonjson, oversize, content-type, redirect. Default: --sandbox-faults.
+        #[arg(long, value_name = "LIST", value_parser = parse_fault_plan)]
+        faults: Option<FaultPlan>,
     },
+}
+
+/// clap's parser for fault lists; its message lists the valid names (exit code 2).
+fn parse_fault_plan(text: &str) -> Result<FaultPlan, String> {
+    text.parse::<FaultPlan>().map_err(|e| e.to_string())
 }
 
 const HTTP_HELP: &str = "\
@@ -165,6 +177,10 @@ pub struct MakeArgs {
     /// account needed; state lasts as long as the process). Default team: 1.
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// With --sandbox (or the sandbox subcommand): make the sandbox's API misbehave at
+    /// random, e.g. 429=0.05,500=0.02,latency=200ms (see `sandbox --help`).
+    #[arg(long, env = "MCP_SANDBOX_FAULTS", value_name = "LIST", value_parser = parse_fault_plan, global = true)]
+    pub sandbox_faults: Option<FaultPlan>,
 }
 
 impl MakeArgs {
@@ -253,5 +269,41 @@ impl PersonArgs {
             state_key,
             ..PersonSettings::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_lists_parse_on_both_flags_and_bad_ones_are_usage_errors() {
+        let cli =
+            Cli::try_parse_from(["m", "sandbox", "--faults", "429=0.05,latency=200ms"]).unwrap();
+        let Some(Command::Sandbox {
+            port: 3902,
+            faults: Some(plan),
+        }) = cli.command
+        else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(plan.to_string(), "429=0.05,latency=200ms");
+
+        let cli = Cli::try_parse_from(["m", "--sandbox", "--sandbox-faults", "drop=0.1"]).unwrap();
+        assert_eq!(cli.make.sandbox_faults.unwrap().to_string(), "drop=0.1");
+
+        for args in [
+            ["m", "sandbox", "--faults", "418=1"],
+            ["m", "--sandbox", "--sandbox-faults", "418=1"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let text = err.to_string();
+            assert!(
+                text.contains("unknown fault '418'; valid names: 429,")
+                    && text.contains("redirect"),
+                "{text}"
+            );
+        }
     }
 }

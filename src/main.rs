@@ -23,8 +23,9 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Stdio);
-    if let Command::Sandbox { port } = command {
-        startup::serve_sandbox_only(port).await?;
+    if let Command::Sandbox { port, faults } = command {
+        let faults = faults.or(cli.make.sandbox_faults).unwrap_or_default();
+        startup::serve_sandbox_only(port, faults).await?;
         return Ok(ExitCode::SUCCESS);
     }
     // Refuse unsafe HTTP settings before anything else happens.

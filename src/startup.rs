@@ -1,11 +1,13 @@
 //! Turns the command line into a running [`MakeServer`]: configuration, the shared Make
 //! client, and with `--sandbox` the in-process Make API it talks to.
 
+use std::time::Duration;
+
 use crate::cli::MakeArgs;
 use crate::config::{ApiKey, parse_api_url};
 use crate::make::MakeClient;
 use crate::person::PersonSettings;
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, Sandbox, SandboxOptions};
 use crate::server::MakeServer;
 
 /// The team the sandbox's tools use when a call omits `teamId`.
@@ -23,13 +25,32 @@ pub struct Started {
 /// Builds the server from `args`; with `--sandbox`, starts the sandbox first and points the
 /// client at it, whatever key or zone is configured.
 pub async fn start(args: &MakeArgs, person: PersonSettings) -> anyhow::Result<Started> {
+    if !args.sandbox && args.sandbox_faults.as_ref().is_some_and(|f| !f.is_empty()) {
+        anyhow::bail!(
+            "--sandbox-faults (MCP_SANDBOX_FAULTS) only applies with --sandbox or the sandbox subcommand; a real Make API cannot be made to fail"
+        );
+    }
     let mut config = if args.sandbox {
         args.sandbox_config()?
     } else {
         args.config()?
     };
     let sandbox = if args.sandbox {
-        let sandbox = Sandbox::start_with(SandboxOptions::default()).await?;
+        // A timeout fault must outlast the client's own timeout, or it is only a slow 504.
+        let hold = DEFAULT_TIMEOUT_HOLD.max(args.timeout() + Duration::from_secs(10));
+        let faults = args
+            .sandbox_faults
+            .clone()
+            .unwrap_or_default()
+            .timeout_hold(hold);
+        if !faults.is_empty() {
+            tracing::warn!(%faults, "the sandbox's API fails on purpose");
+        }
+        let sandbox = Sandbox::start_with(SandboxOptions {
+            faults,
+            ..SandboxOptions::default()
+        })
+        .await?;
         config.client.base_url = Some(parse_api_url(&sandbox.api_base_url())?);
         config.client.api_key = ApiKey::new(sandbox.api_key());
         config.default_team = match config.default_team {
@@ -65,9 +86,13 @@ pub async fn start(args: &MakeArgs, person: PersonSettings) -> anyhow::Result<St
 }
 
 /// Runs the sandbox alone until Ctrl-C, printing how to point the server at it.
-pub async fn serve_sandbox_only(port: u16) -> anyhow::Result<()> {
+pub async fn serve_sandbox_only(port: u16, faults: FaultPlan) -> anyhow::Result<()> {
+    if !faults.is_empty() {
+        eprintln!("The API fails on purpose: {faults} (each API request independently).");
+    }
     let sandbox = Sandbox::start_with(SandboxOptions {
         port,
+        faults,
         ..SandboxOptions::default()
     })
     .await?;
@@ -79,4 +104,41 @@ pub async fn serve_sandbox_only(port: u16) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     drop(sandbox);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn make_args(args: &[&str]) -> MakeArgs {
+        Cli::try_parse_from(args).unwrap().make
+    }
+
+    #[tokio::test]
+    async fn sandbox_faults_need_the_sandbox_and_reach_its_api() {
+        let args = make_args(&["m", "--no-cli-login", "--sandbox-faults", "500=1"]);
+        let err = start(&args, PersonSettings::default())
+            .await
+            .err()
+            .expect("refused without --sandbox");
+        assert!(
+            err.to_string().contains("only applies with --sandbox"),
+            "{err}"
+        );
+
+        let args = make_args(&["m", "--sandbox", "--sandbox-faults", "500=1"]);
+        let started = start(&args, PersonSettings::default()).await.unwrap();
+        let sandbox = started.sandbox.expect("sandbox running");
+        let status = reqwest::Client::new()
+            .get(format!("{}/users/me", sandbox.api_base_url()))
+            .header("Authorization", format!("Token {}", sandbox.api_key()))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 500);
+    }
 }

@@ -1,6 +1,10 @@
 //! Drives the Make API sandbox over loopback with reqwest, the way the product's client will.
 
-use make_credentials_mcp::sandbox::Sandbox;
+use std::time::Duration;
+
+use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
+use make_credentials_mcp::make::{MakeClient, RetryPolicy};
+use make_credentials_mcp::sandbox::{Fault, Sandbox};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -1437,4 +1441,75 @@ async fn key_credentials_ask_for_their_parameters_on_the_page() {
     );
     let (_, html) = ctx.page(created["publicUri"].as_str().unwrap()).await;
     assert!(!html.contains("typed-on-page"));
+}
+
+#[tokio::test]
+async fn scripted_faults_hit_only_their_requests_and_every_request_is_counted() {
+    let ctx = Ctx::new().await;
+    let path = "/credential-requests/actions/create-by-credentials";
+    ctx.sb.inject_on(Method::POST, path, Fault::BadGateway, 2);
+    let body = json!({"teamId": 1, "keys": [{"type": "basicauth"}]});
+    assert_eq!(
+        ctx.get("/users/me", &[]).await.0,
+        200,
+        "not a matching request"
+    );
+    let before = ctx.count(&[("teamId", "1")]).await;
+    for _ in 0..2 {
+        let (status, page) = ctx.post(path, &[], body.clone()).await;
+        assert_eq!(status, 502);
+        assert!(page.as_str().unwrap().contains("502 Bad Gateway"));
+    }
+    assert_eq!(
+        ctx.count(&[("teamId", "1")]).await,
+        before,
+        "nothing created"
+    );
+    assert_eq!(ctx.sb.faults_pending(), 0);
+    assert_eq!(ctx.post(path, &[], body).await.0, 200);
+    let seen = ctx.sb.requests_seen();
+    assert_eq!(seen.count(&Method::POST, path), 3);
+    assert_eq!(seen.count(&Method::GET, "/users/me"), 1);
+    assert_eq!(seen.count(&Method::GET, "/credential-requests/requests"), 2);
+}
+
+#[tokio::test]
+async fn the_make_client_sends_a_create_once_after_a_502_and_retries_a_429() {
+    let sb = Sandbox::start().await.unwrap();
+    let make = MakeClient::new(&ClientSettings {
+        base_url: Some(parse_api_url(&sb.api_base_url()).unwrap()),
+        api_key: ApiKey::new(sb.api_key()),
+        retry: RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        ..ClientSettings::default()
+    })
+    .unwrap();
+    let action = "create-by-credentials";
+    let path = "/credential-requests/actions/create-by-credentials";
+    let body = json!({"teamId": 1, "keys": [{"type": "basicauth"}]});
+
+    sb.inject_on(Method::POST, path, Fault::BadGateway, 2);
+    let err = make
+        .credential_request_action(action, body.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(
+        sb.requests_seen().count(&Method::POST, path),
+        1,
+        "never retried"
+    );
+    sb.clear_faults();
+
+    sb.reset_requests_seen();
+    sb.inject_on(Method::POST, path, Fault::RATE_LIMITED, 2);
+    make.credential_request_action(action, body).await.unwrap();
+    assert_eq!(
+        sb.requests_seen().count(&Method::POST, path),
+        3,
+        "429 is safe to retry"
+    );
 }

@@ -6,7 +6,10 @@
 //! data, deletes need `confirmed=true`, extend fails when no scope is new). Credential
 //! requests get a real consent page served by the sandbox itself.
 //!
-//! [`SandboxOptions`] is the seam for fault injection (today: added latency).
+//! [`SandboxOptions`] and the [`Sandbox`] handle are the seam for fault injection: a
+//! probabilistic [`FaultPlan`] at start, scripted [`Fault`]s at runtime, and a count of the
+//! API requests received ([`faults`] has the details). Every route answers only to a
+//! loopback `Host` and refuses cross-site form posts ([`guard`]).
 //!
 //! # Seed data
 //!
@@ -28,6 +31,8 @@ mod consent;
 mod credential_requests;
 mod credentials;
 mod errors;
+pub mod faults;
+mod guard;
 mod input;
 mod keys;
 mod render;
@@ -43,21 +48,28 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::Method;
+use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use faults::{ConnKill, FaultListener, FaultState, Faults, RedirectSink};
+pub use faults::{
+    DEFAULT_OVERSIZE_BYTES, DEFAULT_TIMEOUT_HOLD, Fault, FaultPlan, FaultPlanError, RedirectHits,
+    RequestsSeen, closed_loopback_url,
+};
 use state::Store;
 
 /// Knobs for how the sandbox misbehaves. Defaults give a well-behaved Make.
 #[derive(Debug, Clone, Default)]
 pub struct SandboxOptions {
-    /// Delay added before every response (for timeout and progress testing).
+    /// Delay added before every API response (for timeout and progress testing); adds to
+    /// the plan's latency.
     pub latency: Option<Duration>,
     /// Loopback port to listen on; 0 (the default) picks a free one.
     pub port: u16,
+    /// Per-request fault probabilities for the API (not the consent page).
+    pub faults: FaultPlan,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -65,8 +77,6 @@ pub struct Sandbox {
     addr: SocketAddr,
     api_key: String,
     task: JoinHandle<()>,
-    /// Kept for in-crate inspection and, later, runtime fault toggles.
-    #[cfg_attr(not(test), allow(dead_code))]
     state: AppState,
 }
 
@@ -76,7 +86,7 @@ struct AppState {
     store: Arc<Mutex<Store>>,
     api_key: Arc<str>,
     origin: Arc<str>,
-    options: Arc<SandboxOptions>,
+    faults: Arc<Faults>,
 }
 
 impl AppState {
@@ -101,16 +111,23 @@ impl Sandbox {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();
-        let mut store = Store::new(entropy(now));
+        let entropy = entropy(now);
+        let mut store = Store::new(entropy);
         seed::seed(&mut store, now);
         let api_key = store.uuid_v4();
+        let faults = Faults {
+            state: FaultState::new(options.faults, options.latency, entropy.rotate_left(17)),
+            sink: RedirectSink::start().await?,
+        };
         let state = AppState {
             store: Arc::new(Mutex::new(store)),
             api_key: api_key.as_str().into(),
             origin: format!("http://{addr}").into(),
-            options: Arc::new(options),
+            faults: Arc::new(faults),
         };
-        let app = router(state.clone());
+        let app =
+            router(state.clone(), addr.port()).into_make_service_with_connect_info::<ConnKill>();
+        let listener = FaultListener(listener);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(error = %e, "sandbox server stopped");
@@ -138,6 +155,53 @@ impl Sandbox {
     /// e.g. "http://127.0.0.1:41234"
     pub fn origin(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The next `times` API requests, whatever their method and path, get `fault`.
+    /// Scripted faults apply in the order they were added, before the plan's.
+    pub fn inject(&self, fault: Fault, times: u32) {
+        self.state.faults.state.script(fault, times, None);
+    }
+
+    /// The next `times` API requests with `method` whose path (relative to `/api/v2`) is
+    /// `path_prefix` or lies below it get `fault`; other requests are not counted against
+    /// `times`. E.g. `inject_on(Method::POST, "/connections", Fault::Drop, 1)`.
+    pub fn inject_on(&self, method: Method, path_prefix: &str, fault: Fault, times: u32) {
+        let prefix = faults::api_path(path_prefix).to_owned();
+        self.state
+            .faults
+            .state
+            .script(fault, times, Some((method, prefix)));
+    }
+
+    /// Scripted faults that have not met their request yet.
+    pub fn faults_pending(&self) -> u32 {
+        self.state.faults.state.pending()
+    }
+
+    /// Forgets the scripted faults not yet applied (the plan stays).
+    pub fn clear_faults(&self) {
+        self.state.faults.state.clear_script();
+    }
+
+    /// Replaces the probabilistic plan from now on.
+    pub fn set_fault_plan(&self, plan: FaultPlan) {
+        self.state.faults.state.set_plan(plan);
+    }
+
+    /// The API requests received so far, per method and path, faulted ones included.
+    pub fn requests_seen(&self) -> RequestsSeen {
+        self.state.faults.state.seen()
+    }
+
+    /// Starts counting API requests from zero.
+    pub fn reset_requests_seen(&self) {
+        self.state.faults.state.reset_seen();
+    }
+
+    /// How often a client followed a [`Fault::Redirect`] (and with which headers).
+    pub fn redirect_hits(&self) -> RedirectHits {
+        self.state.faults.sink.hits()
     }
 }
 
@@ -168,7 +232,9 @@ fn entropy(now: u64) -> u64 {
         ^ (&marker as *const u8 as u64)
 }
 
-fn router(state: AppState) -> Router {
+/// Outside in: the loopback guard for everything; then for `/api/v2` fault injection (so
+/// faults come before, and regardless of, the token check, as at a gateway) and the token.
+fn router(state: AppState, port: u16) -> Router {
     let api = Router::new()
         .merge(auth::routes())
         .merge(connections::routes())
@@ -179,18 +245,17 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.faults.clone(),
+            faults::inject,
         ));
     Router::new()
         .nest("/api/v2", api)
         .merge(consent::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), inject_faults))
+        .layer(middleware::from_fn_with_state(
+            port,
+            guard::require_loopback,
+        ))
         .with_state(state)
-}
-
-/// The fault-injection seam: every request passes through here first.
-async fn inject_faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(delay) = state.options.latency {
-        tokio::time::sleep(delay).await;
-    }
-    next.run(req).await
 }

@@ -40,6 +40,13 @@
 //! - **404** HTML page for an unknown request, another organization's request, or a
 //!   credential that is not part of the request in the path; other API errors keep their
 //!   status (e.g. 400 for declining an authorized credential).
+//! - **403** (plain text) for a `Host` that is not this sandbox, or a post a browser made
+//!   for another site (`Origin` or `Sec-Fetch-Site`); see `super::guard`. Posts without
+//!   those headers (curl, reqwest, scripts) pass.
+//!
+//! Every response of these routes carries a Content-Security-Policy,
+//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
+//! and `Cache-Control: no-store`.
 
 mod key_form;
 mod page;
@@ -70,6 +77,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/credential-requests/{id}/credentials/{cid}/decline",
             post(decline),
         )
+        .layer(axum::middleware::map_response(super::guard::page_headers))
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Response {
