@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
@@ -79,8 +80,13 @@ fn parse_fault_plan(text: &str) -> Result<FaultPlan, String> {
 const HTTP_HELP: &str = "\
 Security: Host must be a loopback name (or --allowed-host); a browser Origin other than a
 loopback page (or --allowed-origin) gets 403; with a token, requests without
-`Authorization: Bearer <token>` get 401. Without a token the server only listens on loopback.
-The Make key is always the server's own (MAKE_API_KEY); HTTP clients cannot supply one.";
+`Authorization: Bearer <token>` get 401. Without a token the server only listens on loopback
+and only allows loopback names and origins. The Make key is always the server's own
+(MAKE_API_KEY); HTTP clients cannot supply one.
+Limits: connections beyond --max-connections wait to be accepted; a client gets
+--header-timeout seconds for a request's headers (also the idle time of a keep-alive
+connection) and --body-timeout seconds for its body. Responses (SSE streams too) are never
+timed out.";
 
 /// Flags of the `http` subcommand.
 #[derive(Debug, Clone, Args)]
@@ -111,13 +117,31 @@ pub struct HttpArgs {
     /// Largest accepted request body in bytes (413 above it).
     #[arg(long, default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
-    /// Seconds shutdown waits for in-flight calls before closing them.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds shutdown waits for in-flight calls before ending them with a
+    /// shutting-down error.
+    #[arg(long, default_value_t = http::DEFAULT_SHUTDOWN_GRACE.as_secs())]
     pub shutdown_grace: u64,
+    /// Most connections open at once; further ones wait to be accepted. Lowered at start
+    /// when the open-file limit is smaller.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is
+    /// closed after the same time.
+    #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "SECS",
+        default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request body (408 after it).
+    #[arg(long, env = "MCP_BODY_TIMEOUT", value_name = "SECS",
+        default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
 }
 
 impl HttpArgs {
-    /// Resolves the token source and checks that the listen address is safe.
+    /// Resolves the token source and checks that the listen address and allowed names are
+    /// safe without one.
     pub fn options(&self) -> Result<HttpOptions, SecurityError> {
         let auth_token = match (&self.auth_token, &self.auth_token_file) {
             (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
@@ -125,7 +149,12 @@ impl HttpArgs {
             (None, Some(path)) => Some(BearerToken::from_file(path)?),
             (None, None) => None,
         };
-        http::security::check_bind(self.listen, auth_token.as_ref())?;
+        http::security::check_exposure(
+            self.listen,
+            &self.allowed_hosts,
+            &self.allowed_origins,
+            auth_token.as_ref(),
+        )?;
         Ok(HttpOptions {
             listen: self.listen,
             sessions: self.sessions,
@@ -134,6 +163,9 @@ impl HttpArgs {
             auth_token,
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
         })
     }
 }

@@ -10,7 +10,7 @@ use make_credentials_mcp::transport;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
+    make_credentials_mcp::logging::init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,
@@ -77,23 +77,4 @@ async fn call(server: MakeServer, tool: &str, arguments: &str) -> anyhow::Result
         None => println!("{}", text()),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Logs go to stderr only: in stdio mode stdout is the protocol. rmcp's debug logs print
-/// whole messages, tool arguments included (connection data, key parameters), so a second
-/// filter, applied after `RUST_LOG`'s, caps every `rmcp` target at info whatever it says.
-fn init_logging() {
-    use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
-    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
-    let requested = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("make_credentials_mcp=info,warn"));
-    let secrets_cap = Targets::new()
-        .with_target("rmcp", LevelFilter::INFO)
-        .with_default(LevelFilter::TRACE);
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_filter(requested)
-        .with_filter(secrets_cap);
-    tracing_subscriber::registry().with(stderr).init();
 }

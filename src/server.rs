@@ -6,11 +6,14 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+use tokio_util::sync::CancellationToken;
 
+use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
 use crate::tools::{self, ToolError, args::Id};
@@ -20,6 +23,10 @@ const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized
 Workflow: 1) reuse an existing connection when one fits (connections_list with type and scopes). 2) Never ask the person to paste passwords, API keys or tokens into the chat: create a credential request (credential-requests_create-by-credentials, or credential-requests_create by app module). 3) Hand over its publicUri link: when the result says the client already showed it to the person (`person.action`), do not repeat it; otherwise give the person the link. 4) Call credential-requests_wait-for-authorization with the requestId until `done` is true (a timeout is normal: call again or ask the person), then continue with the new connection or key ids (`remoteId`). When a connection lacks OAuth scopes, use credential-requests_extend-connection and wait the same way.\n\
 Destructive tools (deletes, replacing connection data or key parameters) may ask the person to confirm first; when the result says they declined, nothing changed: do not retry, ask the person what they want.\n\
 Ids: connection, key, team and user ids are numbers; credential-request and credential ids are strings such as a07e16f2ad134bf49cf83a00aa95c0a5.";
+
+/// What a call cut off by shutdown answers. The call may have been anywhere: before its
+/// request reached Make, while Make was acting on it, or after Make answered.
+pub const CUT_BY_SHUTDOWN: &str = "The server is shutting down and stopped this call before it finished (its shutdown grace period ran out). Anything the call was creating, changing or deleting in Make may or may not have happened: check in Make before retrying (for example with the matching _list or _get tool, once the server is back), so nothing is created twice.";
 
 /// The MCP handler for all Make credential tools.
 #[derive(Clone)]
@@ -32,6 +39,8 @@ struct Inner {
     default_team: Option<u64>,
     person: Person,
     tools: ToolRouter<MakeServer>,
+    /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
+    cut: CancellationToken,
 }
 
 impl MakeServer {
@@ -53,6 +62,7 @@ impl MakeServer {
                 default_team,
                 person: Person::new(person),
                 tools: tools::registry(),
+                cut: CancellationToken::new(),
             }),
         }
     }
@@ -75,6 +85,14 @@ impl MakeServer {
                 "is required: pass the numeric teamId (this server has no default team; an operator can set MAKE_TEAM)",
             )
         })
+    }
+
+    /// Ends every running tool call (and any started later) with [`CUT_BY_SHUTDOWN`] as an
+    /// `isError` result, so the transport can still deliver an answer the model can act on
+    /// before it closes. Without this, shutting the transport down under a running call
+    /// left the client with a bare HTTP 500 or a stream that just stopped.
+    pub fn cut_calls(&self) {
+        self.inner.cut.cancel();
     }
 
     /// Every tool definition, sorted by name, exactly as `tools/list` returns them.
@@ -103,13 +121,17 @@ impl ServerHandler for MakeServer {
         let outcome = tokio::select! {
             outcome = self.inner.tools.call(call) => outcome,
             () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
+            () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text(CUT_BY_SHUTDOWN),
+            ]))),
         };
         let failed = match &outcome {
             Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
             Ok(_) => false,
             Err(_) => true,
         };
-        tracing::info!(%tool, failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+        // The name is the client's text: quoted, so it cannot start a forged log line.
+        tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
         outcome
     }
 

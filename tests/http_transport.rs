@@ -2,109 +2,22 @@
 //! both protocol eras, the security checks (Origin, Host, bearer, body cap), `/healthz`,
 //! graceful shutdown, and the binary's refusal to listen off loopback without a token.
 
-use std::future::Future;
+#[path = "common/http.rs"]
+mod http_common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use http_common::*;
 use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{
     self, BearerToken, HttpOptions, SecurityError, security,
 };
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion};
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
 use serde_json::json;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-const TOKEN: &str = "test-token-5f1c";
-const ACCEPT: &str = "application/json, text/event-stream";
-
-/// A running server: its `/mcp` URL, a stop switch and the serving task.
-struct Running {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), http::HttpError>>,
-}
-
-impl Running {
-    fn mcp(&self) -> String {
-        format!("http://{}/mcp", self.addr)
-    }
-
-    /// Triggers graceful shutdown and waits for the server to finish.
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-fn server_without_key() -> MakeServer {
-    MakeServer::new(MakeClient::new(&ClientSettings::default()).unwrap(), None)
-}
-
-async fn start_with(server: MakeServer, options: HttpOptions) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(http::serve_on(listener, server, options, async move {
-        let _ = stopped.await;
-    }));
-    Running {
-        addr,
-        stop: Some(stop),
-        task,
-    }
-}
-
-async fn start(options: HttpOptions) -> Running {
-    start_with(server_without_key(), options).await
-}
-
-fn with_token() -> HttpOptions {
-    HttpOptions {
-        auth_token: Some(BearerToken::new(TOKEN).unwrap()),
-        ..HttpOptions::default()
-    }
-}
-
-fn transport(url: String, token: Option<&str>) -> StreamableHttpClientTransport<reqwest::Client> {
-    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
-    if let Some(token) = token {
-        config = config.auth_header(token);
-    }
-    StreamableHttpClientTransport::from_config(config)
-}
-
-async fn legacy_client(url: String, token: Option<&str>) -> RunningService<RoleClient, ()> {
-    ().serve(transport(url, token)).await.expect("initialize")
-}
-
-async fn modern_client(url: String, token: Option<&str>) -> RunningService<RoleClient, ()> {
-    ().serve_with_lifecycle(
-        transport(url, token),
-        ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    )
-    .await
-    .expect("server/discover")
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// Lists the tools and calls one twice; without a Make key each call is an isError result
 /// that tells the operator how to configure one.
@@ -121,20 +34,6 @@ async fn list_and_call_twice(client: &RunningService<RoleClient, ()>) {
         assert_eq!(result.is_error, Some(true));
         assert!(text(&result).contains("MAKE_API_KEY"), "{}", text(&result));
     }
-}
-
-async fn post(url: &str, body: serde_json::Value) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", ACCEPT)
-        .json(&body)
-}
-
-fn initialize_body() -> serde_json::Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"}}})
 }
 
 #[tokio::test]
@@ -248,9 +147,10 @@ async fn missing_or_wrong_bearer_gets_401_with_www_authenticate() {
 
 #[tokio::test]
 async fn foreign_origin_gets_403_and_loopback_origins_pass() {
+    // A non-loopback origin is only allowed with a token.
     let running = start(HttpOptions {
         allowed_origins: vec!["https://app.example.com:443".into()],
-        ..HttpOptions::default()
+        ..with_token()
     })
     .await;
     for origin in [
@@ -260,6 +160,7 @@ async fn foreign_origin_gets_403_and_loopback_origins_pass() {
         let response = post(&running.mcp(), initialize_body())
             .await
             .header("origin", origin)
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap();
@@ -274,6 +175,7 @@ async fn foreign_origin_gets_403_and_loopback_origins_pass() {
         let response = post(&running.mcp(), initialize_body())
             .await
             .header("origin", origin)
+            .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap();
@@ -284,9 +186,10 @@ async fn foreign_origin_gets_403_and_loopback_origins_pass() {
 
 #[tokio::test]
 async fn foreign_host_gets_403_and_allowed_host_passes() {
+    // A non-loopback host is only allowed with a token.
     let running = start(HttpOptions {
         allowed_hosts: vec!["mcp.example.com".into()],
-        ..HttpOptions::default()
+        ..with_token()
     })
     .await;
     let status = |host: &'static str| {
@@ -295,6 +198,7 @@ async fn foreign_host_gets_403_and_allowed_host_passes() {
             post(&url, initialize_body())
                 .await
                 .header("host", host)
+                .bearer_auth(TOKEN)
                 .send()
                 .await
                 .unwrap()
@@ -379,23 +283,6 @@ async fn non_loopback_without_token_is_refused() {
     ));
 }
 
-/// Runs the binary with `args`; a time bound only keeps a regression from hanging the suite.
-async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"));
-    command
-        .args(args)
-        .env_remove("MCP_AUTH_TOKEN")
-        .env_remove("MAKE_API_KEY")
-        .kill_on_drop(true);
-    if let Some(token) = token {
-        command.env("MCP_AUTH_TOKEN", token);
-    }
-    tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("the binary must exit by itself")
-        .unwrap()
-}
-
 #[tokio::test]
 async fn binary_refuses_non_loopback_without_token() {
     let out = run_binary(&["--no-cli-login", "http", "--listen", "0.0.0.0:0"], None).await;
@@ -425,17 +312,6 @@ async fn binary_refuses_two_token_sources_and_empty_tokens() {
     let out = run_binary(&["--no-cli-login", "http"], Some("  ")).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
-}
-
-/// Waits for `condition` (polling), so the test does not depend on timing.
-async fn eventually<F, Fut>(mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    while !condition().await {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

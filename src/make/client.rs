@@ -240,7 +240,7 @@ impl MakeClient {
                 }
                 Attempt::Failed { error, .. } => error,
             };
-            tracing::debug!(method = %request.method, path = url.path(), %error, elapsed_ms, "make api");
+            tracing::debug!(method = %request.method, path = url.path(), error = %crate::logging::quote(&error), elapsed_ms, "make api");
             let Some(delay) = delay else {
                 return Err(error);
             };

@@ -176,7 +176,7 @@ fn live_decision(answer: Result<Option<Confirmation>, ElicitationError>) -> Deci
         Err(ElicitationError::UserDeclined) => Decision::Declined(asked("decline")),
         Err(ElicitationError::UserCancelled) => Decision::Declined(asked("cancel")),
         Err(e) => {
-            tracing::info!(error = %e, "the client did not answer the confirmation");
+            tracing::info!(error = %crate::logging::quote(&e), "the client did not answer the confirmation");
             Decision::Declined(asked("no_answer"))
         }
     }

@@ -88,7 +88,9 @@ impl PendingLinks {
                 .await
             {
                 Ok(()) => sent += 1,
-                Err(e) => tracing::debug!(error = %e, "could not send elicitation/complete"),
+                Err(e) => {
+                    tracing::debug!(error = %crate::logging::quote(&e), "could not send elicitation/complete")
+                }
             }
         }
         sent
@@ -118,7 +120,7 @@ pub async fn offer_live(
     let action = match answer {
         Ok(action) => action_name(action).to_string(),
         Err(e) => {
-            tracing::info!(error = %e, "the client did not answer the link elicitation");
+            tracing::info!(error = %crate::logging::quote(&e), "the client did not answer the link elicitation");
             "no_answer".to_string()
         }
     };

@@ -349,7 +349,7 @@ impl MakeServer {
                 return Err(MakeError::Api(api).into());
             }
             Err(e) => {
-                tracing::warn!(connection_id, error = %e, "could not read the connection's scopes; extending with every requested scope");
+                tracing::warn!(connection_id, error = %crate::logging::quote(&e), "could not read the connection's scopes; extending with every requested scope");
                 return Ok(requested.to_vec());
             }
         };
@@ -369,7 +369,7 @@ impl MakeServer {
             Ok(true) => Ok(Vec::new()),
             Ok(false) => Ok(requested.to_vec()),
             Err(e) => {
-                tracing::warn!(connection_id, error = %e, "could not check the connection's scopes; extending with every requested scope");
+                tracing::warn!(connection_id, error = %crate::logging::quote(&e), "could not check the connection's scopes; extending with every requested scope");
                 Ok(requested.to_vec())
             }
         }

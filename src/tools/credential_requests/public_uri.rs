@@ -30,7 +30,7 @@ pub fn vet(uri: Option<String>, api_base: Option<&Url>) -> Vetted {
             problem: None,
         },
         Err(problem) => {
-            tracing::warn!(%problem, "withholding a credential-request link");
+            tracing::warn!(problem = %crate::logging::quote(&problem), "withholding a credential-request link");
             Vetted {
                 uri: None,
                 problem: Some(problem),

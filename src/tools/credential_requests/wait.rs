@@ -147,7 +147,7 @@ impl MakeServer {
                     if is_throttled(&e) {
                         delay = (delay * 2).min(MAX_THROTTLED_DELAY);
                     }
-                    tracing::debug!(error = %e, "transient error while waiting; polling on");
+                    tracing::debug!(error = %crate::logging::quote(&e), "transient error while waiting; polling on");
                     if Instant::now() >= deadline && last.is_none() {
                         return Err(e.into());
                     }
@@ -314,7 +314,7 @@ impl Progress {
             .with_total(snapshot.credentials.len() as f64)
             .with_message(snapshot.summary());
         if let Err(e) = peer.notify_progress(param).await {
-            tracing::debug!(error = %e, "could not send a progress notification");
+            tracing::debug!(error = %crate::logging::quote(&e), "could not send a progress notification");
         }
         self.last_sent = Instant::now();
     }

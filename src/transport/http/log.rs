@@ -1,13 +1,16 @@
-//! One info line per HTTP request: method, path, MCP method, tool name, status, duration.
+//! One info line per HTTP request: method, path, MCP method, tool name, status, duration;
+//! and the body peek on `/mcp` that finds the MCP labels (with the body's size cap and read
+//! deadline).
 //!
 //! The MCP method and tool name come from the JSON-RPC body (`method`, `params.name`), or
 //! from the `Mcp-Method`/`Mcp-Name` headers that 2026-07-28 clients send. Nothing else from
 //! the request is logged: no header values, tokens, arguments or bodies. Names that do not
 //! look like a method or tool name are replaced, so a client cannot write free text (or a
-//! secret pasted by mistake) into the log.
+//! secret pasted by mistake) into the log. The path is quoted and capped (see
+//! [`crate::logging`]); the method needs no quoting, as hyper only accepts token characters.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,6 +18,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+
+use crate::logging::quote;
 
 /// What the body peek learned, handed back to the outer log layer.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -52,16 +57,29 @@ pub async fn log_requests(mut request: Request, next: Next) -> Response {
     let tool = label.tool.as_deref().unwrap_or("-");
     // Every request, health probes included, gets its one info line: an operator who wants
     // probes out can filter on `path` downstream.
-    tracing::info!(target: "make_credentials_mcp::http", %method, path, mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
+    tracing::info!(target: "make_credentials_mcp::http", %method, path = %quote(&path), mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
     response
 }
 
-/// Inner layer on `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above),
-/// reads `method` and `params.name`, and passes the same bytes on to rmcp.
-pub async fn peek_mcp(State(max_bytes): State<usize>, request: Request, next: Next) -> Response {
+/// Limits on reading a POST body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// 413 above this.
+    pub max_bytes: usize,
+    /// 408 when the whole body has not arrived by then: a client that trickles its body
+    /// must not hold a connection (and its buffer) open forever.
+    pub timeout: Duration,
+}
+
+/// Inner layer on `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above)
+/// within `timeout` (408 after), reads `method` and `params.name`, and passes the same
+/// bytes on to rmcp. Other methods carry no body that anyone reads (hyper drops an unread
+/// body and closes the connection), so they pass as they are.
+pub async fn peek_mcp(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
+    let max_bytes = limits.max_bytes;
     let declared = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
@@ -71,12 +89,14 @@ pub async fn peek_mcp(State(max_bytes): State<usize>, request: Request, next: Ne
         return too_large(max_bytes);
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, max_bytes).await {
-        Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => return too_large(max_bytes),
-        Err(_) => {
+    let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, max_bytes));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(max_bytes),
+        Ok(Err(_)) => {
             return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response();
         }
+        Err(_) => return too_slow(limits.timeout),
     };
     if let Some(slot) = parts.extensions.get::<LabelSlot>()
         && let Ok(mut label) = slot.0.lock()
@@ -85,6 +105,18 @@ pub async fn peek_mcp(State(max_bytes): State<usize>, request: Request, next: Ne
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+fn too_slow(timeout: Duration) -> Response {
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(axum::http::header::CONNECTION, "close")],
+        format!(
+            "Request Timeout: the request body did not arrive within {} s\n",
+            timeout.as_secs_f64()
+        ),
+    )
+        .into_response()
 }
 
 fn too_large(max_bytes: usize) -> Response {

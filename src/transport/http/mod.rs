@@ -5,9 +5,12 @@
 //! stateless). `sessions: true` turns on legacy `Mcp-Session-Id` sessions with SSE, for
 //! 2025-11-25 clients that need server-to-client requests; those pin a client to one replica.
 //!
-//! Layers, outside in: request log → (`/mcp` only) drain/503 → bearer auth → body peek and
-//! size cap → rmcp (`Host`/`Origin` checks, protocol). See [`security`] for the rules.
+//! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Layers,
+//! outside in: request log → (`/mcp` only) drain/503 → bearer auth → body peek (size cap,
+//! read deadline) → rmcp (`Host`/`Origin` checks, protocol). See [`security`] for the rules.
 
+pub mod conn;
+pub mod fd_limit;
 pub mod log;
 pub mod security;
 pub mod shutdown;
@@ -23,6 +26,7 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use conn::{ConnLimits, Connections};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
@@ -36,6 +40,21 @@ use shutdown::Drain;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3901";
 /// Default cap on a POST body (rmcp's default too).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default cap on open connections: far more than a team's clients need, far fewer than the
+/// usual open-file limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default time a client has to send a request's headers, and the longest a keep-alive
+/// connection stays open with no request: long enough for slow networks, short enough
+/// that idle or stalled connections cannot pile up.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a whole request body (at most the body cap, 4 MiB).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time shutdown waits for in-flight calls.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// After the grace, how long the calls that were cut get to send their answer.
+const CUT_ANSWER_TIME: Duration = Duration::from_secs(2);
+/// At the end of shutdown, how long connections get to close before they are dropped.
+const CLOSE_TIME: Duration = Duration::from_secs(5);
 
 /// How the HTTP transport runs.
 #[derive(Debug, Clone)]
@@ -52,6 +71,12 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
+    /// Most connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also how long an idle keep-alive connection lives.
+    pub header_timeout: Duration,
+    /// Time to send a request body (408 after it).
+    pub body_timeout: Duration,
 }
 
 impl Default for HttpOptions {
@@ -63,7 +88,10 @@ impl Default for HttpOptions {
             allowed_origins: Vec::new(),
             auth_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            shutdown_grace: Duration::from_secs(10),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -82,9 +110,21 @@ pub enum HttpError {
     Serve(std::io::Error),
 }
 
-/// Checks the options, binds `options.listen` and serves until SIGINT/SIGTERM.
-pub async fn serve(server: MakeServer, options: HttpOptions) -> Result<(), HttpError> {
-    security::check_bind(options.listen, options.auth_token.as_ref())?;
+/// Checks the options, raises the open-file limit, binds `options.listen` and serves until
+/// SIGINT/SIGTERM.
+pub async fn serve(server: MakeServer, mut options: HttpOptions) -> Result<(), HttpError> {
+    security::check_options(&options)?;
+    let open_files = fd_limit::raise();
+    let cap = fd_limit::connection_cap(options.max_connections, open_files);
+    if cap < options.max_connections {
+        tracing::warn!(
+            open_files,
+            requested = options.max_connections,
+            max_connections = cap,
+            "the open-file limit leaves room for fewer connections; lowering --max-connections"
+        );
+        options.max_connections = cap;
+    }
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|source| HttpError::Bind {
@@ -103,61 +143,48 @@ pub async fn serve_on(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     options.listen = listener.local_addr().map_err(HttpError::Serve)?;
-    security::check_bind(options.listen, options.auth_token.as_ref())?;
+    security::check_options(&options)?;
     let rmcp_token = CancellationToken::new();
     let drain = Drain::default();
-    let app = app(server, &options, rmcp_token.clone(), drain.clone());
+    let app = app(server.clone(), &options, rmcp_token.clone(), drain.clone());
     tracing::info!(
         listen = %options.listen,
         url = %format!("http://{}/mcp", options.listen),
         mode = if options.sessions { "sessions (SSE)" } else { "stateless (JSON)" },
         auth = options.auth_token.is_some(),
+        max_connections = options.max_connections,
         "serving MCP over HTTP"
     );
-
-    let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut serving = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = accepting_stopped.await;
-            })
-            .into_future(),
+    let mut connections = Connections::start(
+        listener,
+        app,
+        ConnLimits {
+            max_connections: options.max_connections,
+            header_timeout: options.header_timeout,
+        },
     );
-    tokio::select! {
-        result = &mut serving => return join_result(result),
-        () = stop => {}
-    }
+    stop.await;
+
     tracing::info!(
         in_flight = drain.in_flight(),
         "shutting down: refusing new requests, letting in-flight calls finish"
     );
     drain.start();
-    let _ = stop_accepting.send(());
+    connections.close_gracefully().await;
     if !drain.wait_idle(options.shutdown_grace).await {
         tracing::warn!(
             in_flight = drain.in_flight(),
-            "grace period over; closing the remaining calls"
+            "grace period over; ending the remaining calls with a shutting-down error"
         );
+        server.cut_calls();
+        drain.wait_idle(CUT_ANSWER_TIME).await;
     }
     rmcp_token.cancel();
-    match tokio::time::timeout(Duration::from_secs(5), &mut serving).await {
-        Ok(result) => join_result(result)?,
-        Err(_) => {
-            serving.abort();
-            tracing::warn!("connections still open after shutdown; dropped them");
-        }
+    if !connections.wait_closed(CLOSE_TIME).await {
+        tracing::warn!("connections still open after shutdown; dropped them");
     }
     tracing::info!("HTTP server stopped");
     Ok(())
-}
-
-fn join_result(
-    result: Result<std::io::Result<()>, tokio::task::JoinError>,
-) -> Result<(), HttpError> {
-    match result {
-        Ok(r) => r.map_err(HttpError::Serve),
-        Err(e) => Err(HttpError::Serve(std::io::Error::other(e))),
-    }
 }
 
 /// The rmcp service settings that follow from `options`.
@@ -192,7 +219,13 @@ pub fn app(
     );
     let mut mcp_routes = Router::new()
         .route_service("/mcp", mcp)
-        .layer(from_fn_with_state(options.max_body_bytes, log::peek_mcp));
+        .layer(from_fn_with_state(
+            log::BodyLimits {
+                max_bytes: options.max_body_bytes,
+                timeout: options.body_timeout,
+            },
+            log::peek_mcp,
+        ));
     if let Some(token) = &options.auth_token {
         mcp_routes = mcp_routes.layer(from_fn_with_state(token.clone(), security::require_bearer));
     }

@@ -78,6 +78,10 @@ pub enum SecurityError {
         "refusing to listen on {addr} without an auth token: anyone who can reach that address could manage your Make credentials. Set MCP_AUTH_TOKEN (or --auth-token-file), or listen on 127.0.0.1"
     )]
     NonLoopbackWithoutToken { addr: SocketAddr },
+    #[error(
+        "refusing {flag} {value} without an auth token: requests for that name come through a reverse proxy or another machine, so anyone who can reach it could manage your Make credentials. Set MCP_AUTH_TOKEN (or --auth-token-file), or allow only loopback names"
+    )]
+    ExposedWithoutToken { flag: &'static str, value: String },
     #[error("the auth token is empty")]
     EmptyToken,
     #[error("cannot read the auth token file {path}: {reason}")]
@@ -95,6 +99,78 @@ pub fn check_bind(addr: SocketAddr, token: Option<&BearerToken>) -> Result<(), S
     } else {
         Err(SecurityError::NonLoopbackWithoutToken { addr })
     }
+}
+
+/// Refuses settings that expose the server to other machines without a token: a
+/// non-loopback listen address ([`check_bind`]), or an allowed `Host` or `Origin` that is not
+/// a loopback name. The latter is the reverse-proxy setup: the server listens on loopback,
+/// but the proxy forwards anyone's requests to it.
+pub fn check_exposure(
+    listen: SocketAddr,
+    allowed_hosts: &[String],
+    allowed_origins: &[String],
+    token: Option<&BearerToken>,
+) -> Result<(), SecurityError> {
+    check_bind(listen, token)?;
+    if token.is_some() {
+        return Ok(());
+    }
+    if let Some(host) = allowed_hosts.iter().find(|h| !is_loopback_host(h)) {
+        return Err(SecurityError::ExposedWithoutToken {
+            flag: "--allowed-host",
+            value: host.clone(),
+        });
+    }
+    if let Some(origin) = allowed_origins.iter().find(|o| !is_loopback_origin(o)) {
+        return Err(SecurityError::ExposedWithoutToken {
+            flag: "--allowed-origin",
+            value: origin.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// [`check_exposure`] for a whole set of options.
+pub fn check_options(options: &super::HttpOptions) -> Result<(), SecurityError> {
+    check_exposure(
+        options.listen,
+        &options.allowed_hosts,
+        &options.allowed_origins,
+        options.auth_token.as_ref(),
+    )
+}
+
+/// `localhost`, a loopback IP (`127.0.0.1`, `::1`, `[::1]`), each with or without a port
+/// (a number or `*`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port == "*" || port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An `http` or `https` origin whose host is loopback ([`is_loopback_host`]).
+pub fn is_loopback_origin(origin: &str) -> bool {
+    let origin = origin.trim();
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && !authority.contains(['/', '@'])
+        && is_loopback_host(authority)
 }
 
 /// The `Host` values rmcp accepts: loopback names, the listen IP when it is a specific
@@ -214,6 +290,85 @@ mod tests {
         let err = check_bind(any, None).unwrap_err();
         assert!(err.to_string().contains("MCP_AUTH_TOKEN"), "{err}");
         assert!(check_bind(any, Some(&token)).is_ok());
+    }
+
+    #[test]
+    fn non_loopback_allowed_names_need_a_token() {
+        let lo: SocketAddr = "127.0.0.1:3901".parse().unwrap();
+        let token = BearerToken::new("t").unwrap();
+        let hosts = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for host in [
+            "mcp.example.com",
+            "mcp.example.com:8443",
+            "10.0.0.5",
+            "*",
+            "localhost.evil.example",
+        ] {
+            let err = check_exposure(lo, &hosts(&[host]), &[], None).unwrap_err();
+            assert_eq!(
+                err,
+                SecurityError::ExposedWithoutToken {
+                    flag: "--allowed-host",
+                    value: host.into()
+                }
+            );
+            assert!(err.to_string().contains("MCP_AUTH_TOKEN"), "{err}");
+            assert!(check_exposure(lo, &hosts(&[host]), &[], Some(&token)).is_ok());
+        }
+        for origin in [
+            "https://app.example.com:443",
+            "http://localhost.evil.example:*",
+            "http://localhost@evil.example",
+            "null",
+        ] {
+            let err = check_exposure(lo, &[], &hosts(&[origin]), None).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    SecurityError::ExposedWithoutToken {
+                        flag: "--allowed-origin",
+                        ..
+                    }
+                ),
+                "{origin}"
+            );
+            assert!(check_exposure(lo, &[], &hosts(&[origin]), Some(&token)).is_ok());
+        }
+    }
+
+    #[test]
+    fn loopback_allowed_names_need_no_token() {
+        let lo: SocketAddr = "127.0.0.1:3901".parse().unwrap();
+        let hosts: Vec<String> = [
+            "localhost",
+            "LOCALHOST:3901",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "::1",
+            "[::1]",
+            "[::1]:3901",
+            "localhost:*",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let origins: Vec<String> = [
+            "http://localhost:*",
+            "http://localhost:6274",
+            "https://127.0.0.1:8443",
+            "http://[::1]:*",
+            "http://localhost/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(check_exposure(lo, &hosts, &origins, None), Ok(()));
+        // The listen address rule still comes first.
+        let any: SocketAddr = "0.0.0.0:3901".parse().unwrap();
+        assert!(matches!(
+            check_exposure(any, &hosts, &origins, None),
+            Err(SecurityError::NonLoopbackWithoutToken { .. })
+        ));
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! on open connections (503), lets in-flight MCP calls finish (up to a grace period), then
 //! cancels rmcp's token so session streams close.
 //!
+//! Calls still running when the grace ends are not just dropped (that gave the client a
+//! bare HTTP 500, or an SSE stream that stopped): they are ended with a tool error saying
+//! the server is shutting down and that a change in Make may or may not have happened
+//! ([`crate::server::MakeServer::cut_calls`]), and get a moment to send it.
+//!
 //! A call counts as in flight until its response body has been sent or dropped, so a tool
 //! result streamed over SSE is not cut off.
 

@@ -1,0 +1,197 @@
+//! Logging on stderr, safe against forged lines.
+//!
+//! Clients choose tool names, JSON-RPC ids, paths and headers; Make chooses error texts.
+//! Written raw into a log line, a newline in such a text starts a line the client wrote
+//! (a fake "tool call" or "SIGTERM received"), and escape bytes recolour or rewrite the
+//! operator's terminal. Two defences:
+//!
+//! - [`quote`] for every field we fill from outside: quoted, control characters escaped,
+//!   length capped, so one field cannot pose as another field or as a new line.
+//! - [`OneLine`], a writer under the formatter, for what we do not format ourselves (rmcp's
+//!   messages, error texts deep inside other crates): it escapes every control character of
+//!   an event except the newline that ends it. One event is always one line.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// The longest outside text a log field shows, in characters; the rest is counted, not shown.
+pub const MAX_LOGGED_CHARS: usize = 200;
+
+/// An outside text as a log field: `"…"` with Rust string escapes (`\n`, `\u{1b}`, `\"`),
+/// cut after [`MAX_LOGGED_CHARS`] characters. Use it as `field = %quote(&text)`.
+pub fn quote(text: impl fmt::Display) -> Quoted {
+    Quoted(text.to_string())
+}
+
+/// See [`quote`].
+pub struct Quoted(String);
+
+impl fmt::Display for Quoted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(MAX_LOGGED_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => write!(f, "{:?}…(+{} bytes)", &self.0[..cut], self.0.len() - cut),
+        }
+    }
+}
+
+impl fmt::Debug for Quoted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A [`MakeWriter`] that keeps every event on one line (see the module docs).
+pub struct OneLine<M>(pub M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for OneLine<M> {
+    type Writer = OneLineWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        OneLineWriter(self.0.make_writer())
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        OneLineWriter(self.0.make_writer_for(meta))
+    }
+}
+
+/// The writer [`OneLine`] hands out for one event.
+pub struct OneLineWriter<W>(W);
+
+impl<W: Write> Write for OneLineWriter<W> {
+    /// tracing's formatter writes each event with a single `write_all` of the whole line, so
+    /// `buf` is one event and only its last byte may be a newline. Taking all of `buf` at
+    /// once keeps it that way.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(&one_line(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `event` with every control character (C0, DEL, C1, line and paragraph separators)
+/// escaped, except one trailing newline.
+pub fn one_line(event: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let (body, end) = match event.strip_suffix(b"\n") {
+        Some(body) => (body, &b"\n"[..]),
+        None => (event, &b""[..]),
+    };
+    let text = String::from_utf8_lossy(body);
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.contains(unsafe_char) && matches!(text, std::borrow::Cow::Borrowed(_)) {
+        return std::borrow::Cow::Borrowed(event);
+    }
+    let mut out = String::with_capacity(event.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    let mut out = out.into_bytes();
+    out.extend_from_slice(end);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Logs go to stderr only: in stdio mode stdout is the protocol. rmcp's debug logs print
+/// whole messages, tool arguments included (connection data, key parameters), so a second
+/// filter, applied after `RUST_LOG`'s, caps every `rmcp` target at info whatever it says.
+pub fn init() {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let requested = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("make_credentials_mcp=info,warn"));
+    let secrets_cap = Targets::new()
+        .with_target("rmcp", LevelFilter::INFO)
+        .with_default(LevelFilter::TRACE);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(OneLine(std::io::stderr))
+        .with_ansi(false)
+        .with_filter(requested)
+        .with_filter(secrets_cap);
+    tracing_subscriber::registry().with(stderr).init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn quote_escapes_controls_and_quotes() {
+        let forged = "x\n2099-01-01T00:00:00Z  INFO forged\u{1b}[31m \"tool\"=y";
+        let shown = quote(forged).to_string();
+        assert_eq!(
+            shown,
+            r#""x\n2099-01-01T00:00:00Z  INFO forged\u{1b}[31m \"tool\"=y""#
+        );
+        assert!(!shown.contains('\n') && !shown.contains('\u{1b}'));
+        assert_eq!(quote("keys_list").to_string(), r#""keys_list""#);
+    }
+
+    #[test]
+    fn quote_caps_long_texts() {
+        let long = "é".repeat(MAX_LOGGED_CHARS + 10);
+        let shown = quote(&long).to_string();
+        assert!(shown.starts_with(&format!("\"{}\"", "é".repeat(MAX_LOGGED_CHARS))));
+        assert!(shown.ends_with("…(+20 bytes)"), "{shown}");
+    }
+
+    #[test]
+    fn one_line_escapes_everything_but_the_final_newline() {
+        assert_eq!(one_line(b"plain line\n").as_ref(), b"plain line\n");
+        assert_eq!(
+            one_line(b"a\nFAKE\x1b[31m\r\x7f\xc2\x9b\xe2\x80\xa8z\n").as_ref(),
+            br"a\nFAKE\u{1b}[31m\r\u{7f}\u{9b}\u{2028}z"
+                .iter()
+                .chain(b"\n")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice()
+        );
+        assert_eq!(one_line(b"no newline\x1b").as_ref(), br"no newline\u{1b}");
+    }
+
+    /// The whole path: an event whose message carries a newline and ESC comes out as one line.
+    #[test]
+    fn the_formatter_writes_one_line_per_event() {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = {
+            let sink = sink.clone();
+            move || sink.clone()
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(OneLine(writer))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let id = "1\n2099-01-01T00:00:00Z  INFO forged\u{1b}[2J";
+            tracing::warn!("request {id} failed");
+            tracing::info!(tool = %quote(id), "tool call");
+        });
+        let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.lines().all(|l| !l.starts_with("2099")), "{out}");
+    }
+}
