@@ -237,6 +237,13 @@ pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
             "MAKE_API_URL {text:?} must name a host and carry no credentials"
         )));
     }
+    // Every request URL and the startup log line start from this one: a query string here
+    // (a token, a signature) would be sent with every call and logged.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError(format!(
+            "MAKE_API_URL {text:?} must not carry a query string or fragment"
+        )));
+    }
     Ok(url)
 }
 
@@ -316,6 +323,8 @@ mod tests {
         assert!(parse_api_url("https://eu1.make.com/api/v2").is_ok());
         assert!(parse_api_url("ftp://eu1.make.com").is_err());
         assert!(parse_api_url("https://user:pw@eu1.make.com").is_err());
+        assert!(parse_api_url("https://eu1.make.com/api/v2?token=x").is_err());
+        assert!(parse_api_url("https://eu1.make.com/api/v2#x").is_err());
     }
 
     #[test]

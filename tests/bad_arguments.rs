@@ -251,3 +251,139 @@ async fn wrong_types_and_unknown_fields_are_refused() {
     }
     assert!(h.seen().await.is_empty());
 }
+
+/// `n` distinct strings made with `f`.
+fn many(n: usize, f: impl Fn(usize) -> String) -> Vec<String> {
+    (0..n).map(f).collect()
+}
+
+#[tokio::test]
+async fn oversized_lists_are_refused_with_a_short_message_before_any_request() {
+    let h = Harness::new().await;
+    let types = |n| many(n, |i| format!("type{i}"));
+    let scopes = |n| many(n, |i| format!("https://example.com/scope/{i}"));
+    let per_type: serde_json::Map<String, Value> =
+        types(33).into_iter().map(|t| (t, json!(["s"]))).collect();
+    let app = json!({"appName": "http", "appModules": ["*"]});
+    let cases = [
+        // The reviewer's case: 300,000 connection types.
+        (
+            "connections_list",
+            json!({"teamId": 1, "type": types(300_000)}),
+            "type",
+            "at most 100 items",
+        ),
+        (
+            "connections_list",
+            json!({"teamId": 1, "type": types(101)}),
+            "type",
+            "at most 100 items",
+        ),
+        (
+            "connections_list",
+            json!({"teamId": 1, "scopes": per_type}),
+            "scopes",
+            "at most 32 items",
+        ),
+        (
+            "connections_list",
+            json!({"teamId": 1, "scopes": {"google": scopes(101)}}),
+            "scopes.google",
+            "at most 100 items",
+        ),
+        (
+            "connections_list",
+            json!({"teamId": 1, "scopes": {"google": ["s".repeat(513)]}}),
+            "scopes.google[0]",
+            "at most 512 characters",
+        ),
+        (
+            "connections_create",
+            json!({"teamId": 1, "name": "a", "accountName": "google", "scope": scopes(101)}),
+            "scope",
+            "at most 100 items",
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": 1, "scopes": scopes(101)}),
+            "scopes",
+            "at most 100 items",
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": vec![app; 65]}),
+            "credentials",
+            "1 to 64",
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": types(501)}]}),
+            "credentials[0].appModules",
+            "at most 500 items",
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "connections": vec![json!({"type": "google"}); 33]}),
+            "connections",
+            "at most 32 items",
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "keys": vec![json!({"type": "apikeyauth"}); 33]}),
+            "keys",
+            "at most 32 items",
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "connections": [{"type": "google", "scope": scopes(101)}]}),
+            "connections[0].scope",
+            "at most 100 items",
+        ),
+        (
+            "credential-requests_list",
+            json!({"teamId": 1, "name": "n".repeat(129)}),
+            "name",
+            "at most 128 characters",
+        ),
+        (
+            "credential-requests_list",
+            json!({"teamId": 1, "status": "s".repeat(65)}),
+            "status",
+            "at most 64 characters",
+        ),
+    ];
+    for (tool, args, field, problem) in cases {
+        let text = err(&h.call(tool, args).await);
+        assert!(
+            text.contains(&format!("`{field}`")),
+            "{tool}: should name {field}: {text}"
+        );
+        assert!(
+            text.contains(problem),
+            "{tool}: expected {problem:?}: {text}"
+        );
+        assert!(text.len() < 400, "{tool}: {} chars: {text}", text.len());
+        assert!(!text.contains("create took effect"), "{text}");
+    }
+    assert!(h.seen().await.is_empty());
+}
+
+#[tokio::test]
+async fn huge_values_are_not_echoed_back() {
+    let h = Harness::new().await;
+    let huge = "x".repeat(1_000_000);
+    let cases = [
+        ("connections_list", json!({"teamId": 1, "type": [huge]})),
+        (
+            "connections_list",
+            json!({"teamId": 1, "scopes": {huge.clone(): ["s"]}}),
+        ),
+        ("connections_get", json!({"connectionId": huge})),
+        ("credential-requests_get", json!({"requestId": huge})),
+    ];
+    for (tool, args) in cases {
+        let text = err(&h.call(tool, args).await);
+        assert!(text.len() < 1000, "{tool}: {} chars", text.len());
+    }
+    assert!(h.seen().await.is_empty());
+}

@@ -180,7 +180,7 @@ async fn a_timeout_is_typed_and_a_create_is_not_repeated() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, MakeError::Timeout(_)), "{e:?}");
+    assert!(matches!(e, MakeError::Timeout { .. }), "{e:?}");
     assert_eq!(mock.received_requests().await.unwrap().len(), 1);
 }
 

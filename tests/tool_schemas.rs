@@ -233,6 +233,45 @@ fn schemas_are_portable() {
     );
 }
 
+/// Collects input-schema arrays without `maxItems` and maps of arrays without
+/// `maxProperties`: every list a caller sends ends up in a URL or a body, so it is bounded.
+fn unbounded(schema: &Value, path: &str, problems: &mut Vec<String>) {
+    let Value::Object(map) = schema else { return };
+    if map.get("type") == Some(&Value::from("array")) && !map.contains_key("maxItems") {
+        problems.push(format!("{path}: array without maxItems"));
+    }
+    let array_values = map
+        .get("additionalProperties")
+        .is_some_and(|a| a["type"] == "array");
+    if array_values && !map.contains_key("maxProperties") {
+        problems.push(format!("{path}: map of lists without maxProperties"));
+    }
+    if let Some(Value::Object(props)) = map.get("properties") {
+        for (name, prop) in props {
+            unbounded(prop, &format!("{path}.{name}"), problems);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = map.get(key) {
+            unbounded(child, &format!("{path}.{key}"), problems);
+        }
+    }
+}
+
+#[test]
+fn every_input_list_is_bounded() {
+    let mut problems = Vec::new();
+    for tool in tools() {
+        let name = tool["name"].as_str().unwrap().to_string();
+        unbounded(&tool["inputSchema"], &name, &mut problems);
+    }
+    assert!(
+        problems.is_empty(),
+        "unbounded inputs:\n{}",
+        problems.join("\n")
+    );
+}
+
 fn tool_table(tools: &[Value]) -> String {
     let mut out = String::from(
         "| Tool | Title | Inputs (* required) | Read-only | Destructive | Idempotent | Open-world |\n|---|---|---|---|---|---|---|\n",

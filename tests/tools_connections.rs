@@ -492,7 +492,7 @@ async fn delete_sends_confirmed_and_reports_not_found() {
         ok(&h
             .call("connections_delete", json!({"connectionId": 8}))
             .await),
-        json!({"connectionId": 8, "deleted": true})
+        json!({"connectionId": 8, "deleted": true, "certain": true})
     );
     let text = err(&h
         .call("connections_delete", json!({"connectionId": 9}))

@@ -108,7 +108,10 @@ async fn delete_sends_confirmed() {
             json!({"requestId": REQUEST_ID}),
         )
         .await);
-    assert_eq!(out, json!({"requestId": REQUEST_ID, "deleted": true}));
+    assert_eq!(
+        out,
+        json!({"requestId": REQUEST_ID, "deleted": true, "certain": true})
+    );
     assert_request(
         &h.only_request().await,
         "DELETE",

@@ -154,7 +154,7 @@ async fn delete_sends_confirmed() {
     h.respond(200, json!({"key": 16})).await;
     assert_eq!(
         ok(&h.call("keys_delete", json!({"keyId": 16})).await),
-        json!({"keyId": 16, "deleted": true})
+        json!({"keyId": 16, "deleted": true, "certain": true})
     );
     assert_request(
         &h.only_request().await,

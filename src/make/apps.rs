@@ -2,8 +2,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
+use super::redact::Extra;
 use super::{ApiRequest, MakeClient, MakeError};
 
 /// A module of an app, with the credential it needs.
@@ -26,9 +26,9 @@ pub struct AppModule {
     /// Whether the module is a webhook trigger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<bool>,
-    /// Any further fields Make returns, passed through unchanged.
+    /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 #[derive(Deserialize)]

@@ -1,107 +1,22 @@
 //! The one HTTP client every tool shares: base URL, authentication, timeouts, retries,
 //! and turning Make's answers into typed values or [`MakeError`]s.
+//!
+//! It only ever talks to the configured base URL: redirects are never followed (Make's API
+//! does not redirect, and following one would re-send a create's secrets elsewhere), and a
+//! loopback base URL (the sandbox, tests) is never reached through a proxy from the
+//! environment, which would carry the key in plain text.
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use url::Url;
 
-use super::error::{ApiError, MakeError, Missing};
-use crate::config::{ApiKey, ClientSettings};
-
-/// Whether a request may be sent again when its outcome is unknown (timeout, 5xx).
-///
-/// A create that timed out may have created the object at Make, so repeating it could
-/// duplicate a connection, key or credential request. Only `Safe` requests are retried then.
-/// A 429 or a refused connection means Make did not act, so every kind is retried then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
-    /// Reads, renames, deletes: repeating them changes nothing more.
-    Safe,
-    /// Creates, set-data, actions, verify: never repeated after an unknown outcome.
-    Unsafe,
-}
-
-/// One request to the Make API, described before it is sent. Its `Debug` leaves the body
-/// out: bodies carry connection data and key parameters.
-#[derive(Clone)]
-pub struct ApiRequest {
-    method: Method,
-    segments: Vec<String>,
-    query: Vec<(String, String)>,
-    body: Option<Value>,
-    replay: Replay,
-}
-
-impl std::fmt::Debug for ApiRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiRequest")
-            .field("method", &self.method)
-            .field("segments", &self.segments)
-            .field("query", &self.query)
-            .field("body", &self.body.as_ref().map(|_| "<redacted>"))
-            .field("replay", &self.replay)
-            .finish()
-    }
-}
-
-impl ApiRequest {
-    fn new(method: Method, segments: &[&str], replay: Replay) -> Self {
-        Self {
-            method,
-            segments: segments.iter().map(|s| s.to_string()).collect(),
-            query: Vec::new(),
-            body: None,
-            replay,
-        }
-    }
-
-    /// A GET of `segments` joined as path segments (each one percent-encoded).
-    pub fn get(segments: &[&str]) -> Self {
-        Self::new(Method::GET, segments, Replay::Safe)
-    }
-
-    /// A POST that must not be repeated after an unknown outcome.
-    pub fn post(segments: &[&str]) -> Self {
-        Self::new(Method::POST, segments, Replay::Unsafe)
-    }
-
-    /// A PATCH (Make's PATCHes set fields, so repeating one is harmless).
-    pub fn patch(segments: &[&str]) -> Self {
-        Self::new(Method::PATCH, segments, Replay::Safe)
-    }
-
-    /// A DELETE (a repeat finds nothing more to delete).
-    pub fn delete(segments: &[&str]) -> Self {
-        Self::new(Method::DELETE, segments, Replay::Safe)
-    }
-
-    /// Adds one query pair; call it again with the same key for arrays (`type[]`).
-    pub fn query(mut self, key: impl Into<String>, value: impl ToString) -> Self {
-        self.query.push((key.into(), value.to_string()));
-        self
-    }
-
-    /// Asks Make for every column (`cols[]=*`), as Make's own tools do.
-    pub fn all_columns(self) -> Self {
-        self.query("cols[]", "*")
-    }
-
-    /// Sets a JSON body (and with it `Content-Type: application/json`).
-    pub fn json(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    /// Overrides the replay class (e.g. a POST that is really a read).
-    pub fn replay(mut self, replay: Replay) -> Self {
-        self.replay = replay;
-        self
-    }
-}
+use super::error::{ApiError, MAX_REASON_CHARS, MakeError, Missing, clip};
+use super::request::{ApiRequest, Replay};
+use super::response::{BodyError, read_capped, redirect_target};
+use crate::config::{ApiKey, ClientSettings, is_loopback_url};
 
 /// How failed requests are retried (see [`Replay`] for which ones may be).
 #[derive(Debug, Clone)]
@@ -145,26 +60,56 @@ impl std::fmt::Debug for MakeClient {
 
 /// What one try produced, before the retry decision.
 enum Attempt {
-    /// Make answered (any status).
+    /// Make answered (any status but a redirect) with a body within the cap.
     Done {
         status: StatusCode,
         body: Vec<u8>,
         retry_after: Option<Duration>,
     },
-    /// No answer; `never_sent` when the connection itself failed, so Make cannot have acted.
+    /// No usable answer; `never_sent` when the connection itself failed, so Make cannot
+    /// have acted.
     Failed { error: MakeError, never_sent: bool },
+}
+
+/// How a DELETE ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// Make answered 2xx: the object is gone.
+    Confirmed,
+    /// An earlier try's outcome is unknown (`earlier` says why: its answer was a 5xx or was
+    /// lost), and a retry found no such object. The earlier try most likely deleted it, but
+    /// an id that never existed ends the same way, so this is not certain.
+    Probable { earlier: String },
+}
+
+/// A request's final 2xx answer (or a retried DELETE's 404, with `earlier` set).
+struct Exchange {
+    status: StatusCode,
+    body: Vec<u8>,
+    /// Why an earlier try's outcome is unknown, when a retried DELETE then found nothing.
+    earlier: Option<String>,
 }
 
 impl MakeClient {
     /// Builds the client; fails only if the TLS backend cannot start.
+    ///
+    /// Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`)
+    /// are honoured for a real Make zone, but never for a loopback base URL: traffic to the
+    /// sandbox or a local test server must not leave the machine.
     pub fn new(settings: &ClientSettings) -> Result<Self, MakeError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("make-credentials-mcp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| MakeError::Transport(e.to_string()))?;
+            .redirect(reqwest::redirect::Policy::none());
+        if settings.base_url.as_ref().is_some_and(is_loopback_url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| MakeError::Transport {
+            reason: describe_transport_error(e),
+            replay: Replay::Safe,
+        })?;
         Ok(Self {
             http,
             base: settings.base_url.clone(),
@@ -194,12 +139,28 @@ impl MakeClient {
         };
         serde_json::from_slice(bytes).map_err(|e| MakeError::Decode {
             status: status.as_u16(),
-            reason: e.to_string(),
+            reason: clip(&e.to_string(), MAX_REASON_CHARS),
         })
     }
 
-    /// Sends `request`, retrying per policy, and returns the 2xx status and body.
+    /// Sends `request`, retrying per policy, and returns the 2xx status and body. A retried
+    /// DELETE that finds nothing left (404 after a try with an unknown outcome) also counts
+    /// as success; [`MakeClient::delete`] says how sure that is.
     pub async fn send_raw(&self, request: &ApiRequest) -> Result<(StatusCode, Vec<u8>), MakeError> {
+        let exchange = self.exchange(request).await?;
+        Ok((exchange.status, exchange.body))
+    }
+
+    /// Sends a DELETE request and says whether the deletion is certain.
+    pub async fn delete(&self, request: &ApiRequest) -> Result<Deletion, MakeError> {
+        let exchange = self.exchange(request).await?;
+        Ok(match exchange.earlier {
+            Some(earlier) => Deletion::Probable { earlier },
+            None => Deletion::Confirmed,
+        })
+    }
+
+    async fn exchange(&self, request: &ApiRequest) -> Result<Exchange, MakeError> {
         let auth = self
             .auth
             .as_ref()
@@ -210,8 +171,8 @@ impl MakeClient {
             .ok_or(MakeError::NotConfigured(Missing::Zone))?;
         let url = url_for(base, request);
         let mut retries = 0;
-        // Whether an earlier try may have taken effect at Make (timeout, 5xx, lost answer).
-        let mut maybe_acted = false;
+        // Why an earlier try may have taken effect at Make (timeout, 5xx, lost answer).
+        let mut maybe_acted: Option<String> = None;
         loop {
             let started = Instant::now();
             let attempt = self.try_once(request, url.clone(), auth).await;
@@ -224,16 +185,24 @@ impl MakeClient {
             let error = match attempt {
                 Attempt::Done { status, body, .. } if status.is_success() => {
                     tracing::debug!(method = %request.method, path = url.path(), status = status.as_u16(), elapsed_ms, "make api");
-                    return Ok((status, body));
+                    return Ok(Exchange {
+                        status,
+                        body,
+                        earlier: None,
+                    });
                 }
                 // An earlier try may have deleted the object before its answer was lost.
                 Attempt::Done {
                     status: StatusCode::NOT_FOUND,
                     body,
                     ..
-                } if maybe_acted && request.method == Method::DELETE => {
-                    tracing::debug!(method = %request.method, path = url.path(), "retried delete found nothing left: deleted");
-                    return Ok((StatusCode::NOT_FOUND, body));
+                } if maybe_acted.is_some() && request.method == Method::DELETE => {
+                    tracing::debug!(method = %request.method, path = url.path(), "retried delete found nothing left: probably deleted");
+                    return Ok(Exchange {
+                        status: StatusCode::NOT_FOUND,
+                        body,
+                        earlier: maybe_acted,
+                    });
                 }
                 Attempt::Done { status, body, .. } => {
                     MakeError::Api(Box::new(ApiError::from_response(status, &body)))
@@ -244,7 +213,9 @@ impl MakeClient {
             let Some(delay) = delay else {
                 return Err(error);
             };
-            maybe_acted |= may_have_acted(&error);
+            if maybe_acted.is_none() && may_have_acted(&error) {
+                maybe_acted = Some(error.to_string());
+            }
             retries += 1;
             tracing::info!(method = %request.method, path = url.path(), retry = retries, delay_ms = delay.as_millis() as u64, "retrying make api request");
             tokio::time::sleep(delay).await;
@@ -262,31 +233,47 @@ impl MakeClient {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        let response = match builder.send().await {
+        let mut response = match builder.send().await {
             Ok(response) => response,
             Err(e) => {
                 return Attempt::Failed {
                     never_sent: e.is_connect(),
-                    error: self.transport_error(&e),
+                    error: self.transport_error(e, request.replay),
                 };
             }
         };
         let status = response.status();
+        if status.is_redirection() {
+            return Attempt::Failed {
+                never_sent: false,
+                error: MakeError::Redirect {
+                    status: status.as_u16(),
+                    location: redirect_target(&response),
+                },
+            };
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        match response.bytes().await {
-            Ok(bytes) => Attempt::Done {
+        match read_capped(&mut response).await {
+            Ok(body) => Attempt::Done {
                 status,
-                body: bytes.to_vec(),
+                body,
                 retry_after,
             },
-            Err(e) => Attempt::Failed {
+            Err(BodyError::TooLarge) => Attempt::Failed {
                 never_sent: false,
-                error: self.transport_error(&e),
+                error: MakeError::TooLarge {
+                    status: status.as_u16(),
+                    replay: request.replay,
+                },
+            },
+            Err(BodyError::Transport(e)) => Attempt::Failed {
+                never_sent: false,
+                error: self.transport_error(e, request.replay),
             },
         }
     }
@@ -315,6 +302,11 @@ impl MakeClient {
                 );
                 (transient && safe).then(|| self.backoff(retries))
             }
+            // Make does not redirect, and a body past the cap will not shrink on a retry.
+            Attempt::Failed {
+                error: MakeError::Redirect { .. } | MakeError::TooLarge { .. },
+                ..
+            } => None,
             Attempt::Failed { never_sent, .. } => {
                 (*never_sent || safe).then(|| self.backoff(retries))
             }
@@ -331,13 +323,19 @@ impl MakeClient {
         base.mul_f64(jitter).min(self.retry.max_delay)
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> MakeError {
+    fn transport_error(&self, e: reqwest::Error, replay: Replay) -> MakeError {
         if e.is_timeout() {
-            MakeError::Timeout(self.timeout_secs)
+            MakeError::Timeout {
+                seconds: self.timeout_secs,
+                replay,
+            }
         } else if e.is_connect() {
             MakeError::Connect(describe_transport_error(e))
         } else {
-            MakeError::Transport(describe_transport_error(e))
+            MakeError::Transport {
+                reason: describe_transport_error(e),
+                replay,
+            }
         }
     }
 }
@@ -375,14 +373,17 @@ fn authorization_header(key: &ApiKey) -> HeaderValue {
     value
 }
 
-/// reqwest's error text with its source chain (the URL in it holds ids, never the key).
-fn describe_transport_error(e: &reqwest::Error) -> String {
+/// reqwest's error text with its source chain, clipped, and without the request URL that
+/// reqwest puts in it: its query string holds every filter value sent (300,000 connection
+/// types once made a 5.4 MB error).
+fn describe_transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    clip(&text, MAX_REASON_CHARS)
 }

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ApiRequest, MakeClient, MakeError, Replay};
+use super::redact::{Extra, scrubbed};
+use super::{ApiRequest, Deletion, MakeClient, MakeError, Replay};
 
 /// A Make connection as Make returns it. Beware Make's naming: `name` is the label the
 /// user gave it, `accountName` is the connection type (e.g. `google`), and `accountType`
@@ -35,7 +36,11 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire: Option<String>,
     /// Extra account information, e.g. `{"type":"email","value":"a@b.c"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
     pub metadata: Option<Value>,
     /// Team that owns the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +64,11 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoped: Option<bool>,
     /// Opaque account id at the provider (may be a huge number, a string or null).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
     pub uid: Option<Value>,
     /// Connected system id (UUID), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,9 +76,9 @@ pub struct Connection {
     /// Granted OAuth scopes (connections_get).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<ConnectionScope>>,
-    /// Any further fields Make returns, passed through unchanged.
+    /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// One OAuth scope granted to a connection.
@@ -85,7 +94,7 @@ pub struct ConnectionScope {
     pub account: Option<String>,
     /// Any further fields Make returns.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// What to create: the label, the type, optional scopes and the type's data fields.
@@ -226,9 +235,9 @@ impl MakeClient {
     }
 
     /// `DELETE /connections/{id}?confirmed=true` (any 2xx is success).
-    pub async fn delete_connection(&self, id: u64) -> Result<(), MakeError> {
+    pub async fn delete_connection(&self, id: u64) -> Result<Deletion, MakeError> {
         let request =
             ApiRequest::delete(&["connections", &id.to_string()]).query("confirmed", true);
-        self.send_raw(&request).await.map(drop)
+        self.delete(&request).await
     }
 }

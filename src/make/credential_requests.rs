@@ -6,9 +6,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{ApiRequest, MakeClient, MakeError};
+use super::redact::{Extra, scrubbed};
+use super::{ApiRequest, Deletion, MakeClient, MakeError};
 
 /// A credential request (list rows, and with `credentials` and `user` from the detail endpoint).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -35,10 +36,18 @@ pub struct CredentialRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<u64>,
     /// Make provider (string or number), if the request was made for one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
     pub make_provider_id: Option<Value>,
     /// External provider id, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
     pub external_provider_id: Option<Value>,
     /// Apps the request covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +66,7 @@ pub struct CredentialRequest {
     pub credentials: Option<Vec<Credential>>,
     /// Any further fields Make returns (e.g. `makeProvider`, `user`), passed through unchanged.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// One requested connection (`component: account`) or key (`component: keychain`).
@@ -91,7 +100,11 @@ pub struct Credential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<String>>,
     /// Id of the connection or key created once authorized (null until then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
     pub remote_id: Option<Value>,
     /// Reason given when declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,9 +117,9 @@ pub struct Credential {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub prefill: Option<Value>,
-    /// Any further fields Make returns, passed through unchanged.
+    /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// Make's paging block on list responses.
@@ -124,7 +137,7 @@ pub struct Page {
     pub limit: Option<u64>,
     /// Any further fields Make returns (`sortBy`, `sortDir`).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// What the create, create-by-credentials and extend actions answer.
@@ -205,9 +218,9 @@ impl MakeClient {
 
     /// `DELETE /credential-requests/requests/{id}?confirmed=true`. Also deletes every
     /// connection and key the request created.
-    pub async fn delete_credential_request(&self, id: &str) -> Result<(), MakeError> {
+    pub async fn delete_credential_request(&self, id: &str) -> Result<Deletion, MakeError> {
         let request = ApiRequest::delete(&[BASE, "requests", id]).query("confirmed", true);
-        self.send_raw(&request).await.map(drop)
+        self.delete(&request).await
     }
 
     /// `POST /credential-requests/credentials/{id}/decline`, with `{"reason"}` only when given.

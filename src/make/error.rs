@@ -6,6 +6,26 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::request::Replay;
+use super::response::MAX_RESPONSE_MIB;
+
+/// Longest text taken from Make's `message` or `detail`: enough for any real message, and a
+/// bound on what a misbehaving upstream can push into a tool result.
+const MAX_MESSAGE_CHARS: usize = 1000;
+/// Most sub-errors kept, each clipped like a message.
+const MAX_SUBERRORS: usize = 20;
+/// Longest transport or decoding reason: they come from libraries that may quote input.
+pub(crate) const MAX_REASON_CHARS: usize = 300;
+
+/// `text` cut to `max` characters, with `…` marking the cut. Everything Make or a client
+/// sends may be huge; error texts echo it only through this.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 /// An error answered by Make: a non-2xx response, with Make's error body when it had one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -36,7 +56,7 @@ impl ApiError {
         };
         Self {
             status: status.as_u16(),
-            code: raw.code.and_then(value_to_text),
+            code: raw.code.and_then(value_to_text).map(|c| clip(&c, 64)),
             message: raw.message.and_then(value_to_text).unwrap_or_else(fallback),
             detail: raw.detail.and_then(value_to_text),
             suberrors: raw
@@ -46,6 +66,7 @@ impl ApiError {
                     Value::Object(mut map) => map.remove("message").and_then(value_to_text),
                     other => value_to_text(other),
                 })
+                .take(MAX_SUBERRORS)
                 .collect(),
         }
     }
@@ -93,13 +114,15 @@ struct RawErrorBody {
     suberrors: Vec<Value>,
 }
 
+/// Make's text, clipped to [`MAX_MESSAGE_CHARS`]; `None` for null or blank.
 fn value_to_text(value: Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    }
+    let text = match value {
+        Value::Null => return None,
+        Value::String(s) if s.trim().is_empty() => return None,
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    Some(clip(&text, MAX_MESSAGE_CHARS))
 }
 
 /// The setting that is missing for a call to be possible.
@@ -119,6 +142,9 @@ impl std::fmt::Display for Missing {
 }
 
 /// Everything that can go wrong talking to Make.
+///
+/// Texts taken from libraries or from Make are clipped, and never carry a request URL: a
+/// URL's query string can hold every filter value a caller sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MakeError {
     /// No API key or zone was configured, so no request can be sent.
@@ -127,18 +153,35 @@ pub enum MakeError {
     /// Make answered with an error status.
     #[error("Make API error {0}")]
     Api(Box<ApiError>),
-    /// Make did not answer within the configured timeout.
-    #[error("the Make API did not answer within {0} seconds")]
-    Timeout(u64),
+    /// Make did not answer within the configured timeout. `replay` says whether the call
+    /// may simply be repeated, which is what the hint tells the model.
+    #[error("the Make API did not answer within {seconds} seconds")]
+    Timeout { seconds: u64, replay: Replay },
     /// The connection to Make could not be made (DNS, TLS, refused).
     #[error("could not reach the Make API: {0}")]
     Connect(String),
     /// Make answered 2xx with a body we could not understand.
     #[error("unexpected response from the Make API (HTTP {status}): {reason}")]
     Decode { status: u16, reason: String },
+    /// Make's API never redirects API calls; a 3xx is not followed, since following it would
+    /// re-send the request (a create's secrets included) to whatever origin it names.
+    /// `location` is the target without its query string, when it could be read.
+    #[error(
+        "unexpected response from the Make API: HTTP {status} redirect{}, which was not followed",
+        location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default()
+    )]
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    /// The answer's body was larger than the client reads; it was dropped unread.
+    #[error(
+        "Make's response was larger than {MAX_RESPONSE_MIB} MiB (HTTP {status}), so it was discarded"
+    )]
+    TooLarge { status: u16, replay: Replay },
     /// Any other transport failure.
-    #[error("request to the Make API failed: {0}")]
-    Transport(String),
+    #[error("request to the Make API failed: {reason}")]
+    Transport { reason: String, replay: Replay },
 }
 
 impl MakeError {
@@ -146,7 +189,9 @@ impl MakeError {
     pub fn status(&self) -> Option<u16> {
         match self {
             MakeError::Api(e) => Some(e.status),
-            MakeError::Decode { status, .. } => Some(*status),
+            MakeError::Decode { status, .. }
+            | MakeError::Redirect { status, .. }
+            | MakeError::TooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -191,5 +236,30 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("400"));
         assert_eq!(e.detail, None);
         assert_eq!(e.to_string(), "HTTP 400 [400]: Invalid scope");
+    }
+
+    #[test]
+    fn huge_make_texts_are_clipped() {
+        let long = "x".repeat(100_000);
+        let subs: Vec<Value> = (0..1000)
+            .map(|_| serde_json::json!({"message": long}))
+            .collect();
+        let body =
+            serde_json::json!({"code": long, "message": long, "detail": long, "suberrors": subs});
+        let e = ApiError::from_response(StatusCode::BAD_REQUEST, body.to_string().as_bytes());
+        assert_eq!(
+            e.message.chars().count(),
+            MAX_MESSAGE_CHARS + 1,
+            "clipped, with …"
+        );
+        assert!(e.message.ends_with('…'));
+        assert_eq!(e.suberrors.len(), MAX_SUBERRORS);
+        assert!(e.to_string().len() < 30_000, "{}", e.to_string().len());
+    }
+
+    #[test]
+    fn clip_keeps_short_texts_and_cuts_on_characters() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("äöüß", 2), "äö…");
     }
 }

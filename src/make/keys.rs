@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ApiRequest, MakeClient, MakeError};
+use super::redact::Extra;
+use super::{ApiRequest, Deletion, MakeClient, MakeError};
 
 /// A Make key. Make never returns the secret parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -27,9 +28,9 @@ pub struct Key {
     /// Theme colour (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
-    /// Any further fields Make returns, passed through unchanged.
+    /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// What to create.
@@ -96,8 +97,8 @@ impl MakeClient {
     }
 
     /// `DELETE /keys/{id}?confirmed=true` (without it Make always refuses).
-    pub async fn delete_key(&self, id: u64) -> Result<(), MakeError> {
+    pub async fn delete_key(&self, id: u64) -> Result<Deletion, MakeError> {
         let request = ApiRequest::delete(&["keys", &id.to_string()]).query("confirmed", true);
-        self.send_raw(&request).await.map(drop)
+        self.delete(&request).await
     }
 }

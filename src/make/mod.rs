@@ -7,6 +7,11 @@ pub mod connections;
 pub mod credential_requests;
 mod error;
 pub mod keys;
+pub mod redact;
+mod request;
+mod response;
 
-pub use client::{ApiRequest, MakeClient, Replay, RetryPolicy};
-pub use error::{ApiError, MakeError, Missing};
+pub use client::{Deletion, MakeClient, RetryPolicy};
+pub use error::{ApiError, MakeError, Missing, clip};
+pub use request::{ApiRequest, Replay};
+pub use response::{MAX_RESPONSE_BYTES, MAX_RESPONSE_MIB};

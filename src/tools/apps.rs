@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ToolError;
-use super::args::{AppVersion, Parameters, check_identifier};
+use super::args::{AppVersion, Parameters};
+use super::limits::check_identifier;
 use crate::make::apps::AppModule;
 use crate::server::MakeServer;
 

@@ -13,6 +13,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{DeserializeOwned, Error as _, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::limits::MAX_ECHO_CHARS;
+use crate::make::clip;
+
 /// Largest id accepted: JavaScript's `Number.MAX_SAFE_INTEGER`, the largest Make can use.
 pub const MAX_ID: u64 = 9_007_199_254_740_991;
 
@@ -52,8 +55,9 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
 /// Deserializes tool arguments; the error names the field (`credentials[0].appName`) and the problem.
 pub fn parse_arguments<T: DeserializeOwned>(arguments: serde_json::Value) -> Result<T, String> {
     serde_path_to_error::deserialize(arguments).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+        // Both can quote the caller's input (a map key, a string of the wrong type): clipped.
+        let path = clip(&e.path().to_string(), 200);
+        let inner = clip(&e.into_inner().to_string(), 500);
         let place = if path == "." || path.is_empty() {
             String::new()
         } else {
@@ -159,7 +163,8 @@ impl Visitor<'_> for OpaqueIdVisitor {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if text.is_empty() || text.len() > 128 || !valid_chars {
             return Err(E::custom(format!(
-                "expected a string id of 1 to 128 letters, digits, '-' or '_', got {text:?}"
+                "expected a string id of 1 to 128 letters, digits, '-' or '_', got {:?}",
+                clip(text, MAX_ECHO_CHARS)
             )));
         }
         Ok(OpaqueId(text.to_string()))
@@ -196,7 +201,8 @@ impl<'de> Deserialize<'de> for StringOrNumber {
             serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Self(s)),
             serde_json::Value::Number(n) => Ok(Self(n.to_string())),
             other => Err(D::Error::custom(format!(
-                "expected a non-empty string or a number, got {other}"
+                "expected a non-empty string or a number, got {}",
+                clip(&other.to_string(), MAX_ECHO_CHARS)
             ))),
         }
     }
@@ -227,7 +233,8 @@ impl<'de> Deserialize<'de> for AppVersion {
             serde_json::Value::Number(n) => n.to_string(),
             other => {
                 return Err(D::Error::custom(format!(
-                    "expected a version number or \"latest\", got {other}"
+                    "expected a version number or \"latest\", got {}",
+                    clip(&other.to_string(), MAX_ECHO_CHARS)
                 )));
             }
         };
@@ -239,7 +246,8 @@ impl<'de> Deserialize<'de> for AppVersion {
             Ok(Self(text))
         } else {
             Err(D::Error::custom(format!(
-                "expected a positive major version number or \"latest\", got {text:?}"
+                "expected a positive major version number or \"latest\", got {:?}",
+                clip(&text, MAX_ECHO_CHARS)
             )))
         }
     }
@@ -257,60 +265,6 @@ impl JsonSchema for AppVersion {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({ "type": "string", "pattern": "^(latest|[1-9][0-9]*)$" })
     }
-}
-
-/// Checks that a text argument is not blank and not longer than `max` characters.
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), super::ToolError> {
-    if value.trim().is_empty() {
-        return Err(super::ToolError::invalid(field, "must not be empty"));
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(super::ToolError::invalid(
-            field,
-            format!("must be at most {max} characters, got {len}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a name Make uses as an identifier (app name, connection type): 1-128 letters,
-/// digits, `#`, `_`, `-` or `.`, and not `.`/`..`, which a URL path would swallow.
-pub fn check_identifier(field: &str, value: &str) -> Result<(), super::ToolError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '#' | '_' | '-' | '.');
-    let dots_only = value.chars().all(|c| c == '.');
-    if value.is_empty() || value.len() > 128 || dots_only || !value.chars().all(allowed) {
-        return Err(super::ToolError::invalid(
-            field,
-            format!(
-                "must be a name such as \"google\" or \"app#my-app\" (letters, digits, '#', '_', '-', '.'), got {value:?}"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks that a list is not empty, has at most `max` items and no blank string.
-pub fn check_strings(field: &str, values: &[String], max: usize) -> Result<(), super::ToolError> {
-    if values.is_empty() {
-        return Err(super::ToolError::invalid(
-            field,
-            "must list at least one item",
-        ));
-    }
-    if values.len() > max {
-        return Err(super::ToolError::invalid(
-            field,
-            format!("must list at most {max} items, got {}", values.len()),
-        ));
-    }
-    if let Some(i) = values.iter().position(|v| v.trim().is_empty()) {
-        return Err(super::ToolError::invalid(
-            &format!("{field}[{i}]"),
-            "must not be empty",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -364,6 +318,15 @@ mod tests {
             assert!(e.contains("invalid argument `requestId`"), "{e}");
         }
         assert!(err(json!({"connectionId": 1, "requestId": 5})).contains("requestId"));
+    }
+
+    #[test]
+    fn huge_inputs_are_not_echoed_whole() {
+        let huge = "x/".repeat(100_000);
+        let e = err(json!({"connectionId": 1, "requestId": huge}));
+        assert!(e.len() < 1000, "{}", e.len());
+        let e = err(json!({"connectionId": huge}));
+        assert!(e.len() < 1000, "{}", e.len());
     }
 
     #[test]

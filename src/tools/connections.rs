@@ -1,132 +1,28 @@
 //! Connection tools: list, get, create, update, verify, delete.
 
-use std::collections::BTreeMap;
-
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::args::{Id, Parameters, check_identifier, check_strings, check_text};
-use super::{Reply, ToolError};
+use super::args::Parameters;
+use super::limits::{
+    MAX_LIST_ITEMS, MAX_SCOPE_TYPES, check_count, check_identifier, check_strings, check_text,
+};
+use super::{Reply, ToolError, deletion};
 use crate::make::MakeError;
-use crate::make::connections::{Connection, NewConnection};
-use crate::person::{ConfirmOutcome, Question, Turn};
+use crate::make::connections::NewConnection;
+use crate::person::{Question, Turn};
 use crate::server::MakeServer;
+
+mod types;
+
+use types::*;
 
 /// Query parameters of the list call that a `scopes` key must not shadow.
 const RESERVED_QUERY_NAMES: [&str; 4] = ["cols", "teamId", "type", "pg"];
 
 /// Data fields that would collide with the fields the create body is built from.
 const RESERVED_DATA_KEYS: [&str; 4] = ["accountName", "accountType", "scopes", "teamId"];
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListArgs {
-    /// Team whose connections to list. Optional when the server has a default team (MAKE_TEAM).
-    team_id: Option<Id>,
-    /// Only connections of these types (e.g. ["google", "slack3"]).
-    #[serde(rename = "type")]
-    types: Option<Vec<String>>,
-    /// OAuth scopes to check, per connection type, e.g. {"google": ["https://www.googleapis.com/auth/drive"]}. Each row then says in `scoped` whether it has them all; the type is added to `type` automatically.
-    scopes: Option<BTreeMap<String, Vec<String>>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ConnectionIdArgs {
-    /// Numeric connection id (from connections_list).
-    connection_id: Id,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateArgs {
-    /// Label for the new connection (1-128 characters, need not be unique).
-    name: String,
-    /// Connection type, e.g. "airtable2" or "http" (the `accountName` of existing connections of that app).
-    account_name: String,
-    /// Team to create the connection in. Optional when the server has a default team (MAKE_TEAM).
-    team_id: Option<Id>,
-    /// The type's connection fields, e.g. {"apiKey": "..."}. Holds secrets: prefer a credential request so the person enters them on Make's page.
-    data: Option<Map<String, Value>>,
-    /// OAuth scopes to request for the connection.
-    scope: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateArgs {
-    /// Numeric connection id (from connections_list).
-    connection_id: Id,
-    /// New label (1-128 characters).
-    name: Option<String>,
-    /// New connection data. REPLACES ALL stored data: give every editable parameter, not just the changed ones.
-    data: Option<Map<String, Value>>,
-}
-
-/// `{connections: [...]}`
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConnectionsOutput {
-    /// The team's connections, sorted by label.
-    connections: Vec<Connection>,
-}
-
-/// `{connection: {...}}`
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConnectionOutput {
-    /// The connection.
-    connection: Connection,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateOutput {
-    /// The connection that was updated.
-    connection_id: u64,
-    /// Whether the label was changed.
-    renamed: bool,
-    /// Whether the connection data was replaced.
-    data_updated: bool,
-    /// The connection after renaming (present when renamed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    connection: Option<Connection>,
-    /// What happened, and what to do next.
-    message: String,
-    /// Present when the person was asked to confirm replacing the data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation: Option<ConfirmOutcome>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyOutput {
-    /// The connection that was tested.
-    connection_id: u64,
-    /// True when Make could use the connection with its service.
-    verified: bool,
-    /// Why the connection is not valid (absent when it is).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    /// What the result means and what to do next.
-    message: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeleteOutput {
-    /// The connection concerned.
-    connection_id: u64,
-    /// True when the connection was deleted; false when the person did not confirm.
-    deleted: bool,
-    /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation: Option<ConfirmOutcome>,
-    /// Present when nothing was deleted: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
 
 #[tool_router(router = connections_router, vis = "pub(crate)")]
 impl MakeServer {
@@ -147,10 +43,12 @@ impl MakeServer {
     ) -> Result<Json<ConnectionsOutput>, ToolError> {
         let team = self.team(args.team_id)?;
         let mut types = args.types.unwrap_or_default();
+        check_count("type", types.len(), MAX_LIST_ITEMS)?;
         for (i, t) in types.iter().enumerate() {
             check_identifier(&format!("type[{i}]"), t)?;
         }
         let scopes = args.scopes.unwrap_or_default();
+        check_count("scopes", scopes.len(), MAX_SCOPE_TYPES)?;
         for (connection_type, list) in &scopes {
             // Each key becomes a query parameter name (`google[]=`): never one of Make's own.
             check_identifier(&format!("scopes.{connection_type}"), connection_type)?;
@@ -160,7 +58,7 @@ impl MakeServer {
                     "is not a connection type",
                 ));
             }
-            check_strings(&format!("scopes.{connection_type}"), list, 100)?;
+            check_strings(&format!("scopes.{connection_type}"), list, MAX_LIST_ITEMS)?;
             if !types.contains(connection_type) {
                 types.push(connection_type.clone());
             }
@@ -207,7 +105,7 @@ impl MakeServer {
         check_text("name", &args.name, 128)?;
         check_identifier("accountName", &args.account_name)?;
         if let Some(scope) = &args.scope {
-            check_strings("scope", scope, 100)?;
+            check_strings("scope", scope, MAX_LIST_ITEMS)?;
         }
         let data = args.data.unwrap_or_default();
         if let Some(key) = RESERVED_DATA_KEYS.iter().find(|k| data.contains_key(**k)) {
@@ -371,6 +269,7 @@ impl MakeServer {
             .gate(&turn, question, |outcome, message| DeleteOutput {
                 connection_id: id,
                 deleted: false,
+                certain: true,
                 confirmation: Some(outcome),
                 message: Some(message),
             })
@@ -379,12 +278,14 @@ impl MakeServer {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
         };
-        self.make().delete_connection(id).await?;
+        let deletion = self.make().delete_connection(id).await?;
+        let (certain, message) = deletion::describe(&deletion, &format!("connection {id}"));
         Ok(Reply::Done(DeleteOutput {
             connection_id: id,
             deleted: true,
+            certain,
             confirmation,
-            message: None,
+            message,
         }))
     }
 }

@@ -5,8 +5,9 @@ use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 use serde_json::json;
 
-use super::args::{Parameters, check_strings, check_text};
-use super::{Reply, ToolError};
+use super::args::Parameters;
+use super::limits::{MAX_LIST_ITEMS, check_strings, check_text};
+use super::{Reply, ToolError, deletion};
 use crate::make::MakeError;
 use crate::make::credential_requests::{CreatedRequest, RequestFilter};
 use crate::person::Question;
@@ -20,8 +21,8 @@ mod types;
 pub(super) mod wait;
 
 use checks::{
-    add_texts, check_app_credentials, check_request_texts, check_typed_credentials, dedup,
-    non_blank,
+    add_texts, check_app_credentials, check_list_filters, check_request_texts,
+    check_typed_credentials, dedup, non_blank,
 };
 use handover::describe_credentials;
 use types::*;
@@ -44,11 +45,13 @@ impl MakeServer {
         Parameters(args): Parameters<ListArgs>,
     ) -> Result<Json<ListOutput>, ToolError> {
         let team = self.team(args.team_id)?;
+        let (status, name) = (non_blank(args.status), non_blank(args.name));
+        check_list_filters(&status, &name)?;
         let filter = RequestFilter {
             user_id: args.user_id.map(|u| u.0),
             make_provider_id: args.make_provider_id.map(|p| p.0),
-            status: non_blank(args.status),
-            name: non_blank(args.name),
+            status,
+            name,
         };
         let (requests, pg) = self.make().list_credential_requests(team, &filter).await?;
         Ok(Json(ListOutput { requests, pg }))
@@ -99,6 +102,7 @@ impl MakeServer {
             .gate(&turn, question, |outcome, message| DeleteOutput {
                 request_id: id.clone(),
                 deleted: false,
+                certain: true,
                 confirmation: Some(outcome),
                 message: Some(message),
             })
@@ -107,12 +111,14 @@ impl MakeServer {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
         };
-        self.make().delete_credential_request(&id).await?;
+        let deletion = self.make().delete_credential_request(&id).await?;
+        let (certain, message) = deletion::describe(&deletion, &format!("credential request {id}"));
         Ok(Reply::Done(DeleteOutput {
             request_id: id,
             deleted: true,
+            certain,
             confirmation,
-            message: None,
+            message,
         }))
     }
 
@@ -286,7 +292,7 @@ impl MakeServer {
         turn: Turn,
     ) -> Result<Reply<ExtendOutput>, ToolError> {
         let connection_id = args.connection_id.0;
-        check_strings("scopes", &args.scopes, 100)?;
+        check_strings("scopes", &args.scopes, MAX_LIST_ITEMS)?;
         let requested = dedup(args.scopes);
         if let Some((out, new_scopes)) = self.resume_hand_over(&turn).await? {
             let new_scopes = new_scopes.unwrap_or_default();

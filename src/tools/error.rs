@@ -3,7 +3,7 @@
 
 use rmcp::model::{ContentBlock, IntoContents};
 
-use crate::make::{ApiError, MakeError, Missing};
+use crate::make::{ApiError, MakeError, Missing, Replay, clip};
 use crate::person::{ConfirmError, StateError};
 
 /// Why a tool call failed. Nothing here ever holds the Make key.
@@ -34,10 +34,11 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// Both parts are clipped: they can quote the caller's input (a map key, a value).
     pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
         Self::Invalid {
-            field: field.to_string(),
-            problem: problem.into(),
+            field: clip(field, 200),
+            problem: clip(&problem.into(), 1000),
         }
     }
 
@@ -97,12 +98,26 @@ pub fn hint(error: &MakeError) -> String {
         MakeError::NotConfigured(Missing::ApiKey) => "this server has no Make API key. Set MAKE_API_KEY in the server's environment (a Make API token from your Make profile, API access tab, with the connections, keys and credential-requests scopes), or log in once with the Make CLI (`make-cli login`), then restart the server. Try it without an account with --sandbox.".into(),
         MakeError::NotConfigured(Missing::Zone) => "this server does not know your Make zone. Set MAKE_ZONE to the host your organization uses (e.g. eu1.make.com, us2.make.com), then restart the server.".into(),
         MakeError::Api(api) => api_hint(api).into(),
-        MakeError::Timeout(_) => "Make did not answer in time. Reads can be retried. A create, set-data or action may still have taken effect: list or get first, and only then try again.".into(),
+        MakeError::Timeout { replay, .. } => match replay {
+            Replay::Safe => "Make did not answer in time. This call is safe to repeat: try again shortly.".into(),
+            Replay::Unsafe => format!("Make did not answer in time, so {UNKNOWN_OUTCOME}"),
+        },
         MakeError::Connect(_) => "the server could not reach Make. Check MAKE_ZONE/MAKE_API_URL and the network, then try again.".into(),
         MakeError::Decode { .. } => "Make answered in an unexpected shape; the operation may have succeeded. Check with a list or get call.".into(),
-        MakeError::Transport(_) => "the request failed on the way to Make; try again, but check first whether a create took effect.".into(),
+        MakeError::Redirect { .. } => "Make's API does not redirect API calls, so the redirect was not followed and nothing was sent to its target. The server's MAKE_ZONE or MAKE_API_URL probably points at the wrong host (a web page, a proxy or an old address): fix it and restart the server.".into(),
+        MakeError::TooLarge { replay, .. } => match replay {
+            Replay::Safe => "ask for less: filter the list (connections_list `type`, credential-requests_list `status` or `name`) or get single objects by id.".into(),
+            Replay::Unsafe => format!("the call itself may have succeeded at Make, so {UNKNOWN_OUTCOME}"),
+        },
+        MakeError::Transport { replay, .. } => match replay {
+            Replay::Safe => "the request failed on the way to Make (network, proxy or TLS). This call is safe to repeat: try again; if it keeps failing, check the network.".into(),
+            Replay::Unsafe => format!("the request failed on the way to Make, so {UNKNOWN_OUTCOME}"),
+        },
     }
 }
+
+/// The end of a hint for a call that changes something and whose outcome is unknown.
+const UNKNOWN_OUTCOME: &str = "this call may or may not have taken effect. Check with a list or get call before calling it again, so nothing is done twice.";
 
 fn api_hint(api: &ApiError) -> &'static str {
     match api.status {
@@ -160,7 +175,11 @@ mod tests {
 
     #[test]
     fn partial_success_is_reported_before_the_failure() {
-        let e = ToolError::after("Renamed the connection to \"X\".", MakeError::Timeout(40));
+        let timeout = MakeError::Timeout {
+            seconds: 40,
+            replay: Replay::Unsafe,
+        };
+        let e = ToolError::after("Renamed the connection to \"X\".", timeout);
         let text = e.to_string();
         assert!(text.starts_with("Renamed the connection to \"X\". Then: The Make API did not answer within 40 seconds."), "{text}");
     }

@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::args::{Id, Parameters, check_text};
-use super::{Reply, ToolError};
+use super::args::{Id, Parameters};
+use super::limits::check_text;
+use super::{Reply, ToolError, deletion};
 use crate::make::keys::{Key, NewKey};
 use crate::person::{ConfirmOutcome, Question, Turn};
 use crate::server::MakeServer;
@@ -85,10 +86,12 @@ pub struct DeleteOutput {
     key_id: u64,
     /// True when the key was deleted; false when the person did not confirm.
     deleted: bool,
+    /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such key (see `message`).
+    certain: bool,
     /// Present when the person was asked to confirm.
     #[serde(skip_serializing_if = "Option::is_none")]
     confirmation: Option<ConfirmOutcome>,
-    /// Present when nothing was deleted: why, and what to do.
+    /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
 }
@@ -263,6 +266,7 @@ impl MakeServer {
         let kept = |outcome, message| DeleteOutput {
             key_id: id,
             deleted: false,
+            certain: true,
             confirmation: Some(outcome),
             message: Some(message),
         };
@@ -270,12 +274,14 @@ impl MakeServer {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
         };
-        self.make().delete_key(id).await?;
+        let deletion = self.make().delete_key(id).await?;
+        let (certain, message) = deletion::describe(&deletion, &format!("key {id}"));
         Ok(Reply::Done(DeleteOutput {
             key_id: id,
             deleted: true,
+            certain,
             confirmation,
-            message: None,
+            message,
         }))
     }
 }

@@ -6,8 +6,10 @@ pub mod args;
 mod confirm;
 mod connections;
 mod credential_requests;
+mod deletion;
 mod error;
 mod keys;
+pub mod limits;
 mod reply;
 pub mod schema;
 

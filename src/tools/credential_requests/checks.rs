@@ -4,8 +4,12 @@
 use serde_json::Value;
 
 use super::types::{AppCredential, ConnectionCredential, KeyCredential, Prefill};
+use super::types::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
 use crate::tools::ToolError;
-use crate::tools::args::{check_identifier, check_strings, check_text};
+use crate::tools::limits::{
+    MAX_APP_CREDENTIALS, MAX_APP_MODULES, MAX_LIST_ITEMS, MAX_TYPED_CREDENTIALS, check_count,
+    check_identifier, check_strings, check_text,
+};
 
 pub(super) fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
@@ -43,11 +47,28 @@ pub(super) fn check_request_texts(
     Ok(())
 }
 
+/// The list filters end up in the URL: bounded like the texts they match.
+pub(super) fn check_list_filters(
+    status: &Option<String>,
+    name: &Option<String>,
+) -> Result<(), ToolError> {
+    if let Some(status) = status {
+        check_text("status", status, MAX_STATUS_CHARS)?;
+    }
+    if let Some(name) = name {
+        check_text("name", name, MAX_NAME_CHARS)?;
+    }
+    Ok(())
+}
+
 pub(super) fn check_app_credentials(credentials: &[AppCredential]) -> Result<(), ToolError> {
-    if credentials.is_empty() || credentials.len() > 64 {
+    if credentials.is_empty() || credentials.len() > MAX_APP_CREDENTIALS {
         return Err(ToolError::invalid(
             "credentials",
-            format!("must list 1 to 64 credentials, got {}", credentials.len()),
+            format!(
+                "must list 1 to {MAX_APP_CREDENTIALS} credentials, got {}",
+                credentials.len()
+            ),
         ));
     }
     for (i, c) in credentials.iter().enumerate() {
@@ -60,10 +81,10 @@ pub(super) fn check_app_credentials(credentials: &[AppCredential]) -> Result<(),
             ));
         }
         if let Some(modules) = &c.app_modules {
-            check_strings(&field("appModules"), modules, 500)?;
+            check_strings(&field("appModules"), modules, MAX_APP_MODULES)?;
         }
         if let Some(endpoints) = &c.app_endpoints {
-            check_strings(&field("appEndpoints"), endpoints, 500)?;
+            check_strings(&field("appEndpoints"), endpoints, MAX_APP_MODULES)?;
         }
     }
     Ok(())
@@ -80,17 +101,12 @@ pub(super) fn check_typed_credentials(
         ));
     }
     for (field, len) in [("connections", connections.len()), ("keys", keys.len())] {
-        if len > 32 {
-            return Err(ToolError::invalid(
-                field,
-                format!("must list at most 32 items, got {len}"),
-            ));
-        }
+        check_count(field, len, MAX_TYPED_CREDENTIALS)?;
     }
     for (i, c) in connections.iter().enumerate() {
         check_identifier(&format!("connections[{i}].type"), &c.kind)?;
         if let Some(scope) = &c.scope {
-            check_strings(&format!("connections[{i}].scope"), scope, 100)?;
+            check_strings(&format!("connections[{i}].scope"), scope, MAX_LIST_ITEMS)?;
         }
         check_prefill(&format!("connections[{i}].prefill"), c.prefill.as_ref())?;
     }

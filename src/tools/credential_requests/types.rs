@@ -7,6 +7,14 @@ use serde_json::{Map, Value};
 use crate::make::credential_requests::{Credential, CredentialRequest, Page};
 use crate::person::{ConfirmOutcome, LinkOutcome};
 use crate::tools::args::{Id, OpaqueId, StringOrNumber};
+use crate::tools::limits::{
+    MAX_APP_CREDENTIALS, MAX_APP_MODULES, MAX_ITEM_CHARS, MAX_LIST_ITEMS, MAX_TYPED_CREDENTIALS,
+};
+
+/// Longest `name` filter of credential-requests_list (names are at most 128 characters).
+pub(super) const MAX_NAME_CHARS: usize = 128;
+/// Longest `status` filter (Make's statuses are short words).
+pub(super) const MAX_STATUS_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -18,8 +26,10 @@ pub struct ListArgs {
     /// Only requests for this Make provider (string or number).
     pub(super) make_provider_id: Option<StringOrNumber>,
     /// Only requests in this status: pending, authorized, partially_authorized, declined, ...
+    #[schemars(length(max = MAX_STATUS_CHARS))]
     pub(super) status: Option<String>,
-    /// Only requests with this name.
+    /// Only requests with this name (at most 128 characters).
+    #[schemars(length(max = MAX_NAME_CHARS))]
     pub(super) name: Option<String>,
 }
 
@@ -53,9 +63,11 @@ pub struct AppCredential {
     pub(super) app_name: String,
     /// Module ids of the app that will use the credential (e.g. ["ActionSendDataBasicAuth"]), or ["*"] for all. Give this and/or appEndpoints. Never guess ids.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_APP_MODULES), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) app_modules: Option<Vec<String>>,
     /// Endpoint ids of the app, or ["*"] for all. Give this and/or appModules.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_APP_MODULES), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) app_endpoints: Option<Vec<String>>,
     /// Major app version; the latest when omitted.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +90,7 @@ pub struct CreateArgs {
     /// Explanation shown to the person (at most 240 characters).
     pub(super) description: Option<String>,
     /// 1-64 credentials to request, one per app.
+    #[schemars(length(min = 1, max = MAX_APP_CREDENTIALS))]
     pub(super) credentials: Vec<AppCredential>,
 }
 
@@ -102,8 +115,9 @@ pub struct ConnectionCredential {
     /// Note shown to the person next to this connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
-    /// OAuth scopes the connection must grant.
+    /// OAuth scopes the connection must grant (at most 100).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scope: Option<Vec<String>>,
     /// Values to fill in for the person. Some providers fail authorization with prefill; use only when needed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,8 +154,10 @@ pub struct CreateByCredentialsArgs {
     /// Explanation shown to the person (at most 240 characters).
     pub(super) description: Option<String>,
     /// Connections to request (at most 32). Give connections and/or keys.
+    #[schemars(length(max = MAX_TYPED_CREDENTIALS))]
     pub(super) connections: Option<Vec<ConnectionCredential>>,
     /// Keys to request (at most 32). Give connections and/or keys.
+    #[schemars(length(max = MAX_TYPED_CREDENTIALS))]
     pub(super) keys: Option<Vec<KeyCredential>>,
 }
 
@@ -150,7 +166,8 @@ pub struct CreateByCredentialsArgs {
 pub struct ExtendArgs {
     /// Numeric id of the OAuth connection to extend.
     pub(super) connection_id: Id,
-    /// OAuth scopes the connection must have (at least one). Only the ones it lacks are requested.
+    /// OAuth scopes the connection must have (1-100). Only the ones it lacks are requested.
+    #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scopes: Vec<String>,
 }
 
@@ -178,10 +195,12 @@ pub struct DeleteOutput {
     pub(super) request_id: String,
     /// True when the request was deleted; false when the person did not confirm.
     pub(super) deleted: bool,
+    /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such request (see `message`).
+    pub(super) certain: bool,
     /// Present when the person was asked to confirm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
-    /// Present when nothing was deleted: why, and what to do.
+    /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }

@@ -342,7 +342,7 @@ impl Progress {
 fn is_transient(e: &MakeError) -> bool {
     match e {
         MakeError::Api(api) => api.status == 429 || api.status >= 500,
-        MakeError::Timeout(_) | MakeError::Connect(_) | MakeError::Transport(_) => true,
+        MakeError::Timeout { .. } | MakeError::Connect(_) | MakeError::Transport { .. } => true,
         _ => false,
     }
 }

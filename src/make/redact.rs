@@ -1,0 +1,159 @@
+//! The one place where secret-looking fields are dropped from what Make returns.
+//!
+//! The models pass Make's unknown fields through to tool results ([`Extra`]), so that new
+//! fields reach the model without a release. Make documents that it never returns secrets,
+//! but if it ever did (a key's `parameters`, a connection's `data`, an OAuth token), they
+//! would land in the chat. Every model's pass-through map, and every free-form value such
+//! as a connection's `metadata`, is therefore filtered here on deserialization, at any depth.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// Field names dropped wherever they appear (compared case-insensitively, ignoring `_`
+/// and `-`): what Make calls a connection's data and a key's secret parameters, and the
+/// usual names of bare secrets.
+const SECRET_NAMES: [&str; 8] = [
+    "data",
+    "parameters",
+    "prefill",
+    "authorization",
+    "cookie",
+    "signature",
+    "certificate",
+    "cert",
+];
+
+/// Parts that make any name secret (`accessToken`, `clientSecret`, `privateKey`; `tokenId`
+/// too: over-dropping an id costs less than leaking a token).
+const SECRET_PARTS: [&str; 6] = ["secret", "token", "password", "passwd", "private", "apikey"];
+
+/// Endings that make a name secret (`authPass`, `userPwd`, `aesKey`, `accessKey`).
+const SECRET_ENDINGS: [&str; 3] = ["pass", "pwd", "key"];
+
+/// True for a field name that may hold a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_NAMES.contains(&folded.as_str())
+        || SECRET_PARTS.iter().any(|p| folded.contains(p))
+        || SECRET_ENDINGS.iter().any(|e| folded.ends_with(e))
+}
+
+/// Drops secret-named fields from `value`, in nested objects and arrays too.
+pub fn scrub(value: &mut Value) {
+    match value {
+        Value::Object(map) => scrub_map(map),
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+fn scrub_map(map: &mut Map<String, Value>) {
+    map.retain(|name, _| !is_secret_name(name));
+    map.values_mut().for_each(scrub);
+}
+
+/// For `#[serde(deserialize_with)]` on free-form `Option<Value>` fields (`metadata`).
+pub fn scrubbed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    let mut value = Option::<Value>::deserialize(deserializer)?;
+    if let Some(value) = &mut value {
+        scrub(value);
+    }
+    Ok(value)
+}
+
+/// The fields Make returned that a model does not name, minus secret-looking ones.
+/// Used as `#[serde(flatten)] extra: Extra` on every model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Extra(Map<String, Value>);
+
+impl Extra {
+    /// The remaining fields.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Extra {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = Map::<String, Value>::deserialize(deserializer)?;
+        scrub_map(&mut map);
+        Ok(Self(map))
+    }
+}
+
+impl JsonSchema for Extra {
+    fn schema_name() -> Cow<'static, str> {
+        <Map<String, Value>>::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        <Map<String, Value>>::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_names_are_recognised_in_any_spelling() {
+        for name in [
+            "data",
+            "Parameters",
+            "password",
+            "authPass",
+            "secret",
+            "client_secret",
+            "clientSecret",
+            "token",
+            "accessToken",
+            "refresh-token",
+            "apiKey",
+            "API_KEY",
+            "privateKey",
+            "aesKey",
+            "key",
+            "Authorization",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "id",
+            "name",
+            "accountName",
+            "typeName",
+            "scopes",
+            "metadata",
+            "user",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn nested_secrets_are_dropped_and_the_rest_kept() {
+        let extra: Extra = serde_json::from_value(json!({
+            "keep": 1,
+            "data": {"apiKey": "s1"},
+            "user": {"id": 5, "accessToken": "s2", "list": [{"password": "s3", "ok": true}]},
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&extra).unwrap(),
+            json!({"keep": 1, "user": {"id": 5, "list": [{"ok": true}]}})
+        );
+    }
+}

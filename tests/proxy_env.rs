@@ -1,0 +1,99 @@
+//! Loopback traffic never goes through a proxy from the environment: with `HTTP_PROXY`,
+//! `http_proxy` and `ALL_PROXY` set, the real binary still talks to a loopback
+//! `MAKE_API_URL`, and to `--sandbox`, directly, so the key never passes a proxy in plain text.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::TEST_KEY;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_make-credentials-mcp");
+
+/// A "proxy" that counts the connections it gets (and answers none of them).
+async fn recording_proxy() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, seen)
+}
+
+/// The binary with a clean environment plus every proxy variable pointing at `proxy`.
+fn command(proxy: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
+        .arg("--no-cli-login");
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env(name, proxy);
+    }
+    cmd
+}
+
+async fn call_keys_list(cmd: &mut tokio::process::Command) -> Value {
+    let out = cmd
+        .args(["call", "keys_list", r#"{"teamId":1}"#])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_loopback_make_api_url_is_never_proxied() {
+    let (proxy, proxied) = recording_proxy().await;
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [{"id": 16}]})))
+        .mount(&mock)
+        .await;
+    let mut cmd = command(&proxy);
+    cmd.env("MAKE_API_URL", format!("{}/api/v2", mock.uri()))
+        .env("MAKE_API_KEY", TEST_KEY);
+    let out = call_keys_list(&mut cmd).await;
+    assert_eq!(out["keys"][0]["id"], 16);
+    assert_eq!(mock.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        proxied.load(Ordering::SeqCst),
+        0,
+        "the proxy saw a connection"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_is_never_proxied() {
+    let (proxy, proxied) = recording_proxy().await;
+    let out = call_keys_list(command(&proxy).arg("--sandbox")).await;
+    assert!(!out["keys"].as_array().unwrap().is_empty(), "{out}");
+    assert_eq!(
+        proxied.load(Ordering::SeqCst),
+        0,
+        "the proxy saw a connection"
+    );
+}
