@@ -15,7 +15,9 @@ use url::Url;
 
 use super::error::{ApiError, MAX_REASON_CHARS, MakeError, Missing, clip};
 use super::request::{ApiRequest, Replay};
-use super::response::{BodyError, read_capped, redirect_target};
+use super::response::{
+    BodyError, decode_reason, foreign_content_type, read_capped, redirect_target,
+};
 use crate::config::{ApiKey, ClientSettings, is_loopback_url};
 
 /// How failed requests are retried (see [`Replay`] for which ones may be).
@@ -139,7 +141,7 @@ impl MakeClient {
         };
         serde_json::from_slice(bytes).map_err(|e| MakeError::Decode {
             status: status.as_u16(),
-            reason: clip(&e.to_string(), MAX_REASON_CHARS),
+            reason: decode_reason(&e),
         })
     }
 
@@ -154,6 +156,17 @@ impl MakeClient {
     /// Sends a DELETE request and says whether the deletion is certain.
     pub async fn delete(&self, request: &ApiRequest) -> Result<Deletion, MakeError> {
         let exchange = self.exchange(request).await?;
+        // Make answers a deletion with JSON: anything else did not come from Make's API, so
+        // the deletion cannot be taken as done.
+        if exchange.status.is_success()
+            && !exchange.body.iter().all(u8::is_ascii_whitespace)
+            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&exchange.body)
+        {
+            return Err(MakeError::Decode {
+                status: exchange.status.as_u16(),
+                reason: decode_reason(&e),
+            });
+        }
         Ok(match exchange.earlier {
             Some(earlier) => Deletion::Probable { earlier },
             None => Deletion::Confirmed,
@@ -211,7 +224,7 @@ impl MakeClient {
             };
             tracing::debug!(method = %request.method, path = url.path(), error = %crate::logging::quote(&error), elapsed_ms, "make api");
             let Some(delay) = delay else {
-                return Err(error);
+                return Err(error.after_attempts(retries + 1));
             };
             if maybe_acted.is_none() && may_have_acted(&error) {
                 maybe_acted = Some(error.to_string());
@@ -249,6 +262,19 @@ impl MakeClient {
                 error: MakeError::Redirect {
                     status: status.as_u16(),
                     location: redirect_target(&response),
+                },
+            };
+        }
+        if status.is_success()
+            && let Some(kind) = foreign_content_type(&response)
+        {
+            return Attempt::Failed {
+                never_sent: false,
+                error: MakeError::Decode {
+                    status: status.as_u16(),
+                    reason: format!(
+                        "the body is {kind}, not JSON: something other than Make's API answered (a proxy or captive portal?)"
+                    ),
                 },
             };
         }
@@ -328,6 +354,7 @@ impl MakeClient {
             MakeError::Timeout {
                 seconds: self.timeout_secs,
                 replay,
+                attempts: 1,
             }
         } else if e.is_connect() {
             MakeError::Connect(describe_transport_error(e))

@@ -39,6 +39,8 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// Messages of Make's `suberrors`, in order.
     pub suberrors: Vec<String>,
+    /// How many times the request was sent (more than 1 after retries).
+    pub attempts: u32,
 }
 
 impl ApiError {
@@ -68,6 +70,7 @@ impl ApiError {
                 })
                 .take(MAX_SUBERRORS)
                 .collect(),
+            attempts: 1,
         }
     }
 
@@ -78,6 +81,7 @@ impl ApiError {
             message,
             detail: None,
             suberrors: Vec::new(),
+            attempts: 1,
         }
     }
 
@@ -99,6 +103,9 @@ impl std::fmt::Display for ApiError {
         }
         for sub in &self.suberrors {
             write!(f, "; {sub}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
         }
         Ok(())
     }
@@ -155,8 +162,13 @@ pub enum MakeError {
     Api(Box<ApiError>),
     /// Make did not answer within the configured timeout. `replay` says whether the call
     /// may simply be repeated, which is what the hint tells the model.
-    #[error("the Make API did not answer within {seconds} seconds")]
-    Timeout { seconds: u64, replay: Replay },
+    #[error("the Make API did not answer within {seconds} seconds{}", attempts_note(*attempts))]
+    Timeout {
+        seconds: u64,
+        replay: Replay,
+        /// How many times the request was sent.
+        attempts: u32,
+    },
     /// The connection to Make could not be made (DNS, TLS, refused).
     #[error("could not reach the Make API: {0}")]
     Connect(String),
@@ -184,7 +196,36 @@ pub enum MakeError {
     Transport { reason: String, replay: Replay },
 }
 
+/// " (after 3 attempts)" when the request was sent more than once.
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
 impl MakeError {
+    /// Records that the request was sent `attempts` times before this final error, so the
+    /// model (and the person) can tell a first failure from exhausted retries.
+    pub(crate) fn after_attempts(mut self, attempts: u32) -> Self {
+        if attempts <= 1 {
+            return self;
+        }
+        let note = attempts_note(attempts);
+        match &mut self {
+            MakeError::Api(api) => api.attempts = attempts,
+            MakeError::Timeout { attempts: a, .. } => *a = attempts,
+            MakeError::Connect(reason)
+            | MakeError::Decode { reason, .. }
+            | MakeError::Transport { reason, .. } => reason.push_str(&note),
+            MakeError::NotConfigured(_)
+            | MakeError::Redirect { .. }
+            | MakeError::TooLarge { .. } => {}
+        }
+        self
+    }
+
     /// The HTTP status Make answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -6,7 +6,7 @@
 //! once pushed the server from 12 MB to 794 MB. The cap keeps memory bounded.
 
 use reqwest::Response;
-use reqwest::header::LOCATION;
+use reqwest::header::{CONTENT_TYPE, LOCATION};
 
 /// The cap on a response body, in MiB (named in the error message).
 pub const MAX_RESPONSE_MIB: usize = 16;
@@ -51,4 +51,29 @@ pub(super) fn redirect_target(response: &Response) -> Option<String> {
     let _ = target.set_username("");
     let _ = target.set_password(None);
     Some(super::error::clip(target.as_str(), 200))
+}
+
+/// The content type of a successful answer that is declared and is not JSON (e.g. the
+/// `text/html` page of a proxy or captive portal that answered instead of Make). Make's API
+/// always answers JSON, so such an answer cannot be taken for Make's.
+pub(super) fn foreign_content_type(response: &Response) -> Option<String> {
+    let declared = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    (!essence.is_empty() && !essence.contains("json")).then(|| super::error::clip(&essence, 60))
+}
+
+/// Why a body could not be decoded, in words a model can act on.
+pub(super) fn decode_reason(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Syntax | Category::Eof => "the body is not JSON",
+        Category::Data => "the JSON does not have the expected shape",
+        Category::Io => "the body could not be read",
+    };
+    super::error::clip(&format!("{what} ({error})"), super::error::MAX_REASON_CHARS)
 }

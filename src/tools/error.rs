@@ -162,6 +162,7 @@ mod tests {
             message: "Permission denied".into(),
             detail: Some("Access denied.".into()),
             suberrors: vec!["team 5".into()],
+            attempts: 1,
         };
         let text = ToolError::from(MakeError::Api(Box::new(api))).to_string();
         assert!(
@@ -176,6 +177,7 @@ mod tests {
     #[test]
     fn partial_success_is_reported_before_the_failure() {
         let timeout = MakeError::Timeout {
+            attempts: 1,
             seconds: 40,
             replay: Replay::Unsafe,
         };

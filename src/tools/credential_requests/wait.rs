@@ -423,6 +423,7 @@ mod tests {
                 message: String::new(),
                 detail: None,
                 suberrors: vec![],
+                attempts: 1,
             }))
         };
         assert!(is_transient(&api(429)) && is_throttled(&api(429)));

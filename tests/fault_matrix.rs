@@ -1,0 +1,405 @@
+//! The fault matrix: every tool against every upstream fault, through the sandbox's
+//! fault-injection seam and the real MCP code path (rmcp client, server, Make client).
+//!
+//! Each cell checks that the outcome is what a model can act on: a recoverable fault (one
+//! 429) heals by itself; any other fault gives an `isError` result that names the cause and,
+//! after retries, the attempts made; a create, set-data or action is sent exactly once unless
+//! Make refused it before acting (429, refused connection); a redirect is never followed. The
+//! outcomes are written as a table into `docs/reliability.md`; this test fails when the
+//! table there is stale (rewrite it with `UPDATE_RELIABILITY=1`, never under `CI=true`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
+use make_credentials_mcp::make::{MakeClient, RetryPolicy};
+use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_url};
+use make_credentials_mcp::server::MakeServer;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+/// Every tool, with arguments that succeed against a healthy sandbox.
+const TOOLS: &[(&str, &str)] = &[
+    ("connections_list", r#"{"teamId": 1}"#),
+    ("connections_get", r#"{"connectionId": 1001}"#),
+    (
+        "connections_create",
+        r#"{"teamId": 1, "accountName": "http", "name": "Basic", "data": {"authUser": "u", "authPass": "p"}}"#,
+    ),
+    (
+        "connections_update",
+        r#"{"connectionId": 1003, "data": {"authUser": "u", "authPass": "p"}}"#,
+    ),
+    ("connections_verify", r#"{"connectionId": 1001}"#),
+    ("connections_delete", r#"{"connectionId": 1002}"#),
+    ("keys_list", r#"{"teamId": 1}"#),
+    ("keys_get", r#"{"keyId": 2001}"#),
+    (
+        "keys_create",
+        r#"{"teamId": 1, "name": "K", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}"#,
+    ),
+    ("keys_update", r#"{"keyId": 2001, "name": "Renamed"}"#),
+    ("keys_delete", r#"{"keyId": 2001}"#),
+    ("credential-requests_list", r#"{"teamId": 1}"#),
+    (
+        "credential-requests_get",
+        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}"#,
+    ),
+    (
+        "credential-requests_delete",
+        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}"#,
+    ),
+    (
+        "credential-requests_credential-decline",
+        r#"{"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}"#,
+    ),
+    (
+        "credential-requests_credential-delete",
+        r#"{"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}"#,
+    ),
+    (
+        "credential-requests_create",
+        r#"{"teamId": 1, "credentials": [{"appName": "slack", "appModules": ["*"]}]}"#,
+    ),
+    (
+        "credential-requests_create-by-credentials",
+        r#"{"teamId": 1, "connections": [{"type": "google"}]}"#,
+    ),
+    (
+        "credential-requests_extend-connection",
+        r#"{"connectionId": 1001, "scopes": ["https://www.googleapis.com/auth/drive"]}"#,
+    ),
+    (
+        "credential-requests_list-app-modules-with-creds",
+        r#"{"appName": "slack"}"#,
+    ),
+    (
+        "credential-requests_wait-for-authorization",
+        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 1}"#,
+    ),
+];
+
+/// The client's settings in every cell: short timeouts, two retries, tiny back-off.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(1);
+const RETRIES: u32 = 2;
+
+/// One column: a fault, how often it strikes, and the words the error must name it by.
+#[derive(Clone)]
+struct Column {
+    name: &'static str,
+    fault: Option<Fault>,
+    times: u32,
+    cause: &'static str,
+}
+
+fn columns() -> Vec<Column> {
+    let always = 10_000;
+    let col = |name, fault, times, cause| Column {
+        name,
+        fault,
+        times,
+        cause,
+    };
+    vec![
+        col("healthy", None, 0, ""),
+        col("429 once", Some(Fault::RATE_LIMITED), 1, ""),
+        col("429", Some(Fault::RATE_LIMITED), always, "HTTP 429"),
+        col(
+            "429 + Retry-After",
+            Some(Fault::TooManyRequests {
+                retry_after: Some(1),
+            }),
+            always,
+            "HTTP 429",
+        ),
+        col("500", Some(Fault::InternalServerError), always, "HTTP 500"),
+        col("502", Some(Fault::BadGateway), always, "HTTP 502"),
+        col("503", Some(Fault::ServiceUnavailable), always, "HTTP 503"),
+        col("504", Some(Fault::GatewayTimeout), always, "HTTP 504"),
+        col(
+            "timeout",
+            Some(Fault::Timeout {
+                hold: Duration::from_secs(4),
+            }),
+            always,
+            "did not answer within",
+        ),
+        col("refused", None, 0, "could not reach"),
+        col(
+            "dropped",
+            Some(Fault::Drop),
+            always,
+            "request to the Make API failed",
+        ),
+        col(
+            "truncated",
+            Some(Fault::Truncate),
+            always,
+            "request to the Make API failed",
+        ),
+        col("non-JSON", Some(Fault::NonJson), always, "not JSON"),
+        col(
+            "oversized",
+            Some(Fault::Oversize {
+                bytes: 17 * 1024 * 1024,
+            }),
+            always,
+            "larger than 16 MiB",
+        ),
+        col(
+            "wrong type",
+            Some(Fault::WrongContentType),
+            always,
+            "text/html, not JSON",
+        ),
+        col("redirect", Some(Fault::Redirect), always, "redirect"),
+    ]
+}
+
+/// What happened in one cell.
+struct Cell {
+    ok: bool,
+    requests: u64,
+    problems: Vec<String>,
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Requests that may take effect at Make, which must never be sent twice after a fault
+/// that could have let the first one act.
+fn acts(method: &str, path: &str) -> bool {
+    method == "POST" && !path.ends_with("/scoped") && !path.ends_with("/test")
+}
+
+async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cell {
+    let sandbox = Sandbox::start().await.expect("sandbox");
+    let base = if column.name == "refused" {
+        closed_loopback_url().unwrap()
+    } else {
+        sandbox.api_base_url()
+    };
+    let settings = ClientSettings {
+        base_url: Some(parse_api_url(&base).unwrap()),
+        api_key: ApiKey::new(sandbox.api_key()),
+        timeout: CLIENT_TIMEOUT,
+        connect_timeout: CLIENT_TIMEOUT,
+        retry: RetryPolicy {
+            max_retries: RETRIES,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(40),
+        },
+    };
+    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), Some(1));
+    if tool == "credential-requests_credential-delete" {
+        authorize_pending_credential(&sandbox).await;
+    }
+    sandbox.reset_requests_seen();
+    if let Some(fault) = column.fault.clone() {
+        sandbox.inject(fault, column.times);
+    }
+    let (server_end, client_end) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_end).await.expect("client");
+    let Value::Object(args) = serde_json::from_str::<Value>(args).unwrap() else {
+        unreachable!()
+    };
+    let args: Map<String, Value> = args;
+    let call = client.call_tool(CallToolRequestParams::new(tool).with_arguments(args));
+    let mut problems = Vec::new();
+    let result = match tokio::time::timeout(Duration::from_secs(30), call).await {
+        Ok(Ok(result)) => result,
+        other => {
+            return Cell {
+                ok: false,
+                requests: 0,
+                problems: vec![format!("no tool result: {other:?}")],
+            };
+        }
+    };
+    let _ = client.cancel().await;
+    let seen = sandbox.requests_seen();
+    let requests = seen.total();
+    let failed = result.is_error == Some(true);
+    let message = text(&result);
+    if matches!(column.name, "healthy" | "429 once") {
+        if failed {
+            problems.push(format!("failed without a lasting fault: {message}"));
+        }
+    } else if failed {
+        if !message
+            .to_lowercase()
+            .contains(&column.cause.to_lowercase())
+        {
+            problems.push(format!("error does not name {:?}: {message}", column.cause));
+        }
+        if message.contains(sandbox.api_key()) {
+            problems.push("the key leaked into the error".into());
+        }
+    } else {
+        problems.push(format!("a lasting fault gave a normal result: {message}"));
+    }
+    let refused_first = matches!(
+        column.name,
+        "429" | "429 + Retry-After" | "429 once" | "refused"
+    );
+    for (method, path, count) in seen.iter() {
+        if acts(method, path) && count > 1 && !refused_first {
+            problems.push(format!("{method} {path} was sent {count} times"));
+        }
+    }
+    if column.name == "refused" && requests != 0 {
+        problems.push(format!("{requests} requests reached the sandbox"));
+    }
+    if sandbox.redirect_hits().hits > 0 {
+        problems.push("a redirect was followed".into());
+    }
+    if failed && requests > 1 && tool_is_single_request(tool) && !message.contains("attempts") {
+        problems.push(format!(
+            "{requests} attempts, but the error does not say so: {message}"
+        ));
+    }
+    Cell {
+        ok: !failed,
+        requests,
+        problems,
+    }
+}
+
+/// The person authorizes the seeded pending credential, so that it has a connection to delete.
+async fn authorize_pending_credential(sandbox: &Sandbox) {
+    let url = format!(
+        "{}/credential-requests/a07e16f2ad134bf49cf83a00aa95c0a5/credentials/5d3f0c9be2a14f6e8b7a1c2d3e4f5061/authorize",
+        sandbox.origin()
+    );
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// Tools that send one kind of request, so `requests > 1` means retries of it.
+fn tool_is_single_request(tool: &str) -> bool {
+    !matches!(
+        tool,
+        "connections_update"
+            | "credential-requests_extend-connection"
+            | "credential-requests_wait-for-authorization"
+    )
+}
+
+fn table(cells: &[(usize, usize, Cell)], columns: &[Column]) -> String {
+    let mut out = String::from("| Tool |");
+    for c in columns {
+        out.push_str(&format!(" {} |", c.name));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(columns.len()));
+    out.push('\n');
+    for (t, (tool, _)) in TOOLS.iter().enumerate() {
+        out.push_str(&format!("| `{tool}` |"));
+        for c in 0..columns.len() {
+            let cell = &cells
+                .iter()
+                .find(|(ti, ci, _)| *ti == t && *ci == c)
+                .unwrap()
+                .2;
+            let outcome = if cell.ok { "ok" } else { "error" };
+            // The wait polls on a clock, so how often it asked depends on timing.
+            if *tool == "credential-requests_wait-for-authorization" {
+                out.push_str(&format!(" {outcome} |"));
+            } else {
+                out.push_str(&format!(" {outcome} ({}) |", cell.requests));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const START: &str = "<!-- fault-matrix:start (generated by tests/fault_matrix.rs) -->";
+const END: &str = "<!-- fault-matrix:end -->";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_against_every_upstream_fault() {
+    let columns = columns();
+    let limit = Arc::new(Semaphore::new(24));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (t, (tool, args)) in TOOLS.iter().enumerate() {
+        for (c, column) in columns.iter().enumerate() {
+            let (tool, args, column, limit) = (*tool, *args, column.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await.unwrap();
+                (t, c, run_cell(tool, args, column).await)
+            });
+        }
+    }
+    let mut cells = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        cells.push(done.unwrap());
+    }
+    let mut problems = Vec::new();
+    for (t, c, cell) in &cells {
+        for p in &cell.problems {
+            problems.push(format!("{} / {}: {p}", TOOLS[*t].0, columns[*c].name));
+        }
+    }
+    let generated = table(&cells, &columns);
+    check_doc(&generated);
+    assert!(
+        problems.is_empty(),
+        "{} cells failed:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+fn check_doc(generated: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let current = doc
+        .split_once(START)
+        .and_then(|(_, rest)| rest.split_once(END))
+        .map(|(table, _)| table.trim().to_string());
+    if current.as_deref() == Some(generated.trim()) {
+        return;
+    }
+    let may_write =
+        std::env::var_os("UPDATE_RELIABILITY").is_some() && std::env::var_os("CI").is_none();
+    if may_write {
+        let (before, after) = match doc.split_once(START) {
+            Some((before, rest)) => (
+                before.to_string(),
+                rest.split_once(END)
+                    .map(|(_, a)| a.to_string())
+                    .unwrap_or_default(),
+            ),
+            None => (doc.clone(), String::from("\n")),
+        };
+        std::fs::write(
+            &path,
+            format!("{before}{START}\n{}\n{END}{after}", generated.trim()),
+        )
+        .unwrap();
+        return;
+    }
+    panic!(
+        "docs/reliability.md's fault matrix is stale; rerun with UPDATE_RELIABILITY=1:\n{generated}"
+    );
+}
