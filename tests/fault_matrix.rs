@@ -8,16 +8,19 @@
 //! outcomes are written as a table into `docs/reliability.md`; this test fails when the
 //! table there is stale (rewrite it with `UPDATE_RELIABILITY=1`, never under `CI=true`).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::text;
 use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_url};
 use make_credentials_mcp::server::MakeServer;
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
@@ -164,15 +167,6 @@ struct Cell {
     ok: bool,
     requests: u64,
     problems: Vec<String>,
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Requests that may take effect at Make, which must never be sent twice after a fault
