@@ -19,7 +19,8 @@ Configuration (flags override environment variables):
                  else as an OAuth `Bearer` token.
   MAKE_ZONE      Your organization's zone host, e.g. eu1.make.com, eu2.make.com, us1.make.com,
                  us2.make.com (private instances: their host).
-  MAKE_API_URL   Full API base URL instead of MAKE_ZONE (plain http only on loopback).
+  MAKE_API_URL   Full API base URL instead of MAKE_ZONE; a bare origin such as
+                 https://eu1.make.com means its /api/v2 (plain http only on loopback).
   MAKE_TEAM      Default team id, used when a call omits teamId.
   MCP_URL_ELICITATION, MCP_CONFIRM, MCP_STATE_KEY: see the Person in the loop flags above.
 When none of MAKE_API_KEY, MAKE_ZONE and MAKE_API_URL is set, the Make CLI's saved login
@@ -177,7 +178,8 @@ pub struct MakeArgs {
     /// Make zone host, e.g. eu1.make.com.
     #[arg(long, env = "MAKE_ZONE", global = true)]
     pub zone: Option<String>,
-    /// Full Make API base URL (overrides --zone), e.g. https://eu1.make.com/api/v2.
+    /// Full Make API base URL (overrides --zone), e.g. https://eu1.make.com/api/v2; a bare
+    /// origin (https://eu1.make.com) means its /api/v2.
     #[arg(long, env = "MAKE_API_URL", global = true)]
     pub api_url: Option<String>,
     /// Make API key. Prefer the environment variable: flags show in process lists.

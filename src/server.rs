@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
-use crate::tools::{self, ToolError, args::Id};
+use crate::tools::{self, KeyTypeCache, ToolError, args::Id};
 
 /// Guidance every client shows its model once, next to the tool list.
 const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
@@ -39,6 +39,8 @@ struct Inner {
     default_team: Option<u64>,
     person: Person,
     tools: ToolRouter<MakeServer>,
+    /// Make's key types, read once per process (keys_list-types, the key parameter checks).
+    key_types: KeyTypeCache,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
 }
@@ -62,6 +64,7 @@ impl MakeServer {
                 default_team,
                 person: Person::new(person),
                 tools: tools::registry(),
+                key_types: KeyTypeCache::default(),
                 cut: CancellationToken::new(),
             }),
         }
@@ -75,6 +78,11 @@ impl MakeServer {
     /// The shared Make client.
     pub fn make(&self) -> &MakeClient {
         &self.inner.make
+    }
+
+    /// Make's key types, cached for the life of the process.
+    pub(crate) fn key_types(&self) -> &KeyTypeCache {
+        &self.inner.key_types
     }
 
     /// The team to use: the call's `teamId`, else the server's `MAKE_TEAM`.

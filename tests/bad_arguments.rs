@@ -12,6 +12,10 @@ fn valid_calls() -> Vec<(&'static str, Value)> {
         ("connections_list", json!({"teamId": 1})),
         ("connections_get", json!({"connectionId": 1})),
         (
+            "connections_get-editable-data-schema",
+            json!({"connectionId": 1}),
+        ),
+        (
             "connections_create",
             json!({"teamId": 1, "name": "a", "accountName": "slack"}),
         ),
@@ -134,6 +138,7 @@ async fn missing_required_inputs_are_named() {
     let h = Harness::new().await;
     let required: &[(&str, &[&str])] = &[
         ("connections_get", &["connectionId"]),
+        ("connections_get-editable-data-schema", &["connectionId"]),
         ("connections_create", &["name", "accountName"]),
         ("connections_update", &["connectionId"]),
         ("connections_verify", &["connectionId"]),
@@ -239,6 +244,16 @@ async fn wrong_types_and_unknown_fields_are_refused() {
             "keys_list",
             json!({"teamId": 1, "typeName": "basicauth"}),
             "typeName",
+        ),
+        (
+            "keys_list-types",
+            json!({"typeName": "basicauth"}),
+            "typeName",
+        ),
+        (
+            "credential-requests_list",
+            json!({"teamId": 1, "limit": 0}),
+            "limit",
         ),
     ];
     for (tool, args, field) in cases {

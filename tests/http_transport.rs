@@ -23,7 +23,7 @@ use serde_json::json;
 /// that tells the operator how to configure one.
 async fn list_and_call_twice(client: &RunningService<RoleClient, ()>) {
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 21, "{} tools", tools.len());
+    assert_eq!(tools.len(), 23, "{} tools", tools.len());
     assert!(tools.iter().any(|t| t.name == "keys_list"));
     for _ in 0..2 {
         let args = json!({"teamId": 1}).as_object().unwrap().clone();

@@ -27,6 +27,10 @@ const VALID: &[(&str, &str)] = &[
     ("connections_list", r#"{"teamId": 1}"#),
     ("connections_get", r#"{"connectionId": 5}"#),
     (
+        "connections_get-editable-data-schema",
+        r#"{"connectionId": 5}"#,
+    ),
+    (
         "connections_create",
         r#"{"teamId": 1, "accountName": "google", "name": "G"}"#,
     ),
@@ -38,6 +42,7 @@ const VALID: &[(&str, &str)] = &[
     ("connections_delete", r#"{"connectionId": 5}"#),
     ("keys_list", r#"{"teamId": 1}"#),
     ("keys_get", r#"{"keyId": 5}"#),
+    ("keys_list-types", r#"{}"#),
     (
         "keys_create",
         r#"{"teamId": 1, "name": "K", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}"#,
@@ -105,6 +110,8 @@ const NAMES: &[&str] = &[
     "makeProviderId",
     "description",
     "prefill",
+    "offset",
+    "limit",
 ];
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -236,7 +243,7 @@ fn arbitrary_make_responses_never_panic_the_client() {
         json_value().prop_map(|v| v.to_string().into_bytes()),
         prop::collection::vec(any::<u8>(), 0..64),
         // Right envelopes, wrong insides.
-        json_value().prop_map(|v| json!({"connections": v, "connection": v, "keys": v, "key": v, "requests": v, "requestDetail": v, "request": v, "credential": v, "credentials": v, "publicUri": v, "appModules": v, "editableParameters": v, "code": v, "message": v, "suberrors": v}).to_string().into_bytes()),
+        json_value().prop_map(|v| json!({"connections": v, "connection": v, "keys": v, "key": v, "requests": v, "requestDetail": v, "request": v, "credential": v, "credentials": v, "publicUri": v, "appModules": v, "editableParameters": v, "keysTypes": v, "code": v, "message": v, "suberrors": v}).to_string().into_bytes()),
     ];
     let status = prop_oneof![
         Just(200u16),

@@ -149,3 +149,25 @@ async fn app_modules_drop_secret_fields() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn key_types_drop_secret_fields() {
+    let h = Harness::new().await;
+    let parameter = leaky(
+        json!({"name": "authUser", "label": "Username", "type": "select",
+        "options": [{"label": "a", "value": "a", "token": SECRET}],
+        "default": {"password": SECRET, "kept": "visible"}}),
+    );
+    let mut key_type = leaky(json!({"name": "basicauth", "componentType": "key"}));
+    // A key type's `parameters` is its list of parameter descriptions: that passes through
+    // (in place of the secret-looking `parameters` that `leaky` added), scrubbed inside.
+    key_type["parameters"] = json!([parameter]);
+    h.respond_to("GET", "/keys/types", 200, json!({"keysTypes": [key_type]}))
+        .await;
+    let out = assert_no_secrets(&h, "keys_list-types", json!({})).await;
+    let kept = &out["keysTypes"][0]["parameters"][0];
+    assert_eq!(kept["name"], "authUser");
+    assert_eq!(kept["harmless"], "visible");
+    assert_eq!(kept["options"][0]["value"], "a");
+    assert_eq!(kept["default"]["kept"], "visible");
+}

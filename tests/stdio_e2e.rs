@@ -47,7 +47,7 @@ async fn mock_make() -> MockServer {
 
 async fn exercise(client: &RunningService<RoleClient, ()>, mock: &MockServer) {
     let tools = client.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 21);
+    assert_eq!(tools.len(), 23);
     let args = json!({"teamId": 22}).as_object().unwrap().clone();
     let result = client
         .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
@@ -105,7 +105,7 @@ async fn stdio_2026_07_28_client_lists_and_calls() {
 async fn without_a_key_tools_are_listed_and_calls_explain_the_setup() {
     let transport = TokioChildProcess::new(command(None, None)).unwrap();
     let client = ().serve(transport).await.expect("initialize");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 21);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 23);
     let args = json!({"teamId": 1}).as_object().unwrap().clone();
     let result = client
         .call_tool(CallToolRequestParams::new("connections_list").with_arguments(args))
@@ -122,7 +122,7 @@ async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
     let out = command(None, None).arg("tools").output().await.unwrap();
     assert!(out.status.success());
     let tools: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
-    assert_eq!(tools.len(), 21);
+    assert_eq!(tools.len(), 23);
     let golden: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -191,4 +191,53 @@ async fn the_key_never_reaches_the_logs() {
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(logs.contains("make api"), "debug logs were written: {logs}");
     assert!(!logs.contains(TEST_KEY), "the key leaked into the logs");
+}
+
+#[tokio::test]
+async fn a_bare_origin_in_make_api_url_means_its_api_v2() {
+    let mock = mock_make().await;
+    for origin in [mock.uri(), format!("{}/", mock.uri())] {
+        let out = command(Some(&origin), Some(TEST_KEY))
+            .args(["call", "keys_list", r#"{"teamId":22}"#])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{origin}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let seen = mock.received_requests().await.unwrap();
+    assert_eq!(seen.len(), 2);
+    for request in &seen {
+        assert_eq!(request.url.path(), "/api/v2/keys");
+    }
+}
+
+#[tokio::test]
+async fn configuration_errors_never_show_a_urls_user_info() {
+    let secret = "s3cretPW";
+    for (variable, value) in [
+        (
+            "MAKE_API_URL",
+            format!("https://user:{secret}@eu1.make.com"),
+        ),
+        (
+            "MAKE_API_URL",
+            format!("https://eu1.make.com/api/v2?token={secret}"),
+        ),
+        ("MAKE_ZONE", format!("https://user:{secret}@eu1.make.com")),
+    ] {
+        let mut cmd = command(None, Some(TEST_KEY));
+        cmd.env(variable, &value)
+            .stderr(std::process::Stdio::piped())
+            .arg("tools");
+        let out = cmd.output().await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{variable}={value} is refused");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(variable), "{stderr}");
+        assert!(stderr.contains("eu1.make.com"), "{stderr}");
+        assert!(!stderr.contains(secret), "{variable}: {stderr}");
+    }
 }

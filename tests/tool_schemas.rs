@@ -85,7 +85,8 @@ fn golden_files_match_the_live_definitions() {
 }
 
 #[test]
-fn there_are_makes_nineteen_credential_tools_its_app_modules_tool_and_the_wait_tool() {
+fn there_are_makes_nineteen_credential_tools_its_app_modules_tool_two_reference_reads_and_the_wait_tool()
+ {
     let names: Vec<String> = tools()
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
@@ -94,6 +95,7 @@ fn there_are_makes_nineteen_credential_tools_its_app_modules_tool_and_the_wait_t
         "connections_create",
         "connections_delete",
         "connections_get",
+        "connections_get-editable-data-schema",
         "connections_list",
         "connections_update",
         "connections_verify",
@@ -111,6 +113,7 @@ fn there_are_makes_nineteen_credential_tools_its_app_modules_tool_and_the_wait_t
         "keys_delete",
         "keys_get",
         "keys_list",
+        "keys_list-types",
         "keys_update",
     ];
     assert_eq!(names, expected);
@@ -155,7 +158,7 @@ fn hints_follow_the_product_rules() {
         let name = tool["name"].as_str().unwrap();
         let hint = |h: &str| tool["annotations"][h].as_bool().unwrap();
         let read = name.contains("_list")
-            || name.ends_with("_get")
+            || name.contains("_get")
             || name.ends_with("_wait-for-authorization");
         let creates = name.ends_with("create")
             || name.ends_with("create-by-credentials")

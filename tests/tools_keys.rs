@@ -63,14 +63,26 @@ async fn get_requests_all_columns() {
     );
 }
 
+/// `GET /keys/types` with basicauth, as make-api.md §4.3 shows it.
+fn key_types() -> serde_json::Value {
+    json!({"keysTypes": [{"name": "basicauth", "label": "HTTP Basic Auth", "parameters": [
+        {"name": "authUser", "label": "Username", "type": "text"},
+        {"name": "authPass", "label": "Password", "type": "password"}], "componentType": "key"}]})
+}
+
 #[tokio::test]
-async fn create_puts_team_in_the_body() {
+async fn create_checks_the_type_then_puts_team_in_the_body() {
     let h = Harness::new().await;
-    h.respond(200, json!({"key": key(17)})).await;
+    h.respond_to("GET", "/keys/types", 200, key_types()).await;
+    h.respond_to("POST", "/keys", 200, json!({"key": key(17)}))
+        .await;
     let args = json!({"teamId": 22, "name": "Basic", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}});
     assert_eq!(ok(&h.call("keys_create", args).await)["key"]["id"], 17);
+    let seen = h.seen().await;
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_request(&seen[0], "GET", "/keys/types", &[], None);
     assert_request(
-        &h.only_request().await,
+        &seen[1],
         "POST",
         "/keys",
         &[],
@@ -114,7 +126,11 @@ async fn create_shows_makes_validation_error() {
 #[tokio::test]
 async fn update_sends_only_the_fields_given() {
     let h = Harness::new().await;
-    h.respond(200, json!({"key": key(16)})).await;
+    h.respond_to("GET", "/keys/types", 200, key_types()).await;
+    h.respond_to("GET", "/keys/16", 200, json!({"key": key(16)}))
+        .await;
+    h.respond_to("PATCH", "/keys/16", 200, json!({"key": key(16)}))
+        .await;
     ok(&h
         .call("keys_update", json!({"keyId": 16, "name": "Renamed"}))
         .await);
@@ -125,6 +141,7 @@ async fn update_sends_only_the_fields_given() {
         )
         .await);
     let seen = h.seen().await;
+    assert_eq!(seen.len(), 4, "{seen:#?}");
     assert_request(
         &seen[0],
         "PATCH",
@@ -132,8 +149,11 @@ async fn update_sends_only_the_fields_given() {
         &[],
         Some(json!({"name": "Renamed"})),
     );
+    // New parameters are checked against the key's type first (its typeName needs the key).
+    assert_request(&seen[1], "GET", "/keys/types", &[], None);
+    assert_request(&seen[2], "GET", "/keys/16", &[("cols[]", "*")], None);
     assert_request(
-        &seen[1],
+        &seen[3],
         "PATCH",
         "/keys/16",
         &[],

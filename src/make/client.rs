@@ -190,7 +190,8 @@ impl MakeClient {
             let started = Instant::now();
             let attempt = self.try_once(request, url.clone(), auth).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            let delay = if retries < self.retry.max_retries {
+            let max_retries = request.max_retries.unwrap_or(self.retry.max_retries);
+            let delay = if retries < max_retries {
                 self.retry_delay(&attempt, request.replay, retries)
             } else {
                 None

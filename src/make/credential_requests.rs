@@ -158,6 +158,10 @@ pub struct RequestFilter {
     pub make_provider_id: Option<String>,
     pub status: Option<String>,
     pub name: Option<String>,
+    /// `pg[offset]`: rows to skip.
+    pub offset: Option<u64>,
+    /// `pg[limit]`: rows per page.
+    pub limit: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -181,7 +185,7 @@ struct CredentialEnvelope {
 const BASE: &str = "credential-requests";
 
 impl MakeClient {
-    /// `GET /credential-requests/requests?teamId=&cols[]=*` plus the filters given.
+    /// `GET /credential-requests/requests?teamId=&cols[]=*` plus the filters and paging given.
     pub async fn list_credential_requests(
         &self,
         team_id: u64,
@@ -202,6 +206,12 @@ impl MakeClient {
             if let Some(value) = value {
                 request = request.query(key, value);
             }
+        }
+        if let Some(offset) = filter.offset {
+            request = request.query("pg[offset]", offset);
+        }
+        if let Some(limit) = filter.limit {
+            request = request.query("pg[limit]", limit);
         }
         let envelope = self.send::<RequestsEnvelope>(&request).await?;
         Ok((envelope.requests, envelope.pg))

@@ -6,6 +6,7 @@ mod client;
 pub mod connections;
 pub mod credential_requests;
 mod error;
+pub mod key_types;
 pub mod keys;
 pub mod redact;
 mod request;

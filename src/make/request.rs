@@ -25,6 +25,8 @@ pub struct ApiRequest {
     pub(super) query: Vec<(String, String)>,
     pub(super) body: Option<Value>,
     pub(super) replay: Replay,
+    /// Retries allowed after the first try; `None`: the client's policy.
+    pub(super) max_retries: Option<u32>,
 }
 
 impl std::fmt::Debug for ApiRequest {
@@ -35,6 +37,7 @@ impl std::fmt::Debug for ApiRequest {
             .field("query", &self.query)
             .field("body", &self.body.as_ref().map(|_| "<redacted>"))
             .field("replay", &self.replay)
+            .field("max_retries", &self.max_retries)
             .finish()
     }
 }
@@ -47,6 +50,7 @@ impl ApiRequest {
             query: Vec::new(),
             body: None,
             replay,
+            max_retries: None,
         }
     }
 
@@ -84,6 +88,13 @@ impl ApiRequest {
     /// Sets a JSON body (and with it `Content-Type: application/json`).
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// Sends one attempt only, whatever the client's retry policy (for optional reads whose
+    /// failure only skips a check, so that they never delay the call they serve).
+    pub fn without_retries(mut self) -> Self {
+        self.max_retries = Some(0);
         self
     }
 

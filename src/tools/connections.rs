@@ -2,7 +2,6 @@
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use serde_json::{Map, Value};
 
 use super::args::Parameters;
 use super::limits::{
@@ -14,6 +13,7 @@ use crate::make::connections::NewConnection;
 use crate::person::{Question, Turn};
 use crate::server::MakeServer;
 
+mod data;
 mod types;
 
 use types::*;
@@ -87,9 +87,38 @@ impl MakeServer {
     }
 
     #[tool(
+        name = "connections_get-editable-data-schema",
+        title = "Get connection editable data schema",
+        description = "List the names of the data parameters of a connection that connections_update `data` can set (e.g. [\"url\", \"apiKey\"]). Setting data REPLACES ALL of them, so give every one; other names are refused. Also the field names a connections_create `data` of the same connection type takes. An empty list means the connection's data cannot be changed (OAuth connections are re-authorized through a credential request instead). Values are never returned. Read-only.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn connections_get_editable_data_schema(
+        &self,
+        Parameters(args): Parameters<ConnectionIdArgs>,
+    ) -> Result<Json<EditableSchemaOutput>, ToolError> {
+        let id = args.connection_id.0;
+        let editable_parameters = self.make().connection_editable_parameters(id).await?;
+        let message = editable_parameters.is_empty().then(|| {
+            format!(
+                "Connection {id} has no editable data parameters: connections_update cannot change its data. To replace its authorization, create a credential request for its type (credential-requests_create-by-credentials)."
+            )
+        });
+        Ok(Json(EditableSchemaOutput {
+            connection_id: id,
+            editable_parameters,
+            message,
+        }))
+    }
+
+    #[tool(
         name = "connections_create",
         title = "Create connection",
-        description = "Create a connection directly from connection data (e.g. an API key). Each call creates a new connection. Prefer credential-requests_create-by-credentials: never ask the person to paste secrets into the chat, and OAuth connections need the person's consent in a browser anyway. `name` is the label, `accountName` the connection type; `scope` lists OAuth scopes; `data` holds the type's fields (sent as given, never logged).",
+        description = "Create a connection directly from connection data (e.g. an API key). Each call creates a new connection. Prefer credential-requests_create-by-credentials: never ask the person to paste secrets into the chat, and OAuth connections need the person's consent in a browser anyway. `name` is the label, `accountName` the connection type; `scope` lists OAuth scopes; `data` holds the type's fields (sent as given, never logged; an existing connection of the type shows their names in connections_get-editable-data-schema).",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -128,7 +157,7 @@ impl MakeServer {
     #[tool(
         name = "connections_update",
         title = "Update connection",
-        description = "Rename a connection (`name`) and/or replace its data (`data`). WARNING: setting data REPLACES ALL stored data; every editable parameter left out would be cleared, so this tool refuses a `data` that misses editable parameters or has parameters that are not editable, and says which. OAuth connections must be re-authorized after a data change (use a credential request). Give at least one of `name` or `data`. Replacing data asks the person to confirm where the client allows it. Data values are secrets: prefer a credential request over asking for them in chat.",
+        description = "Rename a connection (`name`) and/or replace its data (`data`). WARNING: setting data REPLACES ALL stored data; every editable parameter left out would be cleared, so this tool refuses a `data` that misses editable parameters or has parameters that are not editable, and says which (connections_get-editable-data-schema lists them first). OAuth connections must be re-authorized after a data change (use a credential request). Give at least one of `name` or `data`. Replacing data asks the person to confirm where the client allows it. Data values are secrets: prefer a credential request over asking for them in chat.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
@@ -321,59 +350,6 @@ impl MakeServer {
             None => format!("connection {id} ({kind})"),
         };
         Ok((label, format!("connection {id} {kind}")))
-    }
-
-    /// Refuses set-data input that would clear editable parameters or that Make cannot take.
-    async fn check_replacement_data(
-        &self,
-        id: u64,
-        data: &Map<String, Value>,
-    ) -> Result<(), ToolError> {
-        if data.is_empty() {
-            return Err(ToolError::invalid(
-                "data",
-                "is empty, which would clear all of the connection's data",
-            ));
-        }
-        let editable = self.make().connection_editable_parameters(id).await?;
-        let unknown: Vec<&str> = data
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !editable.iter().any(|e| e == k))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ToolError::invalid(
-                "data",
-                format!(
-                    "has parameters this connection cannot store: {}. Its editable parameters are: {}",
-                    unknown.join(", "),
-                    list_or_none(&editable)
-                ),
-            ));
-        }
-        let missing: Vec<&str> = editable
-            .iter()
-            .map(String::as_str)
-            .filter(|e| !data.contains_key(*e))
-            .collect();
-        if !missing.is_empty() {
-            return Err(ToolError::invalid(
-                "data",
-                format!(
-                    "misses editable parameters that setting data would clear: {}. Include every one of them (ask the person for the values, or use a credential request)",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn list_or_none(names: &[String]) -> String {
-    if names.is_empty() {
-        "(none)".into()
-    } else {
-        names.join(", ")
     }
 }
 

@@ -8,20 +8,21 @@ use serde_json::json;
 use super::args::Parameters;
 use super::limits::{MAX_LIST_ITEMS, check_strings, check_text};
 use super::{Reply, ToolError, deletion};
-use crate::make::MakeError;
 use crate::make::credential_requests::{CreatedRequest, RequestFilter};
 use crate::person::Question;
 use crate::person::Turn;
 use crate::server::MakeServer;
 
 mod checks;
+mod extend;
 mod handover;
+mod paging;
 mod public_uri;
 mod types;
 pub(super) mod wait;
 
 use checks::{
-    add_texts, check_app_credentials, check_list_filters, check_request_texts,
+    add_texts, check_app_credentials, check_list_filters, check_paging, check_request_texts,
     check_typed_credentials, dedup, non_blank,
 };
 use handover::describe_credentials;
@@ -32,7 +33,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_list",
         title = "List credential requests",
-        description = "List a team's credential requests (links where a person authorizes connections or keys), optionally filtered by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. Make does not notify when a request is authorized: use credential-requests_wait-for-authorization for one request. Read-only.",
+        description = "List a team's credential requests (links where a person authorizes connections or keys), optionally filtered by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. Returns one page (100 rows unless `limit` says otherwise): when more match, `more` is true and `nextOffset` says what `offset` to call again with. Make does not notify when a request is authorized: use credential-requests_wait-for-authorization for one request. Read-only.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -47,14 +48,24 @@ impl MakeServer {
         let team = self.team(args.team_id)?;
         let (status, name) = (non_blank(args.status), non_blank(args.name));
         check_list_filters(&status, &name)?;
+        check_paging(args.offset, args.limit)?;
         let filter = RequestFilter {
             user_id: args.user_id.map(|u| u.0),
             make_provider_id: args.make_provider_id.map(|p| p.0),
             status,
             name,
+            offset: args.offset,
+            limit: args.limit,
         };
         let (requests, pg) = self.make().list_credential_requests(team, &filter).await?;
-        Ok(Json(ListOutput { requests, pg }))
+        let next = paging::next_page(requests.len(), pg.as_ref(), args.offset);
+        Ok(Json(ListOutput {
+            requests,
+            pg,
+            more: next.as_ref().map(|_| true),
+            next_offset: next.as_ref().map(|n| n.0),
+            message: next.map(|n| n.1),
+        }))
     }
 
     #[tool(
@@ -339,48 +350,6 @@ impl MakeServer {
 }
 
 impl MakeServer {
-    /// The requested scopes the connection does not have yet. Make's connection may come
-    /// without its `scopes` list; then `/scoped` says whether all of them are there. When the
-    /// connection cannot be read for a reason other than its absence (e.g. the key lacks
-    /// connections:read), every requested scope is taken as missing and Make decides.
-    async fn scopes_missing_from(
-        &self,
-        connection_id: u64,
-        requested: &[String],
-    ) -> Result<Vec<String>, ToolError> {
-        let granted = match self.make().get_connection(connection_id).await {
-            Ok(connection) => connection.scopes,
-            Err(e @ MakeError::NotConfigured(_)) => return Err(e.into()),
-            Err(MakeError::Api(api)) if matches!(api.status, 401 | 404) => {
-                return Err(MakeError::Api(api).into());
-            }
-            Err(e) => {
-                tracing::warn!(connection_id, error = %crate::logging::quote(&e), "could not read the connection's scopes; extending with every requested scope");
-                return Ok(requested.to_vec());
-            }
-        };
-        if let Some(granted) = granted {
-            let granted: Vec<String> = granted.into_iter().map(|s| s.id).collect();
-            return Ok(requested
-                .iter()
-                .filter(|s| !granted.contains(s))
-                .cloned()
-                .collect());
-        }
-        match self
-            .make()
-            .connection_has_scopes(connection_id, requested)
-            .await
-        {
-            Ok(true) => Ok(Vec::new()),
-            Ok(false) => Ok(requested.to_vec()),
-            Err(e) => {
-                tracing::warn!(connection_id, error = %crate::logging::quote(&e), "could not check the connection's scopes; extending with every requested scope");
-                Ok(requested.to_vec())
-            }
-        }
-    }
-
     /// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
     async fn delete_request_question(&self, id: &str) -> Result<Question, ToolError> {
         let request = self.make().credential_request_detail(id).await?;

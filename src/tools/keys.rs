@@ -1,100 +1,22 @@
-//! Key tools (Make's keychain): list, get, create, update, delete.
+//! Key tools (Make's keychain): list, get, create, update, delete, and the key types that
+//! say which parameters each kind of key takes.
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::args::{Id, Parameters};
+use super::args::Parameters;
 use super::limits::check_text;
 use super::{Reply, ToolError, deletion};
 use crate::make::keys::{Key, NewKey};
-use crate::person::{ConfirmOutcome, Question, Turn};
+use crate::person::{Question, Turn};
 use crate::server::MakeServer;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListArgs {
-    /// Team whose keys to list. Optional when the server has a default team (MAKE_TEAM).
-    team_id: Option<Id>,
-}
+pub(crate) mod key_types;
+mod types;
 
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeyIdArgs {
-    /// Numeric key id (from keys_list).
-    key_id: Id,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateArgs {
-    /// Team to create the key in. Optional when the server has a default team (MAKE_TEAM).
-    team_id: Option<Id>,
-    /// Label for the key (1-128 characters).
-    name: String,
-    /// Key type: basicauth, apikeyauth, aes-key, apn, clientcertauth, eet, gpg-private, gpg-public or webpay.
-    type_name: String,
-    /// The type's secret parameters, e.g. basicauth {"authUser","authPass"}; apikeyauth {"key","placement":"header","name":"X-API-Key"}; aes-key {"key","keyEncoding":"hex"}. Never logged.
-    parameters: Map<String, Value>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateArgs {
-    /// Numeric key id (from keys_list).
-    key_id: Id,
-    /// New label (1-128 characters).
-    name: Option<String>,
-    /// New secret parameters; give the full set for the key's type.
-    parameters: Option<Map<String, Value>>,
-}
-
-/// `{keys: [...]}`
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct KeysOutput {
-    /// The team's keys (secrets are never returned).
-    keys: Vec<Key>,
-}
-
-/// `{key: {...}}`
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct KeyOutput {
-    /// The key (secrets are never returned).
-    key: Key,
-}
-
-/// `{key: {...}}`, with the person's answer when they were asked.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UpdateOutput {
-    /// The key after the update (absent when the person did not confirm; secrets are never returned).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<Key>,
-    /// Present when the person was asked to confirm replacing the parameters.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation: Option<ConfirmOutcome>,
-    /// Present when nothing was changed: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeleteOutput {
-    /// The key concerned.
-    key_id: u64,
-    /// True when the key was deleted; false when the person did not confirm.
-    deleted: bool,
-    /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such key (see `message`).
-    certain: bool,
-    /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    confirmation: Option<ConfirmOutcome>,
-    /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
+use key_types::check_parameters;
+use types::*;
 
 #[tool_router(router = keys_router, vis = "pub(crate)")]
 impl MakeServer {
@@ -138,9 +60,30 @@ impl MakeServer {
     }
 
     #[tool(
+        name = "keys_list-types",
+        title = "List key types",
+        description = "List the kinds of key Make offers (basicauth, apikeyauth, aes-key, ...), each with the parameters it takes: `name` (the exact key to use in keys_create and keys_update `parameters`, e.g. basicauth takes authUser and authPass, not user and pass), `label`, input `type`, whether it is `required`, a select's `options` and the `default`. Call it before keys_create when unsure of a type's parameter names. Read-only.",
+        annotations(
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn keys_list_types(
+        &self,
+        Parameters(_): Parameters<NoArgs>,
+    ) -> Result<Json<KeyTypesOutput>, ToolError> {
+        let types = self.key_types().get(self.make()).await?;
+        Ok(Json(KeyTypesOutput {
+            keys_types: types.to_vec(),
+        }))
+    }
+
+    #[tool(
         name = "keys_create",
         title = "Create key",
-        description = "Create a key from secret parameters. Each call creates a new key. The parameter names depend on `typeName` (basicauth: authUser, authPass; apikeyauth: key, placement, name; aes-key: key, keyEncoding). Prefer credential-requests_create-by-credentials with `keys`: never ask the person to paste secrets into the chat; they enter them on Make's page instead.",
+        description = "Create a key from secret parameters. Each call creates a new key. The parameter names depend on `typeName` and are listed by keys_list-types (basicauth: authUser, authPass; apikeyauth: key, placement, name; aes-key: key, keyEncoding); names the type does not take, or required ones left out, are refused before anything is sent, naming the expected ones. Prefer credential-requests_create-by-credentials with `keys`: never ask the person to paste secrets into the chat; they enter them on Make's page instead.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -158,8 +101,11 @@ impl MakeServer {
         if args.parameters.is_empty() {
             return Err(ToolError::invalid(
                 "parameters",
-                "must hold the key type's parameters (e.g. basicauth: authUser, authPass)",
+                "must hold the key type's parameters (e.g. basicauth: authUser, authPass; see keys_list-types)",
             ));
+        }
+        if let Some(types) = self.key_types().for_check(self.make()).await {
+            check_parameters(&types, &args.type_name, &args.parameters, false)?;
         }
         let new = NewKey {
             team_id,
@@ -174,7 +120,7 @@ impl MakeServer {
     #[tool(
         name = "keys_update",
         title = "Update key",
-        description = "Rename a key (`name`) and/or replace its secret parameters (`parameters`, give the full set for its type). Fields left out keep their values. Scenarios using the key use the new secret at once. Replacing parameters asks the person to confirm where the client allows it. Give at least one of `name` or `parameters`.",
+        description = "Rename a key (`name`) and/or replace its secret parameters (`parameters`, give the full set for its type, named as keys_list-types lists them; names the type does not take are refused before anything is sent). Fields left out keep their values. Scenarios using the key use the new secret at once. Replacing parameters asks the person to confirm where the client allows it. Give at least one of `name` or `parameters`.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
@@ -205,13 +151,19 @@ impl MakeServer {
         }
         let id = args.key_id.0;
         let mut confirmation = None;
-        if args.parameters.is_some() {
-            let question = || {
-                self.key_question(
+        if let Some(parameters) = &args.parameters {
+            let known = self.check_new_parameters(id, parameters).await?;
+            let question = move || async move {
+                let key = match known {
+                    Some(key) => key,
+                    None => self.make().get_key(id).await?,
+                };
+                Ok(key_question(
                     id,
+                    &key,
                     "Replace the secret parameters of",
                     "Scenarios using it switch to the new secret at once.",
-                )
+                ))
             };
             let kept = |outcome, message| UpdateOutput {
                 key: None,
@@ -256,12 +208,14 @@ impl MakeServer {
         turn: Turn,
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.key_id.0;
-        let question = || {
-            self.key_question(
+        let question = || async {
+            let key = self.make().get_key(id).await?;
+            Ok(key_question(
                 id,
+                &key,
                 "Delete",
                 "Scenarios using it will stop working. This cannot be undone.",
-            )
+            ))
         };
         let kept = |outcome, message| DeleteOutput {
             key_id: id,
@@ -287,22 +241,36 @@ impl MakeServer {
 }
 
 impl MakeServer {
-    /// "{verb} key 'Prod API' (id 2002, apikeyauth)? {consequence}" from the key in Make.
-    async fn key_question(
+    /// Checks new `parameters` of key `id` against its type when the key types are known,
+    /// and returns the key read for that (for the confirmation question). Reading the key or
+    /// the types failing skips the check: the update itself then reports Make's answer.
+    async fn check_new_parameters(
         &self,
         id: u64,
-        verb: &str,
-        consequence: &str,
-    ) -> Result<Question, ToolError> {
-        let key = self.make().get_key(id).await?;
-        let kind = key.type_name.as_deref().unwrap_or("unknown type");
-        let label = match key.name.as_deref() {
-            Some(name) => format!("key '{name}' (id {id}, {kind})"),
-            None => format!("key {id} ({kind})"),
+        parameters: &Map<String, Value>,
+    ) -> Result<Option<Key>, ToolError> {
+        let Some(types) = self.key_types().for_check(self.make()).await else {
+            return Ok(None);
         };
-        Ok(Question {
-            message: format!("{verb} {label}? {consequence}"),
-            object: format!("key {id} {kind}"),
-        })
+        let Ok(key) = self.make().get_key(id).await else {
+            return Ok(None);
+        };
+        if let Some(type_name) = &key.type_name {
+            check_parameters(&types, type_name, parameters, true)?;
+        }
+        Ok(Some(key))
+    }
+}
+
+/// "{verb} key 'Prod API' (id 2002, apikeyauth)? {consequence}" from the key in Make.
+fn key_question(id: u64, key: &Key, verb: &str, consequence: &str) -> Question {
+    let kind = key.type_name.as_deref().unwrap_or("unknown type");
+    let label = match key.name.as_deref() {
+        Some(name) => format!("key '{name}' (id {id}, {kind})"),
+        None => format!("key {id} ({kind})"),
+    };
+    Question {
+        message: format!("{verb} {label}? {consequence}"),
+        object: format!("key {id} {kind}"),
     }
 }

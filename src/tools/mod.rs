@@ -18,6 +18,7 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 
 pub use error::ToolError;
+pub use keys::key_types::KeyTypeCache;
 pub use reply::Reply;
 
 use crate::server::MakeServer;

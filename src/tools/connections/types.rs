@@ -42,7 +42,7 @@ pub struct CreateArgs {
     pub(super) account_name: String,
     /// Team to create the connection in. Optional when the server has a default team (MAKE_TEAM).
     pub(super) team_id: Option<Id>,
-    /// The type's connection fields, e.g. {"apiKey": "..."}. Holds secrets: prefer a credential request so the person enters them on Make's page.
+    /// The type's connection fields, e.g. {"apiKey": "..."} (connections_get-editable-data-schema of an existing connection of the type names them). Holds secrets: prefer a credential request so the person enters them on Make's page.
     pub(super) data: Option<Map<String, Value>>,
     /// OAuth scopes to request for the connection (at most 100).
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
@@ -56,7 +56,7 @@ pub struct UpdateArgs {
     pub(super) connection_id: Id,
     /// New label (1-128 characters).
     pub(super) name: Option<String>,
-    /// New connection data. REPLACES ALL stored data: give every editable parameter, not just the changed ones.
+    /// New connection data. REPLACES ALL stored data: give every editable parameter (connections_get-editable-data-schema lists them), not just the changed ones.
     pub(super) data: Option<Map<String, Value>>,
 }
 
@@ -120,6 +120,18 @@ pub struct DeleteOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EditableSchemaOutput {
+    /// The connection asked about.
+    pub(super) connection_id: u64,
+    /// Names of the data parameters connections_update `data` can set; it must give every one of them.
+    pub(super) editable_parameters: Vec<String>,
+    /// Present when nothing is editable: what that means and what to do instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::paging::{MAX_LIMIT, MAX_OFFSET};
 use super::types::{AppCredential, ConnectionCredential, KeyCredential, Prefill};
 use super::types::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
 use crate::tools::ToolError;
@@ -43,6 +44,23 @@ pub(super) fn check_request_texts(
     }
     if let Some(description) = description.as_deref().filter(|d| !d.trim().is_empty()) {
         check_text("description", description, 240)?;
+    }
+    Ok(())
+}
+
+/// `offset` within the safe integer range, `limit` 1-10000 (clients need not check the schema).
+pub(super) fn check_paging(offset: Option<u64>, limit: Option<u64>) -> Result<(), ToolError> {
+    if offset.is_some_and(|o| o > MAX_OFFSET) {
+        return Err(ToolError::invalid(
+            "offset",
+            format!("must be at most {MAX_OFFSET}"),
+        ));
+    }
+    if limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
+        return Err(ToolError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::paging::{MAX_LIMIT, MAX_OFFSET};
 use crate::make::credential_requests::{Credential, CredentialRequest, Page};
 use crate::person::{ConfirmOutcome, LinkOutcome};
 use crate::tools::args::{Id, OpaqueId, StringOrNumber};
@@ -31,6 +32,12 @@ pub struct ListArgs {
     /// Only requests with this name (at most 128 characters).
     #[schemars(length(max = MAX_NAME_CHARS))]
     pub(super) name: Option<String>,
+    /// Rows to skip: the `nextOffset` of the previous page (default 0).
+    #[schemars(range(max = MAX_OFFSET))]
+    pub(super) offset: Option<u64>,
+    /// Rows per page, 1-10000 (Make's default: 100).
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
+    pub(super) limit: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -171,14 +178,24 @@ pub struct ExtendArgs {
     pub(super) scopes: Vec<String>,
 }
 
-/// `{requests: [...], pg: {...}}`
+/// `{requests: [...], pg: {...}}`, and where the next page starts when there is one.
 #[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ListOutput {
-    /// Matching credential requests.
+    /// Matching credential requests (one page).
     pub(super) requests: Vec<CredentialRequest>,
-    /// Paging: when `pg.total` is larger than the number of rows, the list was cut.
+    /// Make's paging: `offset` of the first row, page `limit`, `total` matching rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) pg: Option<Page>,
+    /// True when more rows match than this page holds (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) more: Option<bool>,
+    /// Present with `more`: the `offset` to call again with for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) next_offset: Option<u64>,
+    /// Present with `more`: which rows these are and how to get the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
 }
 
 /// `{request: {...}}`

@@ -1,0 +1,86 @@
+//! Key types (`GET /keys/types`): which parameters each kind of key takes.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::redact::{Extra, scrubbed};
+use super::{ApiRequest, MakeClient, MakeError};
+
+/// A kind of key (`basicauth`, `apikeyauth`, `aes-key`, ...) and the parameters it takes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyType {
+    /// The type's name: the `typeName` of keys_create and of existing keys.
+    pub name: String,
+    /// Human name, e.g. "HTTP Basic Auth".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The parameters a key of this type takes: their names are the keys of keys_create `parameters`.
+    #[serde(default)]
+    pub parameters: Vec<KeyTypeParameter>,
+    /// The kind of component (`key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_type: Option<String>,
+    /// Any further fields Make returns, passed through without secret-looking ones.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One parameter of a key type.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct KeyTypeParameter {
+    /// The parameter's name, exactly as keys_create `parameters` must spell it (e.g. `authUser`).
+    pub name: String,
+    /// Human label, e.g. "Username".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Input kind: `text`, `password`, `select`, `cert`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    pub kind: Option<String>,
+    /// True when a key of this type needs a value for it (absent: Make does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+    /// For a `select`: the allowed values (items such as `{"label": "Header", "value": "header"}`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
+    pub options: Option<Value>,
+    /// The value used when the parameter is left out.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scrubbed"
+    )]
+    pub default: Option<Value>,
+    /// Any further fields Make returns, passed through without secret-looking ones.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl KeyTypeParameter {
+    /// Required and without a default: a create that leaves it out cannot succeed.
+    pub fn must_be_given(&self) -> bool {
+        self.required == Some(true) && self.default.as_ref().is_none_or(Value::is_null)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyTypesEnvelope {
+    keys_types: Vec<KeyType>,
+}
+
+impl MakeClient {
+    /// `GET /keys/types`, retried per the client's policy; with `once`, a single attempt
+    /// (for a check that is skipped when Make cannot answer at once).
+    pub async fn list_key_types(&self, once: bool) -> Result<Vec<KeyType>, MakeError> {
+        let mut request = ApiRequest::get(&["keys", "types"]);
+        if once {
+            request = request.without_retries();
+        }
+        Ok(self.send::<KeyTypesEnvelope>(&request).await?.keys_types)
+    }
+}

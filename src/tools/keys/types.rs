@@ -1,0 +1,119 @@
+//! Inputs and outputs of the key tools, with Make's property names.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::make::key_types::KeyType;
+use crate::make::keys::Key;
+use crate::person::ConfirmOutcome;
+use crate::tools::args::Id;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListArgs {
+    /// Team whose keys to list. Optional when the server has a default team (MAKE_TEAM).
+    pub(super) team_id: Option<Id>,
+}
+
+/// No inputs (any argument is refused). Its schema says `properties: {}`, which some
+/// clients need even for a tool without inputs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl JsonSchema for NoArgs {
+    fn schema_name() -> Cow<'static, str> {
+        "NoArgs".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "object", "properties": {}, "additionalProperties": false })
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeyIdArgs {
+    /// Numeric key id (from keys_list).
+    pub(super) key_id: Id,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateArgs {
+    /// Team to create the key in. Optional when the server has a default team (MAKE_TEAM).
+    pub(super) team_id: Option<Id>,
+    /// Label for the key (1-128 characters).
+    pub(super) name: String,
+    /// Key type, as keys_list-types names it: basicauth, apikeyauth, aes-key, apn, clientcertauth, eet, gpg-private, gpg-public or webpay.
+    pub(super) type_name: String,
+    /// The type's secret parameters, named exactly as keys_list-types lists them: e.g. basicauth {"authUser","authPass"} (not user/pass); apikeyauth {"key","placement":"header","name":"X-API-Key"}; aes-key {"key","keyEncoding":"hex"}. Never logged.
+    pub(super) parameters: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateArgs {
+    /// Numeric key id (from keys_list).
+    pub(super) key_id: Id,
+    /// New label (1-128 characters).
+    pub(super) name: Option<String>,
+    /// New secret parameters, named as keys_list-types lists them for the key's type; give the full set.
+    pub(super) parameters: Option<Map<String, Value>>,
+}
+
+/// `{keys: [...]}`
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KeysOutput {
+    /// The team's keys (secrets are never returned).
+    pub(super) keys: Vec<Key>,
+}
+
+/// `{key: {...}}`
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KeyOutput {
+    /// The key (secrets are never returned).
+    pub(super) key: Key,
+}
+
+/// `{key: {...}}`, with the person's answer when they were asked.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UpdateOutput {
+    /// The key after the update (absent when the person did not confirm; secrets are never returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key: Option<Key>,
+    /// Present when the person was asked to confirm replacing the parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was changed: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOutput {
+    /// The key concerned.
+    pub(super) key_id: u64,
+    /// True when the key was deleted; false when the person did not confirm.
+    pub(super) deleted: bool,
+    /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such key (see `message`).
+    pub(super) certain: bool,
+    /// Present when the person was asked to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) message: Option<String>,
+}
+
+/// `{keysTypes: [...]}`
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyTypesOutput {
+    /// Every key type with the parameters it takes (names, labels, input kinds, whether required, options, defaults).
+    pub(super) keys_types: Vec<KeyType>,
+}
