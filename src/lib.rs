@@ -4,7 +4,8 @@
 //! Layers, outside in: [`transport`] (stdio, HTTP, in-process) → [`server`] (the MCP handler and
 //! tool registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API
 //! client). [`person`] is how tools reach the human behind the client (links, confirmations,
-//! sealed round-trip state). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
+//! sealed round-trip state). [`selection`] decides which tools are shown (the operator's
+//! toolsets and names, and the Make key's scopes). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
 
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod logging;
 pub mod make;
 pub mod person;
 pub mod sandbox;
+pub mod selection;
 pub mod server;
 pub mod startup;
 pub mod tools;

@@ -102,14 +102,34 @@ pub fn one_line(event: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Logs go to stderr only: in stdio mode stdout is the protocol. rmcp's debug logs print
-/// whole messages, tool arguments included (connection data, key parameters), so a second
-/// filter, applied after `RUST_LOG`'s, caps every `rmcp` target at info whatever it says.
-pub fn init() {
+/// How much is logged when `RUST_LOG` is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Serving MCP: our own info lines (startup, tool calls, the scope check) and warnings.
+    Serving,
+    /// `tools` and `call`: warnings only, so a shell user sees just the JSON.
+    Quiet,
+}
+
+impl Verbosity {
+    /// The `RUST_LOG`-style filter used when `RUST_LOG` is not set.
+    pub fn default_filter(self) -> &'static str {
+        match self {
+            Verbosity::Serving => "make_credentials_mcp=info,warn",
+            Verbosity::Quiet => "warn",
+        }
+    }
+}
+
+/// Logs go to stderr only: in stdio mode stdout is the protocol. `RUST_LOG` wins over
+/// `verbosity`. rmcp's debug logs print whole messages, tool arguments included (connection
+/// data, key parameters), so a second filter, applied after `RUST_LOG`'s, caps every `rmcp`
+/// target at info whatever it says.
+pub fn init(verbosity: Verbosity) {
     use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let requested = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("make_credentials_mcp=info,warn"));
+        .unwrap_or_else(|_| EnvFilter::new(verbosity.default_filter()));
     let secrets_cap = Targets::new()
         .with_target("rmcp", LevelFilter::INFO)
         .with_default(LevelFilter::TRACE);

@@ -4,14 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use make_credentials_mcp::cli::{Cli, Command};
+use make_credentials_mcp::logging::{self, Verbosity};
 use make_credentials_mcp::server::MakeServer;
-use make_credentials_mcp::startup::{self, Started};
+use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    make_credentials_mcp::logging::init();
     let cli = Cli::parse();
+    // `tools` and `call` print JSON for a shell user: only warnings by default.
+    logging::init(match cli.command {
+        Some(Command::Tools | Command::Call { .. }) => Verbosity::Quiet,
+        _ => Verbosity::Serving,
+    });
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -23,9 +28,15 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Stdio);
-    if let Command::Sandbox { port, faults } = command {
+    if let Command::Sandbox {
+        port,
+        faults,
+        scopes,
+    } = command
+    {
         let faults = faults.or(cli.make.sandbox_faults).unwrap_or_default();
-        startup::serve_sandbox_only(port, faults).await?;
+        let scopes = scopes.or(cli.make.sandbox_scopes).unwrap_or_default();
+        startup::serve_sandbox_only(port, faults, scopes).await?;
         return Ok(ExitCode::SUCCESS);
     }
     // Refuse unsafe HTTP settings before anything else happens.
@@ -34,11 +45,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let person = cli.person.settings()?;
+    let purpose = match command {
+        Command::Stdio | Command::Http(_) => Purpose::Serve,
+        _ => Purpose::Command,
+    };
     // `_sandbox` keeps the in-process Make API alive while the server runs.
     let Started {
         server,
         sandbox: _sandbox,
-    } = startup::start(&cli.make, person).await?;
+    } = startup::start(&cli.make, person, &cli.tools, purpose).await?;
     match command {
         Command::Sandbox { .. } => unreachable!("handled above"),
         Command::Stdio => transport::stdio::serve(server).await?,
@@ -58,7 +73,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the structured result (or the text) on stdout; a tool error goes to stderr, exit 1.
+/// A hidden or unknown tool is refused before any call (exit 2, through `main`).
 async fn call(server: MakeServer, tool: &str, arguments: &str) -> anyhow::Result<ExitCode> {
+    transport::in_process::check_callable(&server, tool)?;
     let result = transport::in_process::call(server, tool, arguments).await?;
     let text = || -> String {
         result

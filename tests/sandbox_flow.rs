@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use make_credentials_mcp::cli::Cli;
-use make_credentials_mcp::startup::{self, Started};
+use make_credentials_mcp::startup::{self, Purpose, Started};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
@@ -23,7 +23,8 @@ impl Flow {
     async fn start() -> Self {
         let cli =
             Cli::try_parse_from(["make-credentials-mcp", "--sandbox", "--no-cli-login"]).unwrap();
-        let started = startup::start(&cli.make, cli.person.settings().unwrap())
+        let person = cli.person.settings().unwrap();
+        let started = startup::start(&cli.make, person, &cli.tools, Purpose::Serve)
             .await
             .unwrap();
         let origin = started.sandbox.as_ref().unwrap().origin();

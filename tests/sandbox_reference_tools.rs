@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use make_credentials_mcp::cli::Cli;
-use make_credentials_mcp::startup::{self, Started};
+use make_credentials_mcp::startup::{self, Purpose, Started};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
@@ -19,9 +19,14 @@ impl Sandboxed {
     async fn start() -> Self {
         let cli =
             Cli::try_parse_from(["make-credentials-mcp", "--sandbox", "--no-cli-login"]).unwrap();
-        let started = startup::start(&cli.make, cli.person.settings().unwrap())
-            .await
-            .unwrap();
+        let started = startup::start(
+            &cli.make,
+            cli.person.settings().unwrap(),
+            &cli.tools,
+            Purpose::Command,
+        )
+        .await
+        .unwrap();
         let server = started.server.clone();
         let (server_end, client_end) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {

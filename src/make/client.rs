@@ -47,6 +47,8 @@ pub struct MakeClient {
     http: reqwest::Client,
     base: Option<Url>,
     auth: Option<HeaderValue>,
+    /// The key is sent as `Bearer` (an OAuth access token, not a Make API token).
+    oauth: bool,
     timeout_secs: u64,
     retry: RetryPolicy,
 }
@@ -116,6 +118,10 @@ impl MakeClient {
             http,
             base: settings.base_url.clone(),
             auth: settings.api_key.as_ref().map(authorization_header),
+            oauth: settings
+                .api_key
+                .as_ref()
+                .is_some_and(|k| !k.is_make_api_token()),
             timeout_secs: settings.timeout.as_secs().max(1),
             retry: settings.retry.clone(),
         })
@@ -129,6 +135,12 @@ impl MakeClient {
     /// True when a key is configured.
     pub fn has_key(&self) -> bool {
         self.auth.is_some()
+    }
+
+    /// True when the key is an OAuth access token (sent as `Bearer`), whose scopes are the
+    /// OAuth grant's rather than a Make API token's.
+    pub fn uses_oauth_token(&self) -> bool {
+        self.oauth
     }
 
     /// Sends `request` and decodes the 2xx body as `T`.

@@ -2,6 +2,7 @@
 //! ([`error`]) and one file per domain with its models and endpoints.
 
 pub mod apps;
+pub mod authorization;
 mod client;
 pub mod connections;
 pub mod credential_requests;

@@ -12,20 +12,6 @@ use super::AppState;
 use super::errors::ApiError;
 use super::state::{ORGANIZATION_ID, USER_EMAIL, USER_ID, USER_NAME};
 
-/// Every scope a Make token can hold for the credential tools (make-api.md §1.3).
-const TOKEN_SCOPES: &[&str] = &[
-    "apps:read",
-    "connections:read",
-    "connections:write",
-    "credential-requests:read",
-    "credential-requests:write",
-    "keys:read",
-    "keys:write",
-    "organizations:read",
-    "teams:read",
-    "user:read",
-];
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/users/me", get(me)).route(
         "/users/me/current-authorization",
@@ -75,8 +61,9 @@ async fn me() -> Json<Value> {
     }}))
 }
 
-async fn current_authorization() -> Json<Value> {
-    Json(json!({"authorization": {"authUsed": "token", "scope": TOKEN_SCOPES}}))
+/// The key's scopes: all of them unless the sandbox was started with fewer.
+async fn current_authorization(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"authorization": {"authUsed": "token", "scope": state.scopes.list()}}))
 }
 
 #[cfg(test)]

@@ -11,6 +11,10 @@
 //! API requests received ([`faults`] has the details). Every route answers only to a
 //! loopback `Host` and refuses cross-site form posts ([`guard`]).
 //!
+//! The key holds every Make scope unless [`SandboxOptions::scopes`] names fewer; then
+//! `GET /users/me/current-authorization` lists only those and requests outside them answer
+//! 403 `SC403`, as Make does ([`key_scopes`]).
+//!
 //! # Seed data
 //!
 //! - Organization 1 with teams 1 (Marketing) and 2 (Operations); team 3 belongs to another
@@ -34,6 +38,7 @@ mod errors;
 pub mod faults;
 mod guard;
 mod input;
+mod key_scopes;
 mod keys;
 mod render;
 mod scopes;
@@ -58,6 +63,7 @@ pub use faults::{
     DEFAULT_OVERSIZE_BYTES, DEFAULT_TIMEOUT_HOLD, Fault, FaultPlan, FaultPlanError, RedirectHits,
     RequestsSeen, closed_loopback_url,
 };
+pub use key_scopes::{KeyScopes, KeyScopesError, TOKEN_SCOPES};
 use state::Store;
 
 /// Knobs for how the sandbox misbehaves. Defaults give a well-behaved Make.
@@ -70,6 +76,8 @@ pub struct SandboxOptions {
     pub port: u16,
     /// Per-request fault probabilities for the API (not the consent page).
     pub faults: FaultPlan,
+    /// The key's Make scopes; requests outside them get 403 `SC403`. Default: all.
+    pub scopes: KeyScopes,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -87,6 +95,7 @@ struct AppState {
     api_key: Arc<str>,
     origin: Arc<str>,
     faults: Arc<Faults>,
+    scopes: Arc<KeyScopes>,
 }
 
 impl AppState {
@@ -124,6 +133,7 @@ impl Sandbox {
             api_key: api_key.as_str().into(),
             origin: format!("http://{addr}").into(),
             faults: Arc::new(faults),
+            scopes: Arc::new(options.scopes),
         };
         let app =
             router(state.clone(), addr.port()).into_make_service_with_connect_info::<ConnKill>();
@@ -233,7 +243,8 @@ fn entropy(now: u64) -> u64 {
 }
 
 /// Outside in: the loopback guard for everything; then for `/api/v2` fault injection (so
-/// faults come before, and regardless of, the token check, as at a gateway) and the token.
+/// faults come before, and regardless of, the token check, as at a gateway), the token,
+/// and the token's scopes.
 fn router(state: AppState, port: u16) -> Router {
     let api = Router::new()
         .merge(auth::routes())
@@ -242,6 +253,10 @@ fn router(state: AppState, port: u16) -> Router {
         .merge(credential_requests::routes())
         .fallback(errors::api_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            key_scopes::require_scope,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

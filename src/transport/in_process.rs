@@ -5,15 +5,49 @@
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 
-use crate::server::MakeServer;
+use crate::server::{Hidden, MakeServer};
 
 /// Why a call did not produce a tool result.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("arguments must be a JSON object: {0}")]
     Arguments(String),
+    #[error("tool {tool} is hidden by {by}")]
+    Hidden { tool: String, by: String },
+    #[error("unknown tool '{tool}'; the tools this server shows: {shown}")]
+    Unknown { tool: String, shown: String },
     #[error("{0}")]
     Protocol(String),
+}
+
+/// Refuses a tool the server does not show, saying which setting hides it. An MCP client
+/// only learns "tool not found"; a person at a shell needs to know what to change.
+pub fn check_callable(server: &MakeServer, tool: &str) -> Result<(), CallError> {
+    match server.hidden(tool) {
+        Some(Hidden::Selection(by)) => Err(CallError::Hidden {
+            tool: tool.to_string(),
+            by: by.to_string(),
+        }),
+        Some(Hidden::Scopes(missing)) => Err(CallError::Hidden {
+            tool: tool.to_string(),
+            by: format!("the scope check: the Make key lacks {}", missing.join(", ")),
+        }),
+        None => {
+            let shown: Vec<String> = server
+                .tool_definitions()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            if shown.iter().any(|name| name == tool) {
+                Ok(())
+            } else {
+                Err(CallError::Unknown {
+                    tool: tool.to_string(),
+                    shown: shown.join(", "),
+                })
+            }
+        }
+    }
 }
 
 /// Calls `tool` with `arguments` (a JSON object text) and returns the tool's result.

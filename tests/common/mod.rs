@@ -2,6 +2,8 @@
 //! rmcp client talking to the server over an in-memory pipe.
 #![allow(dead_code)]
 
+pub mod scopes;
+
 use std::time::Duration;
 
 use make_credentials_mcp::config::{ApiKey, ClientSettings};

@@ -1,21 +1,28 @@
 //! The MCP server: one handler that owns the shared Make client and the tool registry,
 //! built once and shared by every session (cloning it is an `Arc` clone).
 
+mod live;
+
 use std::sync::Arc;
 
-use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ResultType,
     ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub use live::Hidden;
+use live::LiveTools;
 
 use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
+use crate::selection::{Selection, SelectionError, check};
 use crate::tools::{self, KeyTypeCache, ToolError, args::Id};
 
 /// Guidance every client shows its model once, next to the tool list.
@@ -38,15 +45,28 @@ struct Inner {
     make: MakeClient,
     default_team: Option<u64>,
     person: Person,
-    tools: ToolRouter<MakeServer>,
+    /// The registry minus the selection, minus what the scope check hides.
+    tools: Arc<LiveTools>,
     /// Make's key types, read once per process (keys_list-types, the key parameter checks).
     key_types: KeyTypeCache,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
 }
 
+/// How the server is set up, besides its Make client.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    /// Team used when a call omits `teamId`.
+    pub default_team: Option<u64>,
+    /// Links, confirmations and sealed state.
+    pub person: PersonSettings,
+    /// Which tools are shown (default: all).
+    pub selection: Selection,
+}
+
 impl MakeServer {
-    /// Builds the server and its tool registry (once; every session shares it).
+    /// Builds the server and its tool registry (once; every session shares it), with every
+    /// tool selected and no scope check.
     pub fn new(make: MakeClient, default_team: Option<u64>) -> Self {
         Self::with_person(make, default_team, PersonSettings::default())
     }
@@ -58,16 +78,59 @@ impl MakeServer {
         default_team: Option<u64>,
         person: PersonSettings,
     ) -> Self {
-        Self {
+        let settings = ServerSettings {
+            default_team,
+            person,
+            selection: Selection::default(),
+        };
+        Self::build(make, settings).expect("the default selection shows every tool")
+    }
+
+    /// Builds the server with `settings`; fails when the selection names unknown tools or
+    /// leaves none.
+    pub fn build(make: MakeClient, settings: ServerSettings) -> Result<Self, SelectionError> {
+        let tools = LiveTools::new(tools::registry(), &settings.selection)?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 make,
-                default_team,
-                person: Person::new(person),
-                tools: tools::registry(),
+                default_team: settings.default_team,
+                person: Person::new(settings.person),
+                tools: Arc::new(tools),
                 key_types: KeyTypeCache::default(),
                 cut: CancellationToken::new(),
             }),
+        })
+    }
+
+    /// Starts the scope check in the background (`enabled: false` for
+    /// `--no-scope-check`): tools the key's Make scopes cannot serve are hidden once Make
+    /// answers. Returns at once; `initialize` never waits for it, `tools/list` at most
+    /// [`check::LIST_WAIT`].
+    pub fn start_scope_check(&self, enabled: bool) -> JoinHandle<()> {
+        let live = self.inner.tools.clone();
+        let make = self.inner.make.clone();
+        let skip = check::skip_without_asking(&make, enabled);
+        if skip.is_none() {
+            live.begin_check();
         }
+        tokio::spawn(async move {
+            match skip {
+                Some(skip) => live.skip(skip).await,
+                None => live.settle(check::ask(&make).await).await,
+            }
+        })
+    }
+
+    /// Whether the scope check started by [`MakeServer::start_scope_check`] is still
+    /// waiting for Make.
+    pub fn scope_check_pending(&self) -> bool {
+        self.inner.tools.check_pending()
+    }
+
+    /// Why `tool` is hidden (by a selection setting, or by the key's scopes); `None` when
+    /// it is visible or no tool has that name.
+    pub fn hidden(&self, tool: &str) -> Option<Hidden> {
+        self.inner.tools.hidden(tool)
     }
 
     /// How tools reach the person behind the client.
@@ -103,13 +166,13 @@ impl MakeServer {
         self.inner.cut.cancel();
     }
 
-    /// Every tool definition, sorted by name, exactly as `tools/list` returns them.
+    /// Every visible tool definition, sorted by name, exactly as `tools/list` returns them
+    /// now (without waiting for a pending scope check).
     pub fn tool_definitions(&self) -> Vec<Tool> {
-        self.inner.tools.list_all()
+        self.inner.tools.current().list_all()
     }
 }
 
-#[tool_handler(router = self.inner.tools)]
 impl ServerHandler for MakeServer {
     /// Runs the tool, and stops it (dropping its in-flight Make request) when the client
     /// cancels. A cancelled create may still have reached Make; it is never retried.
@@ -125,9 +188,11 @@ impl ServerHandler for MakeServer {
             .insert(CallDigest::of(request.arguments.as_ref()));
         let started = std::time::Instant::now();
         let tool = request.name.clone();
+        // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
+        let tools = self.inner.tools.current();
         let call = ToolCallContext::new(self, request, context);
         let outcome = tokio::select! {
-            outcome = self.inner.tools.call(call) => outcome,
+            outcome = tools.call(call) => outcome,
             () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
             () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
                 ContentBlock::text(CUT_BY_SHUTDOWN),
@@ -143,8 +208,39 @@ impl ServerHandler for MakeServer {
         outcome
     }
 
+    /// Waits up to [`check::LIST_WAIT`] for a pending scope check, so a client connecting
+    /// at startup usually gets the final list at once.
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let cache_hints = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let tools = self.inner.tools.for_listing(&context).await;
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools: tools.list_all(),
+            meta: None,
+            next_cursor: None,
+            // The list can change once (when the scope check answers): never cache it.
+            ttl_ms: cache_hints.then_some(0),
+            cache_scope: cache_hints.then_some(CacheScope::Public),
+        })
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.tools.current().get(name).cloned()
+    }
+
+    /// Advertises `tools.listChanged`: the scope check may hide tools after a client listed them.
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(
                 Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
                     .with_title("Make credentials"),

@@ -1,5 +1,7 @@
 //! Command line: subcommands and the configuration flags (each mirrors an environment variable).
 
+mod selection;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
-use crate::sandbox::FaultPlan;
+use crate::sandbox::{FaultPlan, KeyScopes};
 use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
+pub use selection::ToolArgs;
 
 const CONFIGURATION_HELP: &str = "\
 Configuration (flags override environment variables):
@@ -23,6 +26,8 @@ Configuration (flags override environment variables):
                  https://eu1.make.com means its /api/v2 (plain http only on loopback).
   MAKE_TEAM      Default team id, used when a call omits teamId.
   MCP_URL_ELICITATION, MCP_CONFIRM, MCP_STATE_KEY: see the Person in the loop flags above.
+  MCP_TOOLSETS, MCP_TOOLS, MCP_EXCLUDE_TOOLS, MCP_READ_ONLY, MCP_NO_SCOPE_CHECK: see the Tool
+                 selection flags above. Unknown names stop the server (exit 2).
 When none of MAKE_API_KEY, MAKE_ZONE and MAKE_API_URL is set, the Make CLI's saved login
 (key and zone together) is used ($XDG_CONFIG_HOME/make-cli/config.json, else
 ~/.config/make-cli/config.json).
@@ -37,6 +42,8 @@ pub struct Cli {
     pub make: MakeArgs,
     #[command(flatten)]
     pub person: PersonArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -47,10 +54,12 @@ pub enum Command {
     Stdio,
     /// Serve MCP over Streamable HTTP at http://LISTEN/mcp (and GET /healthz).
     Http(HttpArgs),
-    /// Print every tool definition (name, title, description, schemas, hints) as JSON.
+    /// Print the selected tools' definitions (name, title, description, schemas, hints) as
+    /// JSON. The scope check does not run here.
     Tools,
     /// Run one tool through the MCP code path and print its result as JSON.
-    /// Exits 1 when the tool reports an error, 2 when the call itself is refused.
+    /// Exits 1 when the tool reports an error, 2 when the call itself is refused (also for
+    /// a tool the selection hides). The scope check does not run here: Make answers 403.
     Call {
         /// Tool name, e.g. connections_list.
         tool: String,
@@ -70,7 +79,17 @@ pub enum Command {
         /// nonjson, oversize, content-type, redirect. Default: --sandbox-faults.
         #[arg(long, value_name = "LIST", value_parser = parse_fault_plan)]
         faults: Option<FaultPlan>,
+        /// Give the sandbox's key only these Make scopes, a comma list such as
+        /// connections:read,keys:read; requests outside them get 403 SC403.
+        /// Default: --sandbox-scopes, else all.
+        #[arg(long, value_name = "LIST", value_parser = parse_key_scopes)]
+        scopes: Option<KeyScopes>,
     },
+}
+
+/// clap's parser for scope lists; its message lists the valid names (exit code 2).
+fn parse_key_scopes(text: &str) -> Result<KeyScopes, String> {
+    text.parse::<KeyScopes>().map_err(|e| e.to_string())
 }
 
 /// clap's parser for fault lists; its message lists the valid names (exit code 2).
@@ -215,6 +234,11 @@ pub struct MakeArgs {
     /// random, e.g. 429=0.05,500=0.02,latency=200ms (see `sandbox --help`).
     #[arg(long, env = "MCP_SANDBOX_FAULTS", value_name = "LIST", value_parser = parse_fault_plan, global = true)]
     pub sandbox_faults: Option<FaultPlan>,
+    /// With --sandbox (or the sandbox subcommand): give the sandbox's key only these Make
+    /// scopes, e.g. connections:read,keys:read (default: all). The scope check then hides
+    /// the other tools, and the sandbox answers 403 SC403 outside them, as Make does.
+    #[arg(long, env = "MCP_SANDBOX_SCOPES", value_name = "LIST", value_parser = parse_key_scopes, global = true)]
+    pub sandbox_scopes: Option<KeyScopes>,
 }
 
 impl MakeArgs {
@@ -317,6 +341,7 @@ mod tests {
         let Some(Command::Sandbox {
             port: 3902,
             faults: Some(plan),
+            scopes: None,
         }) = cli.command
         else {
             panic!("{:?}", cli.command)
@@ -336,6 +361,33 @@ mod tests {
             assert!(
                 text.contains("unknown fault '418'; valid names: 429,")
                     && text.contains("redirect"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn scope_lists_parse_on_both_flags_and_bad_ones_are_usage_errors() {
+        let cli = Cli::try_parse_from(["m", "sandbox", "--scopes", "keys:read"]).unwrap();
+        let Some(Command::Sandbox {
+            scopes: Some(scopes),
+            ..
+        }) = cli.command
+        else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(scopes.to_string(), "keys:read");
+        let cli = Cli::try_parse_from(["m", "--sandbox", "--sandbox-scopes", "apps:read"]).unwrap();
+        assert_eq!(cli.make.sandbox_scopes.unwrap().to_string(), "apps:read");
+        for args in [
+            ["m", "sandbox", "--scopes", "keys:all"],
+            ["m", "--sandbox", "--sandbox-scopes", "keys:all"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let text = err.to_string();
+            assert!(
+                text.contains("unknown scope 'keys:all'; valid scopes: apps:read,"),
                 "{text}"
             );
         }
