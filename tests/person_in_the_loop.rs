@@ -765,3 +765,61 @@ async fn the_binary_over_stdio_hands_over_the_link_and_waits() {
         let _ = client.cancel().await;
     }
 }
+
+/// A key that may change but not read (no :read scopes) still gets its deletes confirmed:
+/// the question names the bare id instead of failing on the read.
+#[tokio::test]
+async fn a_write_only_key_is_asked_about_the_bare_id() {
+    let options = make_credentials_mcp::sandbox::SandboxOptions {
+        scopes: "connections:write,keys:write,credential-requests:write"
+            .parse()
+            .unwrap(),
+        ..Default::default()
+    };
+    for era in [Era::Legacy, Era::Modern] {
+        let world = World::on(
+            Wire::Pipe,
+            era,
+            TestPerson::agreeing(),
+            PersonSettings::default(),
+            options.clone(),
+        )
+        .await;
+        for (tool, args) in [
+            ("connections_delete", json!({"connectionId": 1002})),
+            ("keys_delete", json!({"keyId": 2001})),
+            (
+                "credential-requests_delete",
+                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+            ),
+        ] {
+            let out = structured(&world.call(tool, args).await);
+            assert_eq!(out["deleted"], true, "{era:?} {tool}: {out}");
+            assert_eq!(out["confirmation"]["proceeded"], true);
+        }
+        let questions: Vec<String> = world
+            .person
+            .elicitations()
+            .into_iter()
+            .filter_map(|e| match e {
+                ElicitRequestParams::FormElicitationParams { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            questions[0].starts_with("Delete connection 1002?"),
+            "{questions:?}"
+        );
+        assert!(
+            questions[1].starts_with("Delete key 2001?"),
+            "{questions:?}"
+        );
+        assert!(
+            questions[2].starts_with(
+                "Delete credential request a07e16f2ad134bf49cf83a00aa95c0a5 and every"
+            ),
+            "{questions:?}"
+        );
+        world.stop().await;
+    }
+}

@@ -206,6 +206,11 @@ fn attempts_note(attempts: u32) -> String {
 }
 
 impl MakeError {
+    /// True for Make's 403: the key may not do this (e.g. a write-only key reading).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, MakeError::Api(api) if api.status == 403)
+    }
+
     /// Records that the request was sent `attempts` times before this final error, so the
     /// model (and the person) can tell a first failure from exhausted retries.
     pub(crate) fn after_attempts(mut self, attempts: u32) -> Self {

@@ -352,7 +352,19 @@ impl MakeServer {
 impl MakeServer {
     /// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
     async fn delete_request_question(&self, id: &str) -> Result<Question, ToolError> {
-        let request = self.make().credential_request_detail(id).await?;
+        let request = match self.make().credential_request_detail(id).await {
+            Ok(request) => request,
+            // A key without credential-requests:read is asked about the bare id.
+            Err(e) if e.is_forbidden() => {
+                return Ok(Question {
+                    message: format!(
+                        "Delete credential request {id} and every connection and key it created? Scenarios using them lose access. This cannot be undone."
+                    ),
+                    object: format!("credential request {id}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let created = |component: &str| {
             request
                 .credentials

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::args::Parameters;
 use super::limits::check_text;
 use super::{Reply, ToolError, deletion};
+use crate::make::MakeError;
 use crate::make::keys::{Key, NewKey};
 use crate::person::{Question, Turn};
 use crate::server::MakeServer;
@@ -155,12 +156,12 @@ impl MakeServer {
             let known = self.check_new_parameters(id, parameters).await?;
             let question = move || async move {
                 let key = match known {
-                    Some(key) => key,
-                    None => self.make().get_key(id).await?,
+                    Some(key) => Some(key),
+                    None => readable_key(self.make().get_key(id).await)?,
                 };
                 Ok(key_question(
                     id,
-                    &key,
+                    key.as_ref(),
                     "Replace the secret parameters of",
                     "Scenarios using it switch to the new secret at once.",
                 ))
@@ -209,10 +210,10 @@ impl MakeServer {
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.key_id.0;
         let question = || async {
-            let key = self.make().get_key(id).await?;
+            let key = readable_key(self.make().get_key(id).await)?;
             Ok(key_question(
                 id,
-                &key,
+                key.as_ref(),
                 "Delete",
                 "Scenarios using it will stop working. This cannot be undone.",
             ))
@@ -262,8 +263,24 @@ impl MakeServer {
     }
 }
 
+/// The key for a question; `None` when the key may not read it (no keys:read), so that the
+/// person is asked about the bare id rather than the change being refused.
+fn readable_key(read: Result<Key, MakeError>) -> Result<Option<Key>, ToolError> {
+    match read {
+        Ok(key) => Ok(Some(key)),
+        Err(e) if e.is_forbidden() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// "{verb} key 'Prod API' (id 2002, apikeyauth)? {consequence}" from the key in Make.
-fn key_question(id: u64, key: &Key, verb: &str, consequence: &str) -> Question {
+fn key_question(id: u64, key: Option<&Key>, verb: &str, consequence: &str) -> Question {
+    let Some(key) = key else {
+        return Question {
+            message: format!("{verb} key {id}? {consequence}"),
+            object: format!("key {id}"),
+        };
+    };
     let kind = key.type_name.as_deref().unwrap_or("unknown type");
     let label = match key.name.as_deref() {
         Some(name) => format!("key '{name}' (id {id}, {kind})"),

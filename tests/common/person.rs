@@ -12,7 +12,7 @@ use std::time::Duration;
 use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::person::PersonSettings;
-use make_credentials_mcp::sandbox::Sandbox;
+use make_credentials_mcp::sandbox::{Sandbox, SandboxOptions};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, HttpOptions};
 use rmcp::model::{
@@ -199,7 +199,18 @@ impl World {
     }
 
     pub async fn with(wire: Wire, era: Era, person: TestPerson, settings: PersonSettings) -> Self {
-        let sandbox = Sandbox::start().await.expect("sandbox");
+        Self::on(wire, era, person, settings, SandboxOptions::default()).await
+    }
+
+    /// Like [`World::with`], on a sandbox started with `options` (e.g. a reduced key).
+    pub async fn on(
+        wire: Wire,
+        era: Era,
+        person: TestPerson,
+        settings: PersonSettings,
+        options: SandboxOptions,
+    ) -> Self {
+        let sandbox = Sandbox::start_with(options).await.expect("sandbox");
         let client_settings = ClientSettings {
             base_url: Some(parse_api_url(&sandbox.api_base_url()).unwrap()),
             api_key: ApiKey::new(sandbox.api_key()),
