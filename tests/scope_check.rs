@@ -222,3 +222,51 @@ async fn a_key_with_every_scope_hides_nothing() {
     assert_eq!(names(&client).await.len(), ALL_TOOLS);
     client.cancel().await.unwrap();
 }
+
+/// A 2026-07-28 client keeps a `subscriptions/listen` stream open: the late scope answer
+/// reaches it as `notifications/tools/list_changed`, tagged with its subscription.
+#[tokio::test]
+async fn a_late_answer_reaches_a_modern_listener_as_list_changed() {
+    use rmcp::model::{ProtocolVersion, ServerNotification, SubscriptionFilter};
+    use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
+    let mock = make_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(authorization(&["keys:read"]))
+            .set_delay(Duration::from_millis(1500)),
+    )
+    .await;
+    let server = server(&mock.uri(), KEY, Duration::from_secs(10));
+    server.start_scope_check(true);
+    let (server_end, client_end) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ()
+        .serve_with_lifecycle(
+            client_end,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("server/discover");
+    let filter = SubscriptionFilter::builder().tools_list_changed().build();
+    let mut subscription = client.peer().listen(filter).await.expect("listen");
+    assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
+    let next = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("a notification before the timeout")
+        .expect("the stream is open")
+        .expect("a notification");
+    assert!(
+        matches!(next, ServerNotification::ToolListChangedNotification(_)),
+        "{next:?}"
+    );
+    let listed = client.list_all_tools().await.unwrap();
+    let mut names: Vec<String> = listed.into_iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["keys_get", "keys_list", "keys_list-types"]);
+    let _ = client.cancel().await;
+}

@@ -30,7 +30,7 @@ pub enum Hidden {
 }
 
 /// What `tools/list` shows now.
-struct Visible {
+pub(crate) struct Visible {
     tools: Arc<ToolRouter<MakeServer>>,
     /// A scope check is running; its answer may hide tools.
     pending: bool,
@@ -67,6 +67,18 @@ impl LiveTools {
             }),
             listeners: Mutex::new(None),
         })
+    }
+
+    /// Resolves each time the scope check changes what is visible (for 2026-07-28
+    /// `subscriptions/listen`); `true` when it hid tools.
+    pub async fn changed(receiver: &mut watch::Receiver<Visible>) -> Option<bool> {
+        receiver.changed().await.ok()?;
+        Some(!receiver.borrow().lacking.is_empty())
+    }
+
+    /// A receiver of visibility changes, for [`LiveTools::changed`].
+    pub fn watch(&self) -> watch::Receiver<Visible> {
+        self.visible.subscribe()
     }
 
     /// The router calls go through now (hidden tools answer "tool not found").

@@ -9,9 +9,10 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ResultType,
-    ServerCapabilities, ServerConfig, Tool,
+    ServerCapabilities, ServerConfig, ServerNotification, SubscriptionFilter, Tool,
+    ToolListChangedNotification,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -235,6 +236,37 @@ impl ServerHandler for MakeServer {
     }
 
     /// Advertises `tools.listChanged`: the scope check may hide tools after a client listed them.
+    /// 2026-07-28 clients learn of list changes by `subscriptions/listen`; only tool-list
+    /// changes exist here (the scope check hiding tools after its answer).
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.inner.tools.watch();
+        loop {
+            tokio::select! {
+                () = subscription.cancelled() => return Ok(()),
+                changed = LiveTools::changed(&mut changes) => match changed {
+                    Some(true) => {
+                        let notice = ServerNotification::ToolListChangedNotification(
+                            ToolListChangedNotification::default(),
+                        );
+                        if let Err(e) = subscription.sink().send(notice).await {
+                            tracing::debug!(error = %e, "could not send tools/list_changed");
+                        }
+                    }
+                    Some(false) => {}
+                    // The server is going away: end the subscription gracefully.
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
