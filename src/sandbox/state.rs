@@ -175,19 +175,14 @@ impl Store {
         format!("{:016x}{:016x}", self.random_u64(), self.random_u64())
     }
 
-    /// A UUIDv4-shaped token, so clients pick `Authorization: Token` (make-api.md §1.2).
+    /// A UUIDv4 token, so clients pick `Authorization: Token` (make-api.md §1.2).
     pub fn uuid_v4(&mut self) -> String {
-        let hex = self.hex_id();
-        let variant = ["8", "9", "a", "b"][(self.random_u64() % 4) as usize];
-        format!(
-            "{}-{}-4{}-{}{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            variant,
-            &hex[17..20],
-            &hex[20..32]
-        )
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.random_u64().to_be_bytes());
+        bytes[8..].copy_from_slice(&self.random_u64().to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     }
 
     pub fn next_connection_id(&mut self) -> u64 {
