@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::make::MakeError;
 use crate::make::credential_requests::{Credential, CredentialRequest};
+use crate::make::jittered;
 use crate::person::Turn;
 use crate::server::MakeServer;
 use crate::tools::ToolError;
@@ -349,16 +350,6 @@ fn is_transient(e: &MakeError) -> bool {
 
 fn is_throttled(e: &MakeError) -> bool {
     matches!(e, MakeError::Api(api) if api.status == 429)
-}
-
-/// `delay` ± 20 %.
-fn jittered(delay: Duration) -> Duration {
-    let mut byte = [0u8; 1];
-    let spread = match getrandom::fill(&mut byte) {
-        Ok(()) => f64::from(byte[0]) / 255.0,
-        Err(_) => 0.5,
-    };
-    delay.mul_f64(0.8 + 0.4 * spread)
 }
 
 #[cfg(test)]
