@@ -43,27 +43,24 @@ pub struct WaitArgs {
 }
 
 /// One credential as the wait sees it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialState {
     /// Credential id.
     id: String,
     /// `account` (a connection) or `keychain` (a key).
-    #[serde(skip_serializing_if = "Option::is_none")]
     component: Option<String>,
     /// Connection or key type, e.g. `google`, `apikeyauth`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     kind: Option<String>,
     /// `pending`, `authorized`, `declined`, ...
     state: String,
     /// OAuth scopes requested.
-    #[serde(skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
     /// Id of the connection or key created once authorized.
-    #[serde(skip_serializing_if = "Option::is_none")]
     remote_id: Option<serde_json::Value>,
     /// Why the person declined, when they gave a reason.
-    #[serde(skip_serializing_if = "Option::is_none")]
     decline_reason: Option<String>,
 }
 
