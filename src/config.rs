@@ -44,17 +44,12 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// Only the hyphenated form (36 characters, either case) of a version 4, RFC 4122 variant
+/// UUID: `uuid` also parses the simple, braced and URN forms, which Make keys never take.
 fn is_uuid_v4(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    if bytes.len() != 36 {
-        return false;
-    }
-    bytes.iter().enumerate().all(|(i, b)| match i {
-        8 | 13 | 18 | 23 => *b == b'-',
-        14 => *b == b'4',
-        19 => matches!(b.to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b'),
-        _ => b.is_ascii_hexdigit(),
-    })
+    s.len() == 36
+        && uuid::Uuid::try_parse(s)
+            .is_ok_and(|u| u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122)
 }
 
 /// What the shared Make client needs.

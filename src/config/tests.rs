@@ -30,6 +30,27 @@ fn api_key_debug_is_redacted_and_uuid_detection_works() {
 }
 
 #[test]
+fn only_hyphenated_v4_uuids_are_make_api_tokens() {
+    let token = |s: &str| ApiKey::new(s).unwrap().is_make_api_token();
+    assert!(token("0f8e2c1a-1234-4abc-8def-0123456789ab"));
+    assert!(token("0f8e2c1a-1234-4abc-Adef-0123456789ab"));
+    assert!(token("0F8E2C1A-1234-4ABC-BDEF-0123456789AB"));
+    for other in [
+        "0f8e2c1a-1234-7abc-9def-0123456789ab",
+        "0f8e2c1a-1234-4abc-cdef-0123456789ab",
+        "0f8e2c1a-1234-4abc-7def-0123456789ab",
+        "0f8e2c1a12344abc9def0123456789ab",
+        "{0f8e2c1a-1234-4abc-9def-0123456789ab}",
+        "urn:uuid:0f8e2c1a-1234-4abc-9def-0123456789ab",
+        "0f8e2c1a1-234-4abc-9def-0123456789ab",
+        "0f8e2c1a-1234-4abc-9def-0123456789ag",
+        "0f8e2c1a-1234-4abc-9def-0123456789a",
+    ] {
+        assert!(!token(other), "{other}");
+    }
+}
+
+#[test]
 fn zone_is_normalised_like_the_make_cli() {
     for zone in [
         "eu1.make.com",

@@ -7,24 +7,25 @@ use super::redact::Extra;
 use super::{ApiRequest, MakeClient, MakeError};
 
 /// A module of an app, with the credential it needs.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AppModule {
     /// Module id to pass in credential-requests_create `appModules` (may contain colons).
     pub id: String,
     /// Module name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// Human label, e.g. "Send a Message".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub label: Option<String>,
     /// The credential it needs: `account:<type>[,<type>...]` (a connection) or `keychain:<type>` (a key).
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    #[serde(default, rename = "type")]
     pub kind: Option<String>,
     /// OAuth scopes the module needs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scope: Option<Vec<String>>,
     /// Whether the module is a webhook trigger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub hook: Option<bool>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]

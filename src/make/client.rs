@@ -355,11 +355,7 @@ impl MakeClient {
     /// Exponential back-off with ±20 % jitter, capped by `max_delay`.
     fn backoff(&self, retries: u32) -> Duration {
         let base = self.retry.base_delay.saturating_mul(1 << retries.min(16));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = 0.8 + f64::from(nanos % 400) / 1000.0;
-        base.mul_f64(jitter).min(self.retry.max_delay)
+        jittered(base).min(self.retry.max_delay)
     }
 
     fn transport_error(&self, e: reqwest::Error, replay: Replay) -> MakeError {
@@ -426,4 +422,9 @@ fn describe_transport_error(e: reqwest::Error) -> String {
         source = s.source();
     }
     clip(&text, MAX_REASON_CHARS)
+}
+
+/// `delay` ± 20 %: retries and polls of many clients do not fall into step.
+pub(crate) fn jittered(delay: Duration) -> Duration {
+    delay.mul_f64(rand::random_range(0.8..=1.2))
 }

@@ -12,69 +12,62 @@ use super::{ApiRequest, Deletion, MakeClient, MakeError, Replay};
 /// A Make connection as Make returns it. Beware Make's naming: `name` is the label the
 /// user gave it, `accountName` is the connection type (e.g. `google`), and `accountType`
 /// is the kind of authentication (`oauth`, `basic`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
     /// Numeric connection id.
     pub id: u64,
     /// The label the user gave the connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// The connection type, e.g. `google`, `slack3`, `airtable2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub account_name: Option<String>,
     /// Human name of the connection type, e.g. `Google`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub account_label: Option<String>,
     /// Authentication kind: `oauth` or `basic`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub account_type: Option<String>,
     /// Package of the connection type, when it comes from a custom app.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub package_name: Option<String>,
     /// When the connection's authorization expires (ISO 8601), if it does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expire: Option<String>,
     /// Extra account information, e.g. `{"type":"email","value":"a@b.c"}`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub metadata: Option<Value>,
     /// Team that owns the connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub team_id: Option<u64>,
     /// Organization that owns the connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub organization_id: Option<u64>,
     /// Theme colour of the connection type (hex).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub theme: Option<String>,
     /// Whether the connection can be upgraded to a newer type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub upgradeable: Option<bool>,
     /// Whether the connection can be edited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub editable: Option<bool>,
     /// Number of OAuth scopes granted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scopes_cnt: Option<u64>,
     /// With a scope filter in connections_list: whether the connection has all of them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scoped: Option<bool>,
     /// Opaque account id at the provider (may be a huge number, a string or null).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub uid: Option<Value>,
     /// Connected system id (UUID), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub connected_system_id: Option<String>,
     /// Granted OAuth scopes (connections_get).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scopes: Option<Vec<ConnectionScope>>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
@@ -82,15 +75,16 @@ pub struct Connection {
 }
 
 /// One OAuth scope granted to a connection.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectionScope {
     /// Scope string, e.g. `https://www.googleapis.com/auth/drive`.
     pub id: String,
     /// Human description of the scope.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// Connection type the scope belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub account: Option<String>,
     /// Any further fields Make returns.
     #[serde(flatten)]

@@ -12,57 +12,50 @@ use super::redact::{Extra, scrubbed};
 use super::{ApiRequest, Deletion, MakeClient, MakeError};
 
 /// A credential request (list rows, and with `credentials` and `user` from the detail endpoint).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialRequest {
     /// Request id: an opaque string such as `a07e16f2ad134bf49cf83a00aa95c0a5`.
     pub id: String,
     /// Name shown to the person who authorizes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// Description shown to the person who authorizes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub description: Option<String>,
     /// `pending`, `authorized`, `partially_authorized`, `declined`, ... (open set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub status: Option<String>,
     /// Team the created credentials will belong to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub team_id: Option<u64>,
     /// Organization of the team.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub organization_id: Option<u64>,
     /// User who created the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub user_id: Option<u64>,
     /// Make provider (string or number), if the request was made for one.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub make_provider_id: Option<Value>,
     /// External provider id, if any.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub external_provider_id: Option<Value>,
     /// Apps the request covers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub app_names: Option<Vec<String>>,
     /// Creation time (ISO 8601).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub created_at: Option<String>,
     /// Last update time (ISO 8601).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub updated_at: Option<String>,
     /// When the authorization link stops working (ISO 8601).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expires_at: Option<String>,
     /// The credentials requested, with their states (detail only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub credentials: Option<Vec<Credential>>,
     /// Any further fields Make returns (e.g. `makeProvider`, `user`), passed through unchanged.
     #[serde(flatten)]
@@ -70,47 +63,44 @@ pub struct CredentialRequest {
 }
 
 /// One requested connection (`component: account`) or key (`component: keychain`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Credential {
     /// Credential id: an opaque string, used by credential-decline and credential-delete.
     pub id: String,
     /// Id of the request it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub request_id: Option<String>,
     /// `account` (a connection) or `keychain` (a key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub component: Option<String>,
     /// Authentication kind, e.g. `oauth`.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    #[serde(default, rename = "type")]
     pub kind: Option<String>,
     /// Connection or key type, e.g. `google`, `apikeyauth`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// Human label.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub label: Option<String>,
     /// Description shown to the person.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub description: Option<String>,
     /// `pending`, `authorized`, `declined`, `reauthorizing`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub state: Option<String>,
     /// Requested scopes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub scope: Option<Vec<String>>,
     /// Id of the connection or key created once authorized (null until then).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub remote_id: Option<Value>,
     /// Reason given when declined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub decline_reason: Option<String>,
     /// App the credential was requested for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub app_name: Option<String>,
     /// Prefilled form values: read so that they never pass through to tool output (they can
     /// hold secrets the person should only see on Make's page).
@@ -123,17 +113,18 @@ pub struct Credential {
 }
 
 /// Make's paging block on list responses.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     /// Total number of matching requests; more than returned means the list was cut.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub total: Option<u64>,
     /// Offset of the first row.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub offset: Option<u64>,
     /// Page size.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub limit: Option<u64>,
     /// Any further fields Make returns (`sortBy`, `sortDir`).
     #[serde(flatten)]

@@ -8,19 +8,20 @@ use super::redact::{Extra, scrubbed};
 use super::{ApiRequest, MakeClient, MakeError};
 
 /// A kind of key (`basicauth`, `apikeyauth`, `aes-key`, ...) and the parameters it takes.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyType {
     /// The type's name: the `typeName` of keys_create and of existing keys.
     pub name: String,
     /// Human name, e.g. "HTTP Basic Auth".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub label: Option<String>,
     /// The parameters a key of this type takes: their names are the keys of keys_create `parameters`.
     #[serde(default)]
     pub parameters: Vec<KeyTypeParameter>,
     /// The kind of component (`key`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub component_type: Option<String>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
@@ -28,32 +29,25 @@ pub struct KeyType {
 }
 
 /// One parameter of a key type.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct KeyTypeParameter {
     /// The parameter's name, exactly as keys_create `parameters` must spell it (e.g. `authUser`).
     pub name: String,
     /// Human label, e.g. "Username".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub label: Option<String>,
     /// Input kind: `text`, `password`, `select`, `cert`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]
+    #[serde(default, rename = "type")]
     pub kind: Option<String>,
     /// True when a key of this type needs a value for it (absent: Make does not say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub required: Option<bool>,
     /// For a `select`: the allowed values (items such as `{"label": "Header", "value": "header"}`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub options: Option<Value>,
     /// The value used when the parameter is left out.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "scrubbed"
-    )]
+    #[serde(default, deserialize_with = "scrubbed")]
     pub default: Option<Value>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]

@@ -8,25 +8,26 @@ use super::redact::Extra;
 use super::{ApiRequest, Deletion, MakeClient, MakeError};
 
 /// A Make key. Make never returns the secret parameters.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Key {
     /// Numeric key id.
     pub id: u64,
     /// The key's label.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
     /// Key type, e.g. `basicauth`, `apikeyauth`, `aes-key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub type_name: Option<String>,
     /// Team that owns the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub team_id: Option<u64>,
     /// Package of the key type, when it comes from a custom app.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub package_name: Option<String>,
     /// Theme colour (hex).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub theme: Option<String>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]

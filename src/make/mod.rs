@@ -13,6 +13,7 @@ pub mod redact;
 mod request;
 mod response;
 
+pub(crate) use client::jittered;
 pub use client::{Deletion, MakeClient, RetryPolicy};
 pub use error::{ApiError, MakeError, Missing, clip};
 pub use request::{ApiRequest, Replay};

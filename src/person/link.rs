@@ -34,6 +34,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_PENDING: usize = 1024;
 
 /// What happened when the link was offered to the person.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkOutcome {
@@ -42,7 +43,6 @@ pub struct LinkOutcome {
     /// What the person chose: `accept` (agreed to open the link; authorizing is still to come), `decline`, `cancel` or `no_answer`.
     pub action: String,
     /// The elicitation id; `notifications/elicitation/complete` names it once the request is done.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub elicitation_id: Option<String>,
 }
 

@@ -23,6 +23,7 @@ use super::turn::{CallDigest, Turn};
 pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// What a sealed state carries from one round to the next.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Payload {
@@ -33,7 +34,7 @@ pub enum Payload {
         request_id: String,
         public_uri: String,
         /// For extend: the scopes the request asks for.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default)]
         new_scopes: Option<Vec<String>>,
     },
     /// The person was asked to confirm a change of this object (e.g. `connection 1002`,

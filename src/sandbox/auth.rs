@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::errors::ApiError;
 use super::state::{ORGANIZATION_ID, USER_EMAIL, USER_ID, USER_NAME};
+use crate::transport::http::security::constant_time_eq;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/users/me", get(me)).route(
@@ -41,10 +42,6 @@ pub(super) async fn require_token(
         }
         _ => ApiError::unauthorized().into_response(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn me() -> Json<Value> {

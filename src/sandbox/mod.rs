@@ -120,12 +120,11 @@ impl Sandbox {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();
-        let entropy = entropy(now);
-        let mut store = Store::new(entropy);
+        let mut store = Store::new(rand::random());
         seed::seed(&mut store, now);
         let api_key = store.uuid_v4();
         let faults = Faults {
-            state: FaultState::new(options.faults, options.latency, entropy.rotate_left(17)),
+            state: FaultState::new(options.faults, options.latency, rand::random()),
             sink: RedirectSink::start().await?,
         };
         let state = AppState {
@@ -228,18 +227,6 @@ impl std::fmt::Debug for Sandbox {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-/// Per-process entropy for ids and the token: time, pid and a stack address.
-fn entropy(now: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()));
-    let marker = 0u8;
-    now.rotate_left(32)
-        ^ nanos
-        ^ u64::from(std::process::id()).rotate_left(16)
-        ^ (&marker as *const u8 as u64)
 }
 
 /// Outside in: the loopback guard for everything; then for `/api/v2` fault injection (so

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
 use super::errors::ApiError;
@@ -142,12 +144,12 @@ pub struct Store {
     next_connection_id: u64,
     next_key_id: u64,
     next_seq: u64,
-    rng: u64,
+    rng: StdRng,
 }
 
 impl Store {
-    /// An empty store; `entropy` seeds the id generator.
-    pub fn new(entropy: u64) -> Self {
+    /// An empty store; `seed` seeds the id generator.
+    pub fn new(seed: u64) -> Self {
         Store {
             teams: Vec::new(),
             connections: BTreeMap::new(),
@@ -157,37 +159,25 @@ impl Store {
             next_connection_id: 5001,
             next_key_id: 6001,
             next_seq: 1,
-            rng: entropy,
+            rng: StdRng::seed_from_u64(seed),
         }
     }
 
-    /// splitmix64: a counter pushed through a mixer, enough for opaque ids without a rand crate.
+    /// Random bits for opaque ids (not for anything secret beyond the sandbox's own key).
     pub fn random_u64(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.rng.random()
     }
 
     /// A 32-hex-character id, the shape of credential request and credential ids.
     pub fn hex_id(&mut self) -> String {
-        format!("{:016x}{:016x}", self.random_u64(), self.random_u64())
+        format!("{:032x}", self.rng.random::<u128>())
     }
 
-    /// A UUIDv4-shaped token, so clients pick `Authorization: Token` (make-api.md §1.2).
+    /// A UUIDv4 token, so clients pick `Authorization: Token` (make-api.md §1.2).
     pub fn uuid_v4(&mut self) -> String {
-        let hex = self.hex_id();
-        let variant = ["8", "9", "a", "b"][(self.random_u64() % 4) as usize];
-        format!(
-            "{}-{}-4{}-{}{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[13..16],
-            variant,
-            &hex[17..20],
-            &hex[20..32]
-        )
+        uuid::Builder::from_random_bytes(self.rng.random())
+            .into_uuid()
+            .to_string()
     }
 
     pub fn next_connection_id(&mut self) -> u64 {

@@ -1,7 +1,9 @@
-//! Wall-clock helpers: Make returns ISO-8601 timestamps, and the product has no date crate,
-//! so the sandbox formats Unix seconds itself.
+//! Wall-clock helpers: Make returns ISO-8601 timestamps; the sandbox keeps Unix seconds and
+//! formats them with chrono.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, SecondsFormat};
 
 /// Seconds since the Unix epoch (0 if the clock is before 1970).
 pub fn now() -> u64 {
@@ -13,24 +15,11 @@ pub fn now() -> u64 {
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SS.000Z`, Make's timestamp shape.
 pub fn iso(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! current plan, the random draws, and the count of API requests received.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::Method;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 use super::{Fault, FaultPlan};
 
@@ -47,9 +48,11 @@ pub(in crate::sandbox) fn api_path(path: &str) -> &str {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     plan: FaultPlan,
+    /// Replayable when the plan has a seed (not for anything secret).
+    rng: StdRng,
     script: Vec<Scripted>,
     seen: BTreeMap<(String, String), u64>,
 }
@@ -58,8 +61,6 @@ struct Inner {
 #[derive(Debug)]
 pub(in crate::sandbox) struct FaultState {
     inner: Mutex<Inner>,
-    /// splitmix64 state: lock-free, and replayable when the plan has a seed.
-    rng: AtomicU64,
     /// Latency of `SandboxOptions::latency`, added to the plan's.
     base_latency: Option<Duration>,
 }
@@ -76,9 +77,10 @@ impl FaultState {
         FaultState {
             inner: Mutex::new(Inner {
                 plan,
-                ..Inner::default()
+                rng: StdRng::seed_from_u64(seed),
+                script: Vec::new(),
+                seen: BTreeMap::new(),
             }),
-            rng: AtomicU64::new(seed),
             base_latency,
         }
     }
@@ -89,10 +91,11 @@ impl FaultState {
     }
 
     pub fn set_plan(&self, plan: FaultPlan) {
+        let mut inner = self.lock();
         if let Some(seed) = plan.seed_value() {
-            self.rng.store(seed, Ordering::Relaxed);
+            inner.rng = StdRng::seed_from_u64(seed);
         }
-        self.lock().plan = plan;
+        inner.plan = plan;
     }
 
     pub fn script(&self, fault: Fault, times: u32, only: Option<(Method, String)>) {
@@ -126,8 +129,8 @@ impl FaultState {
     /// (oldest first), else a draw against the plan.
     pub(super) fn decide(&self, method: &Method, path: &str) -> Decision {
         let path = api_path(path);
-        let draw = self.draw();
         let mut inner = self.lock();
+        let draw: f64 = inner.rng.random();
         *inner
             .seen
             .entry((method.as_str().to_owned(), path.to_owned()))
@@ -148,18 +151,6 @@ impl FaultState {
             None => inner.plan.pick(draw).cloned(),
         };
         Decision { latency, fault }
-    }
-
-    /// A uniform draw in `[0, 1)` (splitmix64; not for anything secret).
-    fn draw(&self) -> f64 {
-        let mut z = self
-            .rng
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -74,6 +74,7 @@ pub struct ConnectionOutput {
     pub(super) connection: Connection,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateOutput {
@@ -84,15 +85,14 @@ pub struct UpdateOutput {
     /// Whether the connection data was replaced.
     pub(super) data_updated: bool,
     /// The connection after renaming (present when renamed).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) connection: Option<Connection>,
     /// What happened, and what to do next.
     pub(super) message: String,
     /// Present when the person was asked to confirm replacing the data.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyOutput {
@@ -101,12 +101,12 @@ pub struct VerifyOutput {
     /// True when Make could use the connection with its service.
     pub(super) verified: bool,
     /// Why the connection is not valid (absent when it is).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) reason: Option<String>,
     /// What the result means and what to do next.
     pub(super) message: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
@@ -117,13 +117,12 @@ pub struct DeleteOutput {
     /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such connection (see `message`).
     pub(super) certain: bool,
     /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EditableSchemaOutput {
@@ -132,6 +131,5 @@ pub struct EditableSchemaOutput {
     /// Names of the data parameters connections_update `data` can set; it must give every one of them.
     pub(super) editable_parameters: Vec<String>,
     /// Present when nothing is editable: what that means and what to do instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }

@@ -63,27 +63,23 @@ pub struct CredentialIdArgs {
     pub(super) credential_id: OpaqueId,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppCredential {
     /// App name, e.g. "google-sheets" or "slack"; custom apps as "app#<name>".
     pub(super) app_name: String,
     /// Module ids of the app that will use the credential (e.g. ["ActionSendDataBasicAuth"]), or ["*"] for all. Give this and/or appEndpoints. Never guess ids.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MAX_APP_MODULES), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) app_modules: Option<Vec<String>>,
     /// Endpoint ids of the app, or ["*"] for all. Give this and/or appModules.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MAX_APP_MODULES), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) app_endpoints: Option<Vec<String>>,
     /// Major app version; the latest when omitted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) app_version: Option<Id>,
     /// Label for the connection or key that will be created.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) name_override: Option<String>,
     /// Note shown to the person next to this credential.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
 }
 
@@ -102,17 +98,17 @@ pub struct CreateArgs {
 }
 
 /// Values to fill in for the person on Make's page.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prefill {
     /// Fixed values the person cannot change, e.g. {"baseUrl": "https://api.example.com"} (strings, numbers or booleans).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) hard: Option<Map<String, Value>>,
     /// Suggested values the person can edit (strings, numbers or booleans).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) soft: Option<Map<String, Value>>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConnectionCredential {
@@ -120,20 +116,17 @@ pub struct ConnectionCredential {
     #[serde(rename = "type")]
     pub(super) kind: String,
     /// Note shown to the person next to this connection.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
     /// OAuth scopes the connection must grant (at most 100).
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scope: Option<Vec<String>>,
     /// Values to fill in for the person. Some providers fail authorization with prefill; use only when needed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) prefill: Option<Prefill>,
     /// Label for the connection that will be created.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) name_override: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyCredential {
@@ -141,13 +134,10 @@ pub struct KeyCredential {
     #[serde(rename = "type")]
     pub(super) kind: String,
     /// Note shown to the person next to this key.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
     /// Values to fill in for the person.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) prefill: Option<Prefill>,
     /// Label for the key that will be created.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) name_override: Option<String>,
 }
 
@@ -179,22 +169,19 @@ pub struct ExtendArgs {
 }
 
 /// `{requests: [...], pg: {...}}`, and where the next page starts when there is one.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListOutput {
     /// Matching credential requests (one page).
     pub(super) requests: Vec<CredentialRequest>,
     /// Make's paging: `offset` of the first row, page `limit`, `total` matching rows.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) pg: Option<Page>,
     /// True when more rows match than this page holds (absent otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) more: Option<bool>,
     /// Present with `more`: the `offset` to call again with for the next page.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) next_offset: Option<u64>,
     /// Present with `more`: which rows these are and how to get the rest.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 
@@ -205,6 +192,7 @@ pub struct RequestOutput {
     pub(super) request: CredentialRequest,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
@@ -215,13 +203,12 @@ pub struct DeleteOutput {
     /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such request (see `message`).
     pub(super) certain: bool,
     /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialDeleteOutput {
@@ -230,13 +217,10 @@ pub struct CredentialDeleteOutput {
     /// True when its connection or key was deleted; false when the person did not confirm.
     pub(super) deleted: bool,
     /// The credential in its new state (reset to pending), when deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) credential: Option<Credential>,
     /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was deleted: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 
@@ -247,24 +231,23 @@ pub struct CredentialOutput {
     pub(super) credential: Credential,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedOutput {
     /// The new request (status `pending` until the person acts).
     pub(super) request: CredentialRequest,
     /// The requested credentials, when Make lists them.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) credentials: Option<Vec<Credential>>,
     /// The link to give the person: they authorize (and enter any secrets) there.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) public_uri: Option<String>,
     /// What to tell the person and what to do next.
     pub(super) message: String,
     /// Present when the client showed the link to the person: how, and what they chose.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) person: Option<LinkOutcome>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtendOutput {
@@ -277,15 +260,12 @@ pub struct ExtendOutput {
     /// The scopes the connection lacked, which the request asks the person to grant.
     pub(super) new_scopes: Vec<String>,
     /// The extension request (absent when already satisfied).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) request: Option<CredentialRequest>,
     /// The link where the person grants the new scopes (absent when already satisfied).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) public_uri: Option<String>,
     /// What happened and what to do next.
     pub(super) message: String,
     /// Present when the client showed the link to the person: how, and what they chose.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) person: Option<LinkOutcome>,
 }
 

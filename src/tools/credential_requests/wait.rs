@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::make::MakeError;
 use crate::make::credential_requests::{Credential, CredentialRequest};
+use crate::make::jittered;
 use crate::person::Turn;
 use crate::server::MakeServer;
 use crate::tools::ToolError;
@@ -42,27 +43,24 @@ pub struct WaitArgs {
 }
 
 /// One credential as the wait sees it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialState {
     /// Credential id.
     id: String,
     /// `account` (a connection) or `keychain` (a key).
-    #[serde(skip_serializing_if = "Option::is_none")]
     component: Option<String>,
     /// Connection or key type, e.g. `google`, `apikeyauth`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     kind: Option<String>,
     /// `pending`, `authorized`, `declined`, ...
     state: String,
     /// OAuth scopes requested.
-    #[serde(skip_serializing_if = "Option::is_none")]
     scopes: Option<Vec<String>>,
     /// Id of the connection or key created once authorized.
-    #[serde(skip_serializing_if = "Option::is_none")]
     remote_id: Option<serde_json::Value>,
     /// Why the person declined, when they gave a reason.
-    #[serde(skip_serializing_if = "Option::is_none")]
     decline_reason: Option<String>,
 }
 
@@ -349,16 +347,6 @@ fn is_transient(e: &MakeError) -> bool {
 
 fn is_throttled(e: &MakeError) -> bool {
     matches!(e, MakeError::Api(api) if api.status == 429)
-}
-
-/// `delay` ± 20 %.
-fn jittered(delay: Duration) -> Duration {
-    let mut byte = [0u8; 1];
-    let spread = match getrandom::fill(&mut byte) {
-        Ok(()) => f64::from(byte[0]) / 255.0,
-        Err(_) => 0.5,
-    };
-    delay.mul_f64(0.8 + 0.4 * spread)
 }
 
 #[cfg(test)]

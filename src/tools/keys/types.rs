@@ -80,19 +80,18 @@ pub struct KeyOutput {
 }
 
 /// `{key: {...}}`, with the person's answer when they were asked.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct UpdateOutput {
     /// The key after the update (absent when the person did not confirm; secrets are never returned).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) key: Option<Key>,
     /// Present when the person was asked to confirm replacing the parameters.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was changed: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOutput {
@@ -103,10 +102,8 @@ pub struct DeleteOutput {
     /// False when `deleted` is only probable: an attempt's outcome was unknown and a retry found no such key (see `message`).
     pub(super) certain: bool,
     /// Present when the person was asked to confirm.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) confirmation: Option<ConfirmOutcome>,
     /// Present when nothing was deleted, or the deletion is not certain: why, and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) message: Option<String>,
 }
 

@@ -10,8 +10,6 @@
 //! A call counts as in flight until its response body has been sent or dropped, so a tool
 //! result streamed over SSE is not cut off.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -20,63 +18,38 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
-/// Shared drain state: a draining flag and a count of in-flight POSTs.
+/// Shared drain state: the in-flight POSTs, tracked until their response body is done. The
+/// tracker is closed when draining starts.
 #[derive(Debug, Clone, Default)]
-pub struct Drain(Arc<DrainState>);
-
-#[derive(Debug, Default)]
-struct DrainState {
-    draining: AtomicBool,
-    in_flight: AtomicUsize,
-    idle: Notify,
-}
+pub struct Drain(TaskTracker);
 
 impl Drain {
     /// From now on new requests get 503.
     pub fn start(&self) {
-        self.0.draining.store(true, Ordering::SeqCst);
+        self.0.close();
     }
 
     pub fn is_draining(&self) -> bool {
-        self.0.draining.load(Ordering::SeqCst)
+        self.0.is_closed()
     }
 
     pub fn in_flight(&self) -> usize {
-        self.0.in_flight.load(Ordering::SeqCst)
+        self.0.len()
     }
 
-    /// Waits until no call is in flight, or `grace` has passed; true when idle.
+    /// Waits until no call is in flight, or `grace` has passed; true when idle. Draining
+    /// starts here if it has not already.
     pub async fn wait_idle(&self, grace: Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.0.idle.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                if self.in_flight() == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(grace, wait).await.is_ok()
+        self.start();
+        tokio::time::timeout(grace, self.0.wait()).await.is_ok()
     }
 
-    fn enter(&self) -> InFlight {
-        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
-        InFlight(self.clone())
-    }
-}
-
-/// Counts one call while alive.
-struct InFlight(Drain);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if self.0.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.0.idle.notify_waiters();
-        }
+    /// Counts one call while the returned token is alive.
+    fn enter(&self) -> TaskTrackerToken {
+        self.0.token()
     }
 }
 
