@@ -6,14 +6,13 @@
 
 mod common;
 
-use common::{Harness, Options, err, ok};
+use common::{Harness, err, flaky_delete, ok};
 use make_credentials_mcp::make::{ApiError, MakeError, Missing, Replay};
 use make_credentials_mcp::person::{ConfirmError, StateError};
 use make_credentials_mcp::server::CUT_BY_SHUTDOWN;
 use make_credentials_mcp::tools::ToolError;
 use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 /// Make's answer with `status`, with a Make error body (code, message, detail).
 fn api(status: u16, code: &str, message: &str, attempts: u32) -> MakeError {
@@ -211,25 +210,7 @@ async fn argument_error_text() {
 /// A delete whose first attempt's outcome is unknown (502) and whose retry found nothing.
 #[tokio::test]
 async fn probable_delete_result() {
-    let h = Harness::with(Options {
-        retries: 2,
-        ..Options::default()
-    })
-    .await;
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&h.mock)
-        .await;
-    Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
-        )
-        .with_priority(2)
-        .mount(&h.mock)
-        .await;
+    let h = flaky_delete(ResponseTemplate::new(502)).await;
     let out = ok(&h.call("keys_delete", json!({"keyId": 16})).await);
     insta::assert_json_snapshot!(out);
 }

@@ -15,7 +15,7 @@ use make_credentials_mcp::transport::in_process;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::{ClientHandler, RoleClient};
-use serde_json::Value;
+use serde_json::{Value, json};
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -156,6 +156,30 @@ impl Harness {
         assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:#?}");
         seen.into_iter().next().unwrap()
     }
+}
+
+/// A harness whose mock answers the first DELETE with `first` and every later one 404.
+pub async fn flaky_delete(first: ResponseTemplate) -> Harness {
+    let h = Harness::with(Options {
+        retries: 2,
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("DELETE"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
+        )
+        .with_priority(2)
+        .mount(&h.mock)
+        .await;
+    h
 }
 
 /// Asserts the request's method, path, query pairs (order-insensitive) and body.
