@@ -150,6 +150,17 @@ impl Harness {
             .collect()
     }
 
+    /// Calls every `(tool, arguments)` and asserts that each ends in an error whose text
+    /// holds every one of `expected` (Make's status, code and message, a hint).
+    pub async fn assert_errors_show(&self, calls: &[(&str, Value)], expected: &[&str]) {
+        for (tool, arguments) in calls {
+            let text = err(&self.call(tool, arguments.clone()).await);
+            for part in expected {
+                assert!(text.contains(part), "{tool}: expected {part:?} in: {text}");
+            }
+        }
+    }
+
     /// The single request sent; fails if there were more or none.
     pub async fn only_request(&self) -> Seen {
         let seen = self.seen().await;
