@@ -402,3 +402,26 @@ async fn huge_values_are_not_echoed_back() {
     }
     assert!(h.seen().await.is_empty());
 }
+
+/// rmcp turns an argument failure into an `isError` result (one the model can correct) only
+/// when the message starts with "failed to deserialize parameters:"; anything else becomes a
+/// JSON-RPC error. This is why rmcp is pinned exactly in Cargo.toml: a version that changes
+/// the rule fails here (and in every test above, whose calls would end in protocol errors).
+#[tokio::test]
+async fn argument_errors_are_tool_results_by_rmcps_prefix() {
+    let h = Harness::new().await;
+    let result = h
+        .client
+        .call_tool(common::params(
+            "connections_get",
+            json!({"connectionId": 0}),
+        ))
+        .await
+        .expect("a tool result, not a JSON-RPC error");
+    let text = err(&result);
+    assert!(
+        text.starts_with("failed to deserialize parameters: invalid argument `connectionId`: "),
+        "{text}"
+    );
+    assert!(h.seen().await.is_empty(), "nothing may reach Make");
+}

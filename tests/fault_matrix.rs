@@ -19,7 +19,7 @@ use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_url};
 use make_credentials_mcp::server::MakeServer;
-use rmcp::ServiceExt;
+use make_credentials_mcp::transport::in_process;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
@@ -206,13 +206,7 @@ async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cel
     if let Some(fault) = column.fault.clone() {
         sandbox.inject(fault, column.times);
     }
-    let (server_end, client_end) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = ().serve(client_end).await.expect("client");
+    let client = in_process::connect(server, ()).await.expect("client");
     let Value::Object(args) = serde_json::from_str::<Value>(args).unwrap() else {
         unreachable!()
     };

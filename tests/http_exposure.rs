@@ -2,13 +2,12 @@
 //! loopback listener, public name), so it needs a token like a public listen address does;
 //! loopback names stay allowed without one.
 
-#[path = "common/http.rs"]
-mod http_common;
+mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_common::*;
+use common::http::*;
 use make_credentials_mcp::transport::http::{
     self, BearerToken, HttpOptions, SecurityError, security,
 };

@@ -2,12 +2,12 @@
 //! body that trickles in is cut off, and connections beyond the cap wait instead of using up
 //! the process's file descriptors. Responses, SSE streams included, are never timed out.
 
-#[path = "common/http.rs"]
-mod http_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use http_common::*;
+use common::http::*;
+use common::text;
 use make_credentials_mcp::transport::http::HttpOptions;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;

@@ -2,12 +2,12 @@
 //! the client gets a tool error that says what happened, in every mode, not a bare 500 or
 //! a stream that just stops.
 
-#[path = "common/http.rs"]
-mod http_common;
+mod common;
 
 use std::time::Duration;
 
-use http_common::*;
+use common::http::*;
+use common::text;
 use make_credentials_mcp::transport::http::HttpOptions;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{RoleClient, RunningService};

@@ -2,13 +2,13 @@
 //! both protocol eras, the security checks (Origin, Host, bearer, body cap), `/healthz`,
 //! graceful shutdown, and the binary's refusal to listen off loopback without a token.
 
-#[path = "common/http.rs"]
-mod http_common;
+mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_common::*;
+use common::http::*;
+use common::text;
 use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;

@@ -2,13 +2,12 @@
 //! header) with a newline and terminal escape bytes shows up escaped inside its own line,
 //! over stdio and over HTTP, with the real binary.
 
-#[path = "common/http.rs"]
-mod http_common;
+mod common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use http_common::{BIN, TOKEN};
+use common::http::{BIN, TOKEN};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -115,7 +114,7 @@ async fn http_requests_cannot_forge_log_lines() {
         http.post(format!("http://{addr}{path}"))
             .bearer_auth(TOKEN)
             .header("content-type", "application/json")
-            .header("accept", http_common::ACCEPT)
+            .header("accept", common::http::ACCEPT)
             .header("mcp-protocol-version", "2025-11-25")
             .json(&body)
             .send()

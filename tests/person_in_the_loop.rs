@@ -6,13 +6,13 @@
 //! confirmation of destructive tools in every `--confirm` mode, and sealed state that is
 //! refused when tampered with, expired or replayed for another call or object.
 
-#[path = "common/person.rs"]
-mod person;
+mod common;
 
 use std::time::Duration;
 
+use common::person::{self, ALL, Era, TestPerson, Wire, World, can_ask, eventually};
+use common::{params, structured, text};
 use make_credentials_mcp::person::{ConfirmMode, PersonSettings, UrlElicitation};
-use person::{ALL, Era, TestPerson, Wire, World, can_ask, eventually, params, structured, text};
 use rmcp::model::{CallToolResponse, ElicitRequestParams, ElicitationAction};
 use serde_json::{Value, json};
 

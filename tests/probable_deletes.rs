@@ -3,34 +3,9 @@
 
 mod common;
 
-use common::{Harness, Options, ok};
+use common::{flaky_delete, ok};
 use serde_json::{Value, json};
-use wiremock::matchers::method;
-use wiremock::{Mock, ResponseTemplate};
-
-/// A harness whose mock answers the first DELETE with `first` and every later one 404.
-async fn flaky_delete(first: ResponseTemplate) -> Harness {
-    let h = Harness::with(Options {
-        retries: 2,
-        ..Options::default()
-    })
-    .await;
-    Mock::given(method("DELETE"))
-        .respond_with(first)
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&h.mock)
-        .await;
-    Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
-        )
-        .with_priority(2)
-        .mount(&h.mock)
-        .await;
-    h
-}
+use wiremock::ResponseTemplate;
 
 fn calls() -> [(&'static str, Value, &'static str); 3] {
     [

@@ -1,12 +1,16 @@
 //! The whole credential workflow against the built-in sandbox, through the MCP tools and the
 //! sandbox's consent page (plain HTML form posts, as a browser without JavaScript sends them).
 
+mod common;
+
 use clap::Parser;
+use common::structured;
 use make_credentials_mcp::cli::Cli;
 use make_credentials_mcp::startup::{self, Purpose, Started};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use make_credentials_mcp::transport::in_process;
+use rmcp::RoleClient;
+use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 const DRIVE: &str = "https://www.googleapis.com/auth/drive.readonly";
@@ -29,13 +33,7 @@ impl Flow {
             .unwrap();
         let origin = started.sandbox.as_ref().unwrap().origin();
         let server = started.server.clone();
-        let (server_end, client_end) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_end).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let client = ().serve(client_end).await.unwrap();
+        let client = in_process::connect(server, ()).await.unwrap();
         Self {
             client,
             origin,
@@ -45,17 +43,11 @@ impl Flow {
     }
 
     async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let Value::Object(args) = args else { panic!() };
-        self.client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-            .await
-            .unwrap()
+        common::call(&self.client, tool, args).await
     }
 
     async fn ok(&self, tool: &str, args: Value) -> Value {
-        let result = self.call(tool, args).await;
-        assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
-        result.structured_content.unwrap()
+        structured(&self.call(tool, args).await)
     }
 
     /// Opens the consent page like a browser and returns its HTML.

@@ -2,12 +2,16 @@
 //! credential-requests_list paging against the built-in sandbox, started the way the binary
 //! starts it (`--sandbox`), through the MCP tools.
 
+mod common;
+
 use clap::Parser;
+use common::structured;
 use make_credentials_mcp::cli::Cli;
 use make_credentials_mcp::startup::{self, Purpose, Started};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use make_credentials_mcp::transport::in_process;
+use rmcp::RoleClient;
+use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 struct Sandboxed {
@@ -28,13 +32,7 @@ impl Sandboxed {
         .await
         .unwrap();
         let server = started.server.clone();
-        let (server_end, client_end) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_end).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let client = ().serve(client_end).await.unwrap();
+        let client = in_process::connect(server, ()).await.unwrap();
         Self {
             client,
             _started: started,
@@ -42,17 +40,11 @@ impl Sandboxed {
     }
 
     async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let Value::Object(args) = args else { panic!() };
-        self.client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
-            .await
-            .unwrap()
+        common::call(&self.client, tool, args).await
     }
 
     async fn ok(&self, tool: &str, args: Value) -> Value {
-        let result = self.call(tool, args).await;
-        assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
-        result.structured_content.unwrap()
+        structured(&self.call(tool, args).await)
     }
 
     async fn err(&self, tool: &str, args: Value) -> String {

@@ -2,17 +2,16 @@
 //! that listed tools before Make answered gets `notifications/tools/list_changed`; a
 //! stateless client has no channel for it and simply sees the reduced list next time.
 
-#[path = "common/http.rs"]
-mod http_common;
-#[path = "common/scopes.rs"]
-mod scopes;
+mod common;
 
 use std::time::Duration;
 
-use http_common::{modern_client, start_with, transport};
+use common::http::{modern_client, start_with, transport};
+use common::scopes::{
+    ALL_TOOLS, KEY, Watcher, assert_unknown, eventually, held_make, names, server,
+};
 use make_credentials_mcp::transport::http::HttpOptions;
 use rmcp::ServiceExt;
-use scopes::{ALL_TOOLS, KEY, Watcher, assert_unknown, eventually, held_make, names, server};
 
 const ANSWER: &str = r#"{"authorization":{"authUsed":"token","scope":["keys:read"]}}"#;
 

@@ -38,6 +38,15 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap() + "\n"
 }
 
+/// A unified diff (golden file → live definition) with three lines of context.
+fn line_diff(have: &str, want: &str) -> String {
+    similar::TextDiff::from_lines(have, want)
+        .unified_diff()
+        .context_radius(3)
+        .header("golden", "live")
+        .to_string()
+}
+
 #[test]
 fn golden_files_match_the_live_definitions() {
     let dir = root().join("tool-schemas");
@@ -53,9 +62,17 @@ fn golden_files_match_the_live_definitions() {
         let want = pretty(tool);
         match std::fs::read_to_string(&path) {
             Ok(have) if have == want => {}
-            Ok(_) => problems.push(format!(
-                "{name}: tool-schemas/{name}.json differs from the live definition"
-            )),
+            Ok(have) => {
+                // The first differing file's diff is shown in full; the others are named.
+                let diff = if problems.iter().any(|p: &String| p.contains("differs")) {
+                    String::new()
+                } else {
+                    format!(":\n{}", line_diff(&have, &want))
+                };
+                problems.push(format!(
+                    "{name}: tool-schemas/{name}.json differs from the live definition{diff}"
+                ))
+            }
             Err(_) => problems.push(format!("{name}: tool-schemas/{name}.json is missing")),
         }
         if may_update() {

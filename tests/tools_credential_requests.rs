@@ -476,21 +476,14 @@ async fn every_credential_request_tool_shows_makes_error_body() {
             json!({"teamId": 1, "keys": [{"type": "apikeyauth"}]}),
         ),
     ];
-    for (tool, args) in calls {
-        let text = err(&h.call(tool, args).await);
-        assert!(
-            text.contains("HTTP 400 [IM005]: Invalid scope"),
-            "{tool}: {text}"
-        );
-    }
+    h.assert_errors_show(&calls, &["HTTP 400 [IM005]: Invalid scope"])
+        .await;
     // extend: the pre-check fails with 400 too, so the extend itself is tried and fails the same way.
-    let text = err(&h
-        .call(
-            "credential-requests_extend-connection",
-            json!({"connectionId": 1, "scopes": ["x"]}),
-        )
-        .await);
-    assert!(text.contains("Invalid scope"), "{text}");
+    let extend = [(
+        "credential-requests_extend-connection",
+        json!({"connectionId": 1, "scopes": ["x"]}),
+    )];
+    h.assert_errors_show(&extend, &["Invalid scope"]).await;
 }
 
 #[tokio::test]

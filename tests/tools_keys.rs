@@ -210,12 +210,9 @@ async fn every_key_tool_shows_makes_error_body() {
         ("keys_update", json!({"keyId": 1, "name": "a"})),
         ("keys_delete", json!({"keyId": 1})),
     ];
-    for (tool, args) in calls {
-        let text = err(&h.call(tool, args).await);
-        assert!(
-            text.contains("HTTP 404 [SC404]: Key not found"),
-            "{tool}: {text}"
-        );
-        assert!(text.contains("Hint: no such object"), "{tool}: {text}");
-    }
+    h.assert_errors_show(
+        &calls,
+        &["HTTP 404 [SC404]: Key not found", "Hint: no such object"],
+    )
+    .await;
 }

@@ -3,15 +3,15 @@
 //! and that a cancelled call stops polling. Also: a link that fails the Make-host check is
 //! never handed to the person.
 
-#[path = "common/person.rs"]
-mod person;
+mod common;
 
 use std::time::Duration;
 
+use common::person::{self, Era, TestPerson};
+use common::{params, structured, text};
 use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
-use person::{Era, TestPerson, params, structured, text};
 use rmcp::model::{NumberOrString, ProgressToken, RequestMetaObject};
 use serde_json::{Value, json};
 use url::Url;

@@ -1,11 +1,39 @@
 //! Runs one tool call through a real MCP session held in memory: rmcp's client on one end
 //! of a pipe, the server on the other. `call` uses it so that the CLI exercises exactly
-//! what an MCP client would.
+//! what an MCP client would. The tests connect their clients the same way.
 
-use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
+use rmcp::service::{ClientInitializeError, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use tokio::io::DuplexStream;
+use tokio::task::JoinHandle;
 
 use crate::server::{Hidden, MakeServer};
+
+/// The in-memory pipe's buffer for [`connect`].
+const PIPE_BUFFER: usize = 1 << 20;
+
+/// Serves `server` on one end of an in-memory pipe of `buffer` bytes; returns the other end,
+/// for a client, and the serving task (it ends when the client hangs up).
+pub fn serve_on_pipe(server: MakeServer, buffer: usize) -> (DuplexStream, JoinHandle<()>) {
+    let (server_end, client_end) = tokio::io::duplex(buffer);
+    let serving = tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    (client_end, serving)
+}
+
+/// Connects `client` to `server` over an in-memory pipe (the 2025-11-25 `initialize`
+/// handshake): the stdio transport's code path without a process.
+pub async fn connect<C: ClientHandler>(
+    server: MakeServer,
+    client: C,
+) -> Result<RunningService<RoleClient, C>, ClientInitializeError> {
+    let (client_end, _serving) = serve_on_pipe(server, PIPE_BUFFER);
+    client.serve(client_end).await
+}
 
 /// Why a call did not produce a tool result.
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +86,7 @@ pub async fn call(
 ) -> Result<CallToolResult, CallError> {
     let arguments: JsonObject =
         serde_json::from_str(arguments).map_err(|e| CallError::Arguments(e.to_string()))?;
-    let (server_end, client_end) = tokio::io::duplex(64 * 1024);
-    let serving = tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
+    let (client_end, serving) = serve_on_pipe(server, 64 * 1024);
     let client = ().serve(client_end).await.map_err(|e| CallError::Protocol(e.to_string()))?;
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(arguments);
     let result = client.call_tool(params).await;

@@ -12,7 +12,7 @@ use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, BearerToken, HttpOptions};
-use rmcp::model::{CallToolResult, ProtocolVersion};
+use rmcp::model::ProtocolVersion;
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -129,15 +129,6 @@ pub async fn modern_client(url: String, token: Option<&str>) -> RunningService<R
     )
     .await
     .expect("server/discover")
-}
-
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 pub async fn post(url: &str, body: serde_json::Value) -> reqwest::RequestBuilder {

@@ -2,6 +2,8 @@
 //! rmcp client talking to the server over an in-memory pipe.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod person;
 pub mod scopes;
 
 use std::time::Duration;
@@ -9,10 +11,11 @@ use std::time::Duration;
 use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::transport::in_process;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::Value;
+use rmcp::{ClientHandler, RoleClient};
+use serde_json::{Value, json};
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -101,13 +104,9 @@ impl Harness {
             },
         };
         let server = MakeServer::new(MakeClient::new(&settings).unwrap(), options.team);
-        let (server_end, client_end) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_end).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let client = ().serve(client_end).await.expect("client connects");
+        let client = in_process::connect(server, ())
+            .await
+            .expect("client connects");
         Self { mock, client }
     }
 
@@ -138,13 +137,7 @@ impl Harness {
     }
 
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
-        let Value::Object(arguments) = arguments else {
-            panic!("arguments must be an object")
-        };
-        self.client
-            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
-            .await
-            .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
+        call(&self.client, tool, arguments).await
     }
 
     pub async fn seen(&self) -> Vec<Seen> {
@@ -157,12 +150,47 @@ impl Harness {
             .collect()
     }
 
+    /// Calls every `(tool, arguments)` and asserts that each ends in an error whose text
+    /// holds every one of `expected` (Make's status, code and message, a hint).
+    pub async fn assert_errors_show(&self, calls: &[(&str, Value)], expected: &[&str]) {
+        for (tool, arguments) in calls {
+            let text = err(&self.call(tool, arguments.clone()).await);
+            for part in expected {
+                assert!(text.contains(part), "{tool}: expected {part:?} in: {text}");
+            }
+        }
+    }
+
     /// The single request sent; fails if there were more or none.
     pub async fn only_request(&self) -> Seen {
         let seen = self.seen().await;
         assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:#?}");
         seen.into_iter().next().unwrap()
     }
+}
+
+/// A harness whose mock answers the first DELETE with `first` and every later one 404.
+pub async fn flaky_delete(first: ResponseTemplate) -> Harness {
+    let h = Harness::with(Options {
+        retries: 2,
+        ..Options::default()
+    })
+    .await;
+    Mock::given(method("DELETE"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.mock)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"code": "SC404", "message": "Not found"})),
+        )
+        .with_priority(2)
+        .mount(&h.mock)
+        .await;
+    h
 }
 
 /// Asserts the request's method, path, query pairs (order-insensitive) and body.
@@ -225,6 +253,36 @@ pub fn err(result: &CallToolResult) -> String {
     text
 }
 
+/// The parameters of a call of `tool` with `arguments` (a JSON object).
+pub fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments must be an object")
+    };
+    CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
+}
+
+/// Calls `tool`; a protocol error (rather than a tool result) fails the test.
+pub async fn call<C: ClientHandler>(
+    client: &RunningService<RoleClient, C>,
+    tool: &str,
+    arguments: Value,
+) -> CallToolResult {
+    client
+        .call_tool(params(tool, arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"))
+}
+
+/// The structured content of a result that is not an error.
+pub fn structured(result: &CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "tool error: {}", text(result));
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
+}
+
+/// The text content of a result, its blocks joined by newlines.
 pub fn text(result: &CallToolResult) -> String {
     result
         .content

@@ -9,12 +9,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::params;
 use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::person::PersonSettings;
 use make_credentials_mcp::sandbox::{Sandbox, SandboxOptions};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, HttpOptions};
+use make_credentials_mcp::transport::in_process;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     CustomNotification, ElicitRequestParams, ElicitResult, ElicitationAction,
@@ -336,31 +338,6 @@ impl World {
     }
 }
 
-pub fn params(tool: &str, args: Value) -> CallToolRequestParams {
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
-    CallToolRequestParams::new(tool.to_string()).with_arguments(args)
-}
-
-/// The structured result, or the text of an error result.
-pub fn structured(result: &CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "tool error: {}", text(result));
-    result
-        .structured_content
-        .clone()
-        .expect("structured content")
-}
-
-pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Waits (briefly) until `check` holds; notifications travel apart from results.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     for _ in 0..100 {
@@ -378,12 +355,7 @@ pub async fn pipe(
     era: Era,
     person: TestPerson,
 ) -> RunningService<RoleClient, TestPerson> {
-    let (server_end, client_end) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
+    let (client_end, _serving) = in_process::serve_on_pipe(server, 1 << 20);
     connect(person, client_end, era).await
 }
 

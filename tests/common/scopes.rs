@@ -11,15 +11,16 @@ use std::time::Duration;
 use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::transport::in_process;
 use rmcp::model::ErrorCode;
 use rmcp::service::{NotificationContext, RunningService, ServiceError};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
 /// A UUIDv4-shaped key (sent as `Token`).
-pub const KEY: &str = "5c4e2a1b-0d3f-4a6b-8c9d-112233445566";
+pub const KEY: &str = super::TEST_KEY;
 
 /// Every tool the server registers.
 pub const ALL_TOOLS: usize = 23;
@@ -67,14 +68,10 @@ pub fn server(base: &str, key: &str, timeout: Duration) -> MakeServer {
 
 /// A 2025-11-25 client (the legacy `initialize` handshake) on a live in-memory connection.
 pub async fn connect(server: MakeServer) -> (RunningService<RoleClient, Watcher>, Watcher) {
-    let (server_end, client_end) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
     let watcher = Watcher::default();
-    let client = watcher.clone().serve(client_end).await.expect("initialize");
+    let client = in_process::connect(server, watcher.clone())
+        .await
+        .expect("initialize");
     (client, watcher)
 }
 
