@@ -69,8 +69,8 @@ impl Default for ClientSettings {
         Self {
             base_url: None,
             api_key: None,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(40),
+            connect_timeout: Duration::from_secs(crate::make::DEFAULT_CONNECT_TIMEOUT_SECS),
+            timeout: Duration::from_secs(crate::make::DEFAULT_TIMEOUT_SECS),
             retry: RetryPolicy::default(),
         }
     }

@@ -10,6 +10,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
+use crate::make;
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
 use crate::sandbox::{FaultPlan, KeyScopes};
 use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
@@ -208,20 +209,20 @@ pub struct MakeArgs {
     #[arg(long, env = "MAKE_TEAM", global = true)]
     pub team: Option<String>,
     /// Seconds to wait for a Make API response.
-    #[arg(long, env = "MAKE_TIMEOUT", default_value_t = 40, global = true)]
+    #[arg(long, env = "MAKE_TIMEOUT", default_value_t = make::DEFAULT_TIMEOUT_SECS, global = true)]
     pub timeout: u64,
     /// Seconds to wait for a connection to Make.
     #[arg(
         long,
         env = "MAKE_CONNECT_TIMEOUT",
-        default_value_t = 10,
+        default_value_t = make::DEFAULT_CONNECT_TIMEOUT_SECS,
         global = true
     )]
     pub connect_timeout: u64,
     /// Retries of a request Make refused with 429 or that failed before reaching it (reads,
     /// renames and deletes also after 502/503/504 or a timeout; creates, set-data and
     /// actions never after those).
-    #[arg(long, env = "MAKE_RETRIES", default_value_t = 2, global = true)]
+    #[arg(long, env = "MAKE_RETRIES", default_value_t = make::DEFAULT_RETRIES, global = true)]
     pub retries: u32,
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]

@@ -31,10 +31,17 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+/// Seconds to wait for a Make API response, unless configured (`MAKE_TIMEOUT`).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 40;
+/// Seconds to wait for a connection to Make, unless configured (`MAKE_CONNECT_TIMEOUT`).
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Retries after the first try, unless configured (`MAKE_RETRIES`).
+pub const DEFAULT_RETRIES: u32 = 2;
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_retries: 2,
+            max_retries: DEFAULT_RETRIES,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
         }

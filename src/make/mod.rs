@@ -14,7 +14,10 @@ mod request;
 mod response;
 
 pub(crate) use client::jittered;
-pub use client::{Deletion, MakeClient, RetryPolicy};
+pub use client::{
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECS, Deletion, MakeClient,
+    RetryPolicy,
+};
 pub use error::{ApiError, MakeError, Missing, clip};
 pub use request::{ApiRequest, Replay};
 pub use response::{MAX_RESPONSE_BYTES, MAX_RESPONSE_MIB};
