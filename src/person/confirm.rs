@@ -183,21 +183,18 @@ fn live_decision(answer: Result<Option<Confirmation>, ElicitationError>) -> Deci
 }
 
 fn round_trip_decision(turn: &Turn) -> Decision {
-    let response = turn.response(CONFIRM_INPUT);
-    let action = response
-        .and_then(|r| r.get("action"))
-        .and_then(|a| a.as_str())
-        .filter(|a| matches!(*a, "accept" | "decline" | "cancel"))
-        .unwrap_or("no_answer");
-    let ticked = response
+    let action = turn.answered(CONFIRM_INPUT);
+    let ticked = turn
+        .response(CONFIRM_INPUT)
         .and_then(|r| r.pointer("/content/confirm"))
         .and_then(|c| c.as_bool())
         == Some(true);
+    let accepted = action == "accept";
     let asked = Asked {
         via: "input_required".into(),
-        action: action.into(),
+        action,
     };
-    if action == "accept" && ticked {
+    if accepted && ticked {
         Decision::Proceed(Some(asked))
     } else {
         Decision::Declined(asked)

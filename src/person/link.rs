@@ -151,16 +151,6 @@ pub fn input_required(
     InputRequiredResult::new(Some(requests), Some(sealer.seal(turn, payload)))
 }
 
-/// What the person chose, from a retry's input response (`no_answer` when absent).
-pub fn answered(turn: &Turn, key: &str) -> String {
-    turn.response(key)
-        .and_then(|r| r.get("action"))
-        .and_then(|a| a.as_str())
-        .filter(|a| matches!(*a, "accept" | "decline" | "cancel"))
-        .unwrap_or("no_answer")
-        .to_string()
-}
-
 pub fn action_name(action: ElicitationAction) -> &'static str {
     match action {
         ElicitationAction::Accept => "accept",

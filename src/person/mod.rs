@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use channel::{Channel, Mode};
 pub use confirm::{Asked, CONFIRM_INPUT, ConfirmError, ConfirmOutcome, Decision, Question};
-pub use link::{LINK_INPUT, LinkOutcome, PendingLinks, answered, input_required, offer_live};
+pub use link::{LINK_INPUT, LinkOutcome, PendingLinks, input_required, offer_live};
 pub use sealed::{KeyError, Payload, Sealer, StateError, StateKey};
 pub use turn::{CallDigest, Turn};
 

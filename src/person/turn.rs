@@ -18,6 +18,12 @@ use sha2::{Digest, Sha256};
 pub struct CallDigest(pub String);
 
 impl CallDigest {
+    /// The digest of a call that cannot take part in a round trip (a 2025-11-25 client): no
+    /// state is ever sealed for it, and any state it echoes fails to open against this.
+    pub fn none() -> Self {
+        Self(String::new())
+    }
+
     pub fn of(arguments: Option<&JsonObject>) -> Self {
         // serde_json's map is a BTreeMap (no `preserve_order`), so this text is canonical.
         let text = arguments
@@ -45,7 +51,7 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for Turn {
             .extensions
             .get::<CallDigest>()
             .cloned()
-            .unwrap_or_else(|| CallDigest::of(context.arguments.as_ref()));
+            .unwrap_or_else(CallDigest::none);
         Ok(Self {
             ctx: context.request_context.clone(),
             tool: context.name.clone(),
@@ -60,5 +66,16 @@ impl Turn {
     /// The client's answer to the input request named `key`, from a retry.
     pub fn response(&self, key: &str) -> Option<&serde_json::Value> {
         self.responses.as_ref()?.get(key)
+    }
+
+    /// What the person chose in the retry's answer to `key`: `accept`, `decline`, `cancel`,
+    /// or `no_answer` when the client sent none.
+    pub fn answered(&self, key: &str) -> String {
+        self.response(key)
+            .and_then(|r| r.get("action"))
+            .and_then(|a| a.as_str())
+            .filter(|a| matches!(*a, "accept" | "decline" | "cancel"))
+            .unwrap_or("no_answer")
+            .to_string()
     }
 }

@@ -183,10 +183,16 @@ impl ServerHandler for MakeServer {
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let cancelled = context.ct.clone();
-        // Bound into sealed round-trip state: a retry must carry the same arguments.
-        context
-            .extensions
-            .insert(CallDigest::of(request.arguments.as_ref()));
+        // Bound into sealed round-trip state: a retry must carry the same arguments. Only
+        // 2026-07-28 calls take part in round trips, so only they pay for the hash.
+        if context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+        {
+            context
+                .extensions
+                .insert(CallDigest::of(request.arguments.as_ref()));
+        }
         let started = std::time::Instant::now();
         let tool = request.name.clone();
         // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).

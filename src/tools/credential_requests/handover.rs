@@ -6,8 +6,8 @@ use url::Url;
 use super::types::CreatedOutput;
 use crate::make::credential_requests::{CreatedRequest, Credential};
 use crate::person::{
-    Channel, LINK_INPUT, LinkOutcome, Mode, Payload, Turn, UrlElicitation, answered,
-    input_required, offer_live,
+    Channel, LINK_INPUT, LinkOutcome, Mode, Payload, Turn, UrlElicitation, input_required,
+    offer_live,
 };
 use crate::server::MakeServer;
 use crate::tools::{Reply, ToolError};
@@ -97,7 +97,7 @@ impl MakeServer {
         let mut out = self.created_output(created);
         let outcome = LinkOutcome {
             via: "input_required".into(),
-            action: answered(turn, LINK_INPUT),
+            action: turn.answered(LINK_INPUT),
             elicitation_id: None,
         };
         if let Some(uri) = out.public_uri.clone() {
