@@ -13,6 +13,8 @@ use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // rmcp's HTTP client builds reqwest clients of its own: give them the TLS provider.
+    make_credentials_mcp::make::install_crypto_provider();
     let mut args = std::env::args().skip(1);
     let url = args
         .next()

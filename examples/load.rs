@@ -170,6 +170,8 @@ fn free_port() -> u16 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // rmcp's HTTP client builds reqwest clients of its own: give them the TLS provider.
+    make_credentials_mcp::make::install_crypto_provider();
     let mut args = std::env::args().skip(1);
     let bin = args
         .next()
@@ -192,7 +194,9 @@ async fn main() -> anyhow::Result<()> {
         .spawn()?;
     let pid = server.id().unwrap_or(0);
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap();
     let mut ready = false;
     for _ in 0..200 {
         if http

@@ -126,10 +126,16 @@ impl Verbosity {
 /// data, key parameters), so a second filter, applied after `RUST_LOG`'s, caps every `rmcp`
 /// target at info whatever it says.
 pub fn init(verbosity: Verbosity) {
-    use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
-    let requested = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(verbosity.default_filter()));
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let parsed = from_env.as_deref().map(str::parse::<Targets>);
+    let requested = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => default_targets(verbosity),
+    };
     let secrets_cap = Targets::new()
         .with_target("rmcp", LevelFilter::INFO)
         .with_default(LevelFilter::TRACE);
@@ -139,12 +145,33 @@ pub fn init(verbosity: Verbosity) {
         .with_filter(requested)
         .with_filter(secrets_cap);
     tracing_subscriber::registry().with(stderr).init();
+    if let Some(Err(e)) = parsed {
+        tracing::warn!(error = %e, "RUST_LOG is not a list of `target=level` directives; using the default");
+    }
+}
+
+fn default_targets(verbosity: Verbosity) -> tracing_subscriber::filter::Targets {
+    verbosity
+        .default_filter()
+        .parse()
+        .expect("the default filters are valid directives")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn default_filters_and_rust_log_directives_parse() {
+        use tracing_subscriber::filter::Targets;
+        for verbosity in [Verbosity::Serving, Verbosity::Quiet] {
+            default_targets(verbosity);
+        }
+        for directive in ["debug", "make_credentials_mcp=debug,rmcp=info,warn", "off"] {
+            assert!(directive.parse::<Targets>().is_ok(), "{directive}");
+        }
+    }
 
     #[test]
     fn quote_escapes_controls_and_quotes() {

@@ -190,7 +190,9 @@ mod tests {
         let args = make_args(&["m", "--sandbox", "--sandbox-faults", "500=1"]);
         let started = start_command(&args).await.unwrap();
         let sandbox = started.sandbox.expect("sandbox running");
-        let status = reqwest::Client::new()
+        let status = crate::make::client_builder()
+            .build()
+            .unwrap()
             .get(format!("{}/users/me", sandbox.api_base_url()))
             .header("Authorization", format!("Token {}", sandbox.api_key()))
             .send()
@@ -217,7 +219,9 @@ mod tests {
         let started = start_command(&args).await.unwrap();
         let sandbox = started.sandbox.expect("sandbox running");
         let get = |path: &str| {
-            reqwest::Client::new()
+            crate::make::client_builder()
+                .build()
+                .unwrap()
                 .get(format!("{}{path}", sandbox.api_base_url()))
                 .header("Authorization", format!("Token {}", sandbox.api_key()))
                 .send()

@@ -278,7 +278,9 @@ async fn authorize_pending_credential(sandbox: &Sandbox) {
         "{}/credential-requests/a07e16f2ad134bf49cf83a00aa95c0a5/credentials/5d3f0c9be2a14f6e8b7a1c2d3e4f5061/authorize",
         sandbox.origin()
     );
-    let response = reqwest::Client::new()
+    let response = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap()
         .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .send()

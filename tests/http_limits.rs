@@ -116,7 +116,7 @@ async fn more_connections_than_the_cap_do_not_wedge_the_server() {
         slow.push(slow_header(running.addr).await);
     }
     // The probe waits behind the slow connections until they are dropped, then answers.
-    let probe = reqwest::Client::builder()
+    let probe = make_credentials_mcp::make::client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
@@ -159,7 +159,9 @@ async fn sse_responses_and_streams_outlive_the_timeouts() {
         .unwrap();
     let session = response.headers()["mcp-session-id"].clone();
     drop(response);
-    let http = reqwest::Client::new();
+    let http = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap();
     http.post(running.mcp())
         .header("content-type", "application/json")
         .header("accept", ACCEPT)
@@ -221,7 +223,7 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
     for _ in 0..80 {
         slow.push(slow_header(addr).await);
     }
-    let probe = reqwest::Client::builder()
+    let probe = make_credentials_mcp::make::client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();

@@ -109,7 +109,9 @@ async fn http_requests_cannot_forge_log_lines() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    let http = reqwest::Client::new();
+    let http = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap();
     let call = |body: Value, path: &str| {
         http.post(format!("http://{addr}{path}"))
             .bearer_auth(TOKEN)

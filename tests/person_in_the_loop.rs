@@ -741,7 +741,9 @@ async fn the_binary_over_stdio_hands_over_the_link_and_waits() {
         let uri = out["publicUri"].as_str().unwrap();
         let origin = uri.split("/credential-requests/").next().unwrap();
         let (id, creds) = request_of(&out);
-        let form = reqwest::Client::new()
+        let form = make_credentials_mcp::make::client_builder()
+            .build()
+            .unwrap()
             .post(format!(
                 "{origin}/credential-requests/{id}/credentials/{}/authorize",
                 creds[0].0

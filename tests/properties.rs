@@ -314,7 +314,9 @@ fn arbitrary_posts_to_mcp_never_give_a_server_error() {
         std::mem::forget(mock);
         format!("http://{addr}")
     });
-    let http = reqwest::Client::new();
+    let http = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap();
     let rpc = (
         prop_oneof![
             3 => prop::sample::select(&["initialize", "tools/call", "tools/list", "server/discover", "ping", "notifications/initialized", "notifications/cancelled"][..]).prop_map(str::to_string),

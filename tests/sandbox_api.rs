@@ -26,13 +26,15 @@ struct Ctx {
 impl Ctx {
     async fn new() -> Self {
         let sb = Sandbox::start().await.expect("sandbox starts");
-        let raw = reqwest::Client::builder()
+        let raw = make_credentials_mcp::make::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         Ctx {
             sb,
-            http: reqwest::Client::new(),
+            http: make_credentials_mcp::make::client_builder()
+                .build()
+                .unwrap(),
             raw,
         }
     }

@@ -38,7 +38,9 @@ impl Flow {
             client,
             origin,
             _started: started,
-            browser: reqwest::Client::new(),
+            browser: make_credentials_mcp::make::client_builder()
+                .build()
+                .unwrap(),
         }
     }
 

@@ -169,5 +169,6 @@ async fn key_types_drop_secret_fields() {
     assert_eq!(kept["name"], "authUser");
     assert_eq!(kept["harmless"], "visible");
     assert_eq!(kept["options"][0]["value"], "a");
-    assert_eq!(kept["default"]["kept"], "visible");
+    // A default that is not a scalar is shown as its JSON text, scrubbed all the same.
+    assert_eq!(kept["default"], r#"{"kept":"visible"}"#);
 }

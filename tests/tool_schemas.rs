@@ -198,8 +198,34 @@ fn hints_follow_the_product_rules() {
     }
 }
 
-/// Walks every schema node; `path` is for messages.
-fn lint(schema: &Value, path: &str, problems: &mut Vec<String>) {
+/// Keywords that constrain a value. A schema node with none of them accepts anything: an
+/// empty object that MCP Inspector `--strict` reports, and that should say what it accepts.
+const CONSTRAINING: &[&str] = &[
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "items",
+    "required",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "minimum",
+    "maximum",
+    "pattern",
+    "format",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "maxProperties",
+    "additionalProperties",
+];
+
+/// Walks every schema node; `path` is for messages. Input properties must be described (the
+/// model reads them); output schemas carry no prose (the tool description says it).
+fn lint(schema: &Value, path: &str, input: bool, problems: &mut Vec<String>) {
     let Value::Object(map) = schema else {
         problems.push(format!("{path}: schema is not an object"));
         return;
@@ -212,19 +238,33 @@ fn lint(schema: &Value, path: &str, problems: &mut Vec<String>) {
     if map.get("type").is_some_and(Value::is_array) {
         problems.push(format!("{path}: type is an array"));
     }
+    if !map.keys().any(|k| CONSTRAINING.contains(&k.as_str())) {
+        problems.push(format!("{path}: constrains nothing (say what it accepts)"));
+    }
+    if !input && (map.contains_key("description") || map.contains_key("title")) {
+        problems.push(format!("{path}: prose in an output schema"));
+    }
     if let Some(Value::Object(props)) = map.get("properties") {
         for (name, prop) in props {
             let here = format!("{path}.{name}");
-            if !prop.get("description").is_some_and(Value::is_string) {
+            if input && !prop.get("description").is_some_and(Value::is_string) {
                 problems.push(format!("{here}: no description"));
             }
-            lint(prop, &here, problems);
+            lint(prop, &here, input, problems);
         }
     }
-    for key in ["items", "additionalProperties"] {
-        if let Some(child @ Value::Object(_)) = map.get(key) {
-            lint(child, &format!("{path}.{key}"), problems);
-        }
+    match map.get("additionalProperties") {
+        Some(child @ Value::Object(_)) => lint(
+            child,
+            &format!("{path}.additionalProperties"),
+            input,
+            problems,
+        ),
+        Some(Value::Bool(_)) | None => {}
+        Some(other) => problems.push(format!("{path}.additionalProperties: {other}")),
+    }
+    if let Some(items) = map.get("items") {
+        lint(items, &format!("{path}.items"), input, problems);
     }
 }
 
@@ -243,7 +283,12 @@ fn schemas_are_portable() {
                 schema["properties"].is_object(),
                 "{name} {key}: root needs properties"
             );
-            lint(schema, &format!("{name}.{key}"), &mut problems);
+            lint(
+                schema,
+                &format!("{name}.{key}"),
+                key == "inputSchema",
+                &mut problems,
+            );
         }
     }
     assert!(

@@ -274,7 +274,9 @@ async fn a_client_that_goes_away_over_http_stops_the_polling() {
         "name": "credential-requests_wait-for-authorization",
         "arguments": {"requestId": ID, "timeoutSeconds": 60}
     }});
-    let gone = reqwest::Client::new()
+    let gone = make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap()
         .post(format!("http://{addr}/mcp"))
         .header("Accept", "application/json, text/event-stream")
         .header("MCP-Protocol-Version", "2025-11-25")

@@ -14,11 +14,12 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::error::{ApiError, MAX_REASON_CHARS, MakeError, Missing, clip};
+use super::http::{LazyHttp, Recipe};
 use super::request::{ApiRequest, Replay};
 use super::response::{
     BodyError, decode_reason, foreign_content_type, read_capped, redirect_target,
 };
-use crate::config::{ApiKey, ClientSettings, is_loopback_url};
+use crate::config::{ApiKey, ClientSettings};
 
 /// How failed requests are retried (see [`Replay`] for which ones may be).
 #[derive(Debug, Clone)]
@@ -51,7 +52,7 @@ impl Default for RetryPolicy {
 /// The shared, pooled Make API client. Cheap to clone.
 #[derive(Clone)]
 pub struct MakeClient {
-    http: reqwest::Client,
+    http: LazyHttp,
     base: Option<Url>,
     auth: Option<HeaderValue>,
     /// The key is sent as `Bearer` (an OAuth access token, not a Make API token).
@@ -102,25 +103,18 @@ struct Exchange {
 }
 
 impl MakeClient {
-    /// Builds the client; fails only if the TLS backend cannot start.
+    /// Builds the client. The HTTP side (TLS, trust store) is built on the first call.
     ///
     /// Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`)
     /// are honoured for a real Make zone, but never for a loopback base URL: traffic to the
     /// sandbox or a local test server must not leave the machine.
     pub fn new(settings: &ClientSettings) -> Result<Self, MakeError> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("make-credentials-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none());
-        if settings.base_url.as_ref().is_some_and(is_loopback_url) {
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().map_err(|e| MakeError::Transport {
-            reason: describe_transport_error(e),
-            replay: Replay::Safe,
-        })?;
+        super::install_crypto_provider();
+        let http = LazyHttp::new(Recipe::for_base(
+            settings.base_url.as_ref(),
+            settings.connect_timeout,
+            settings.timeout,
+        ));
         Ok(Self {
             http,
             base: settings.base_url.clone(),
@@ -256,8 +250,19 @@ impl MakeClient {
     }
 
     async fn try_once(&self, request: &ApiRequest, url: Url, auth: &HeaderValue) -> Attempt {
-        let mut builder = self
-            .http
+        let http = match self.http.get().await {
+            Ok(http) => http,
+            Err(reason) => {
+                return Attempt::Failed {
+                    never_sent: true,
+                    error: MakeError::Transport {
+                        reason,
+                        replay: request.replay,
+                    },
+                };
+            }
+        };
+        let mut builder = http
             .request(request.method.clone(), url)
             .header(AUTHORIZATION, auth.clone());
         if !request.query.is_empty() {

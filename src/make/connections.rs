@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::redact::{Extra, scrubbed};
+use super::opaque;
+use super::redact::Extra;
 use super::{ApiRequest, Deletion, MakeClient, MakeError, Replay};
 
 /// A Make connection as Make returns it. Beware Make's naming: `name` is the label the
@@ -37,7 +38,8 @@ pub struct Connection {
     #[serde(default)]
     pub expire: Option<String>,
     /// Extra account information, e.g. `{"type":"email","value":"a@b.c"}`.
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::object")]
+    #[schemars(with = "Option<opaque::Object>")]
     pub metadata: Option<Value>,
     /// Team that owns the connection.
     #[serde(default)]
@@ -61,7 +63,8 @@ pub struct Connection {
     #[serde(default)]
     pub scoped: Option<bool>,
     /// Opaque account id at the provider (may be a huge number, a string or null).
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::text")]
+    #[schemars(with = "Option<String>")]
     pub uid: Option<Value>,
     /// Connected system id (UUID), if any.
     #[serde(default)]

@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::redact::{Extra, scrubbed};
+use super::opaque;
+use super::redact::Extra;
 use super::{ApiRequest, Deletion, MakeClient, MakeError};
 
 /// A credential request (list rows, and with `credentials` and `user` from the detail endpoint).
@@ -37,10 +38,12 @@ pub struct CredentialRequest {
     #[serde(default)]
     pub user_id: Option<u64>,
     /// Make provider (string or number), if the request was made for one.
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::text")]
+    #[schemars(with = "Option<String>")]
     pub make_provider_id: Option<Value>,
     /// External provider id, if any.
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::text")]
+    #[schemars(with = "Option<String>")]
     pub external_provider_id: Option<Value>,
     /// Apps the request covers.
     #[serde(default)]
@@ -94,7 +97,8 @@ pub struct Credential {
     #[serde(default)]
     pub scope: Option<Vec<String>>,
     /// Id of the connection or key created once authorized (null until then).
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::id")]
+    #[schemars(with = "Option<u64>")]
     pub remote_id: Option<Value>,
     /// Reason given when declined.
     #[serde(default)]

@@ -4,7 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::redact::{Extra, scrubbed};
+use super::opaque;
+use super::redact::Extra;
 use super::{ApiRequest, MakeClient, MakeError};
 
 /// A kind of key (`basicauth`, `apikeyauth`, `aes-key`, ...) and the parameters it takes.
@@ -44,10 +45,12 @@ pub struct KeyTypeParameter {
     #[serde(default)]
     pub required: Option<bool>,
     /// For a `select`: the allowed values (items such as `{"label": "Header", "value": "header"}`).
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::object_list")]
+    #[schemars(with = "Option<Vec<opaque::Object>>")]
     pub options: Option<Value>,
     /// The value used when the parameter is left out.
-    #[serde(default, deserialize_with = "scrubbed")]
+    #[serde(default, deserialize_with = "opaque::text")]
+    #[schemars(with = "Option<String>")]
     pub default: Option<Value>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]

@@ -7,8 +7,10 @@ mod client;
 pub mod connections;
 pub mod credential_requests;
 mod error;
+mod http;
 pub mod key_types;
 pub mod keys;
+pub mod opaque;
 pub mod redact;
 mod request;
 mod response;
@@ -19,5 +21,6 @@ pub use client::{
     RetryPolicy,
 };
 pub use error::{ApiError, MakeError, Missing, clip};
+pub use http::{client_builder, install_crypto_provider};
 pub use request::{ApiRequest, Replay};
 pub use response::{MAX_RESPONSE_BYTES, MAX_RESPONSE_MIB};

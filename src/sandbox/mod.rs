@@ -117,6 +117,7 @@ impl Sandbox {
 
     /// Like [`Sandbox::start`], with fault-injection options.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
+        crate::make::install_crypto_provider();
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();

@@ -13,7 +13,9 @@ async fn send(
     path: &str,
     body: Value,
 ) -> reqwest::StatusCode {
-    reqwest::Client::new()
+    crate::make::client_builder()
+        .build()
+        .unwrap()
         .request(method, format!("{}{path}", sb.api_base_url()))
         .header("Authorization", format!("Token {}", sb.api_key()))
         .json(&body)
@@ -79,7 +81,9 @@ async fn latency_option_delays_responses() {
 #[tokio::test]
 async fn wrong_method_is_a_make_style_405() {
     let sb = Sandbox::start().await.unwrap();
-    let resp = reqwest::Client::new()
+    let resp = crate::make::client_builder()
+        .build()
+        .unwrap()
         .put(format!("{}/connections/1001", sb.api_base_url()))
         .header("Authorization", format!("Token {}", sb.api_key()))
         .send()
@@ -95,5 +99,13 @@ async fn dropping_the_sandbox_stops_the_server() {
     let url = format!("{}/users/me", sb.api_base_url());
     drop(sb);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(reqwest::Client::new().get(&url).send().await.is_err());
+    assert!(
+        crate::make::client_builder()
+            .build()
+            .unwrap()
+            .get(&url)
+            .send()
+            .await
+            .is_err()
+    );
 }

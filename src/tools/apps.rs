@@ -33,7 +33,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_list-app-modules-with-creds",
         title = "List app modules with credentials",
-        description = "List an app's modules that need credentials: each module's id, the credential it needs in `type` (`account:<connection types>` or `keychain:<key type>`) and its OAuth `scope`. Use it before credential-requests_create (module ids for `appModules`) and before credential-requests_extend-connection or create-by-credentials (real scope strings, never guessed). Read-only.",
+        description = "List an app's modules that need credentials: module id, the credential in `type` (`account:<connection types>` or `keychain:<key type>`) and its OAuth `scope`. Use it for credential-requests_create module ids and for real scope strings (extend-connection, create-by-credentials), never guessed ones.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,

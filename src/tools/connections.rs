@@ -29,7 +29,7 @@ impl MakeServer {
     #[tool(
         name = "connections_list",
         title = "List connections",
-        description = "List the connections (authorized app accounts) of a Make team. Use it first: reuse a connection that fits instead of creating a new one. Filter with `type` (connection types such as \"google\"); pass `scopes` (per type; those types are then listed) to learn, per row in `scoped`, whether a connection already has the OAuth scopes you need (rows lacking them are not dropped). In rows, `name` is the label and `accountName` is the connection type. Read-only.",
+        description = "List a team's connections (authorized app accounts). Call it first and reuse one that fits. Filter by `type` (e.g. \"google\"); pass `scopes` per type to learn, in each row's `scoped`, whether it already has them (rows lacking them are kept). `name` is the label, `accountName` the connection type.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -70,7 +70,7 @@ impl MakeServer {
     #[tool(
         name = "connections_get",
         title = "Get connection",
-        description = "Get one connection by its numeric id, with its granted OAuth scopes (`scopes[].id`). Use it to check whether a connection has the scopes a scenario needs before calling credential-requests_extend-connection. Read-only.",
+        description = "Get one connection with its granted OAuth scopes (`scopes[].id`): check them before credential-requests_extend-connection.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -89,7 +89,7 @@ impl MakeServer {
     #[tool(
         name = "connections_get-editable-data-schema",
         title = "Get connection editable data schema",
-        description = "List the names of the data parameters of a connection that connections_update `data` can set (e.g. [\"url\", \"apiKey\"]). Setting data REPLACES ALL of them, so give every one; other names are refused. Also the field names a connections_create `data` of the same connection type takes. An empty list means the connection's data cannot be changed (OAuth connections are re-authorized through a credential request instead). Values are never returned. Read-only.",
+        description = "List the data parameter names that connections_update `data` sets (e.g. [\"url\", \"apiKey\"]) and connections_create `data` takes for this type. Setting data REPLACES ALL of them: give every one. Empty: the data cannot be changed (re-authorize OAuth connections with a credential request).",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -118,7 +118,7 @@ impl MakeServer {
     #[tool(
         name = "connections_create",
         title = "Create connection",
-        description = "Create a connection directly from connection data (e.g. an API key). Each call creates a new connection. Prefer credential-requests_create-by-credentials: never ask the person to paste secrets into the chat, and OAuth connections need the person's consent in a browser anyway. `name` is the label, `accountName` the connection type; `scope` lists OAuth scopes; `data` holds the type's fields (sent as given, never logged; an existing connection of the type shows their names in connections_get-editable-data-schema).",
+        description = "Create a connection from its data (e.g. an API key); each call creates a new one. Prefer credential-requests_create-by-credentials: no secrets in chat, and OAuth needs the person's browser anyway. `accountName` is the connection type, `name` its label.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -157,7 +157,7 @@ impl MakeServer {
     #[tool(
         name = "connections_update",
         title = "Update connection",
-        description = "Rename a connection (`name`) and/or replace its data (`data`). WARNING: setting data REPLACES ALL stored data; every editable parameter left out would be cleared, so this tool refuses a `data` that misses editable parameters or has parameters that are not editable, and says which (connections_get-editable-data-schema lists them first). OAuth connections must be re-authorized after a data change (use a credential request). Give at least one of `name` or `data`. Replacing data asks the person to confirm where the client allows it. Data values are secrets: prefer a credential request over asking for them in chat.",
+        description = "Rename a connection (`name`) and/or replace its data (`data`). Setting data REPLACES ALL stored data: editable parameters left out would be cleared, so a `data` that misses some or names others is refused, saying which (see connections_get-editable-data-schema). OAuth connections need re-authorizing after a data change. Replacing data may ask the person to confirm.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
@@ -234,7 +234,7 @@ impl MakeServer {
     #[tool(
         name = "connections_verify",
         title = "Verify connection",
-        description = "Test a connection against its service (Make calls the third-party API). Returns `verified: true`, or `verified: false` with the `reason` when the connection does not work (expired or revoked authorization, wrong secret). To repair an invalid connection, create a credential request for its type. Basic-auth connections can pass with a wrong password on some services.",
+        description = "Test a connection against its service. Returns `verified`, with the `reason` when it fails (expired or revoked authorization, wrong secret); repair it with a credential request for its type. Some services pass basic auth with a wrong password.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -278,7 +278,7 @@ impl MakeServer {
     #[tool(
         name = "connections_delete",
         title = "Delete connection",
-        description = "Permanently delete a connection, even when scenarios use it (they lose access and stop working). Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, naming the connection.",
+        description = "Permanently delete a connection; scenarios using it lose access. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, naming the connection.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,

@@ -33,7 +33,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_list",
         title = "List credential requests",
-        description = "List a team's credential requests (links where a person authorizes connections or keys), optionally filtered by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. Returns one page (100 rows unless `limit` says otherwise): when more match, `more` is true and `nextOffset` says what `offset` to call again with. Make does not notify when a request is authorized: use credential-requests_wait-for-authorization for one request. Read-only.",
+        description = "List a team's credential requests, optionally by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. One page per call (100 rows unless `limit`): when `more` is true, call again with `offset` set to `nextOffset`.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -71,7 +71,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_get",
         title = "Get credential request details",
-        description = "Get a credential request with its credentials: each one's state (pending, authorized, declined), type, scopes and `remoteId` (the id of the connection or key created once authorized). To wait for the person after giving them the link, prefer credential-requests_wait-for-authorization. The request id is a string, not a connection id. Read-only.",
+        description = "Get a credential request and its credentials: state (pending, authorized, declined), type, scopes and `remoteId` (the connection or key created once authorized). The request id is a string, not a connection id. To wait for the person, use credential-requests_wait-for-authorization.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -93,7 +93,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_delete",
         title = "Delete credential request",
-        description = "Permanently delete a credential request AND every connection and key it created: scenarios using them lose access. Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, saying how many credentials will go (see credential-requests_get). The request id is a string, not a connection id.",
+        description = "Permanently delete a credential request AND every connection and key it created; scenarios using them lose access. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, saying how many credentials go. The request id is a string.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
@@ -136,7 +136,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_credential-decline",
         title = "Decline credential",
-        description = "Decline one credential of a request (the person will not be asked for it), with an optional reason. Declining again only updates the reason. The credential id is a string from credential-requests_get.",
+        description = "Decline one credential of a request (the person is not asked for it), with an optional reason; declining again updates the reason. The credential id is a string from credential-requests_get.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -162,7 +162,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_credential-delete",
         title = "Delete credential",
-        description = "Delete the connection or key that an authorized credential created (revoking its tokens) and reset the credential to pending, so the person can authorize it again. Scenarios using that connection or key lose access. The credential id is a string from credential-requests_get.",
+        description = "Delete the connection or key an authorized credential created (revoking its tokens) and reset the credential to pending, to be authorized again. Scenarios using it lose access. The credential id is a string from credential-requests_get.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<CredentialDeleteOutput>(),
         annotations(
             read_only_hint = false,
@@ -212,7 +212,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_create",
         title = "Create credential request",
-        description = "Ask a person to authorize the connections or keys that specific app modules need. Each call creates a new request. For each app give `appName` and `appModules` and/or `appEndpoints` (module ids from Make, or [\"*\"]; never guess them; a module missing from `appVersion` gives a misleading \"module does not exist\"). Returns `publicUri`; when the client can show it, the person is offered the link directly (`person.action` says what they chose), else give them the link yourself (they authorize and type any secrets on Make's page, never in chat). Then call credential-requests_wait-for-authorization. For a known connection or key type, or generic API-call modules that declare no scopes, use credential-requests_create-by-credentials.",
+        description = "Ask a person to authorize the connections or keys that app modules need; each call creates a new request. Per app give `appName` and `appModules` and/or `appEndpoints` (module ids from credential-requests_list-app-modules-with-creds, or [\"*\"]; never guess them; a module missing from `appVersion` gives a misleading \"module does not exist\"). Then hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization. For known connection or key types, use credential-requests_create-by-credentials.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
@@ -246,7 +246,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_create-by-credentials",
         title = "Create credential request by connection/key types",
-        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type) for a team. This is the way to get credentials without secrets in the chat. Each call creates a new request. Give at least one of `connections` or `keys` (at most 32 each). Returns `publicUri`; when the client can show it, the person is offered the link directly (`person.action` says what they chose), else give them the link yourself. Then call credential-requests_wait-for-authorization (each credential's `remoteId` becomes the new connection or key id). Reuse existing connections (connections_list) before asking for new ones; to add scopes to an existing connection use credential-requests_extend-connection.",
+        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type): the way to get credentials without secrets in chat; each call creates a new request. Reuse connections (connections_list) first; to add scopes to one, use credential-requests_extend-connection. Then hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization: each credential's `remoteId` becomes the new connection or key id.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
@@ -288,7 +288,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_extend-connection",
         title = "Extend connection OAuth scopes",
-        description = "Ask the person to grant an existing OAuth connection more scopes. Reads the connection first: when it already has every requested scope, nothing is created and `alreadySatisfied` is true (the requirement is met). Otherwise a request for the missing scopes only is created and its `publicUri` offered to the person (or give it to them yourself when `person` is absent); they must consent there. Then call credential-requests_wait-for-authorization. Take scope strings from the app's modules or the connection's type, never guess them.",
+        description = "Ask the person to grant an existing OAuth connection more scopes. When it already has them all, nothing is created and `alreadySatisfied` is true (the requirement is met); otherwise a request for the missing scopes only is created. Hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization. Take scopes from credential-requests_list-app-modules-with-creds, never guess them.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExtendOutput>(),
         annotations(
             read_only_hint = false,

@@ -24,7 +24,7 @@ impl MakeServer {
     #[tool(
         name = "keys_list",
         title = "List keys",
-        description = "List the keys (keychain secrets such as API keys, basic-auth pairs, AES keys, certificates) of a Make team. Make never returns the secret values. Read-only.",
+        description = "List a team's keys (API keys, basic-auth pairs, AES keys, certificates). Secret values are never returned.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -44,7 +44,7 @@ impl MakeServer {
     #[tool(
         name = "keys_get",
         title = "Get key",
-        description = "Get one key by its numeric id: label, type and team (never the secret). Read-only.",
+        description = "Get one key by its numeric id: label, type and team (never the secret).",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -63,7 +63,7 @@ impl MakeServer {
     #[tool(
         name = "keys_list-types",
         title = "List key types",
-        description = "List the kinds of key Make offers (basicauth, apikeyauth, aes-key, ...), each with the parameters it takes: `name` (the exact key to use in keys_create and keys_update `parameters`, e.g. basicauth takes authUser and authPass, not user and pass), `label`, input `type`, whether it is `required`, a select's `options` and the `default`. Call it before keys_create when unsure of a type's parameter names. Read-only.",
+        description = "List Make's key types and their parameters: `name` is the exact key for keys_create and keys_update `parameters` (basicauth takes authUser and authPass, not user and pass), with `label`, input `type`, `required`, a select's `options` and the `default`.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -84,7 +84,7 @@ impl MakeServer {
     #[tool(
         name = "keys_create",
         title = "Create key",
-        description = "Create a key from secret parameters. Each call creates a new key. The parameter names depend on `typeName` and are listed by keys_list-types (basicauth: authUser, authPass; apikeyauth: key, placement, name; aes-key: key, keyEncoding); names the type does not take, or required ones left out, are refused before anything is sent, naming the expected ones. Prefer credential-requests_create-by-credentials with `keys`: never ask the person to paste secrets into the chat; they enter them on Make's page instead.",
+        description = "Create a key from secret parameters; each call creates a new one. Parameter names depend on `typeName` (keys_list-types; basicauth: authUser, authPass; apikeyauth: key, placement, name; aes-key: key, keyEncoding); unknown or missing ones are refused before sending. Prefer credential-requests_create-by-credentials with `keys`: no secrets in chat.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -121,7 +121,7 @@ impl MakeServer {
     #[tool(
         name = "keys_update",
         title = "Update key",
-        description = "Rename a key (`name`) and/or replace its secret parameters (`parameters`, give the full set for its type, named as keys_list-types lists them; names the type does not take are refused before anything is sent). Fields left out keep their values. Scenarios using the key use the new secret at once. Replacing parameters asks the person to confirm where the client allows it. Give at least one of `name` or `parameters`.",
+        description = "Rename a key (`name`) and/or replace its secret `parameters` (the full set for its type, named as keys_list-types lists them; unknown names are refused). Fields left out keep their values; scenarios use a new secret at once. Replacing parameters may ask the person to confirm.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
@@ -194,7 +194,7 @@ impl MakeServer {
     #[tool(
         name = "keys_delete",
         title = "Delete key",
-        description = "Permanently delete a key. Scenarios using it stop working. Cannot be undone. The server asks the person to confirm where the client allows it (`deleted: false` with `confirmation` means they did not: do not retry); otherwise confirm with the person first, naming the key.",
+        description = "Permanently delete a key; scenarios using it stop working. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, naming the key.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,

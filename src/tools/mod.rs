@@ -23,7 +23,7 @@ pub use reply::Reply;
 
 use crate::server::MakeServer;
 
-/// All tools, with portable input and output schemas. Called once per server.
+/// All tools, with portable input and lean, portable output schemas. Called once per server.
 pub fn registry() -> ToolRouter<MakeServer> {
     let merged = MakeServer::connections_router()
         + MakeServer::keys_router()
@@ -34,7 +34,8 @@ pub fn registry() -> ToolRouter<MakeServer> {
     for mut route in merged {
         route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));
         if let Some(output) = &route.attr.output_schema {
-            route.attr.output_schema = Some(Arc::new(schema::portable(output)));
+            route.attr.output_schema =
+                Some(Arc::new(schema::lean_output(&schema::portable(output))));
         }
         registry.add_route(route);
     }

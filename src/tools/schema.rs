@@ -4,6 +4,10 @@
 //! branch and numeric `format`s such as `uint64`. Several clients reject those (Claude Code
 //! rejects a `$ref` root, Gemini rejects type arrays), so every tool's input and output schema
 //! goes through [`portable`] once, when the registry is built.
+//!
+//! Output schemas then go through [`lean_output`]: models read the tool description, and a
+//! client only validates results against the output schema, so descriptions there are
+//! context spent twice.
 
 use serde_json::{Map, Value};
 
@@ -22,6 +26,76 @@ pub fn portable(schema: &Map<String, Value>) -> Map<String, Value> {
     root.remove("$defs");
     root.remove("$schema");
     root
+}
+
+/// An output schema without descriptions, titles, the `minimum: 0` of unsigned integers and
+/// `additionalProperties: true` (the default): the types and structure a client validates
+/// against, nothing a model needs to read.
+pub fn lean_output(schema: &Map<String, Value>) -> Map<String, Value> {
+    let mut root = Value::Object(schema.clone());
+    strip_prose(&mut root);
+    let Value::Object(root) = root else {
+        unreachable!("an object stays an object")
+    };
+    root
+}
+
+fn strip_prose(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    map.remove("description");
+    map.remove("title");
+    if map.get("minimum") == Some(&Value::from(0)) {
+        map.remove("minimum");
+    }
+    if map.get("additionalProperties") == Some(&Value::Bool(true)) {
+        map.remove("additionalProperties");
+    }
+    for (key, child) in map.iter_mut() {
+        match key.as_str() {
+            "properties" => child
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|m| m.values_mut())
+                .for_each(strip_prose),
+            "items" | "additionalProperties" => strip_prose(child),
+            _ => {}
+        }
+    }
+}
+
+/// Keywords that constrain a value (anything else, such as a description, accepts anything).
+const CONSTRAINING: &[&str] = &[
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "items",
+    "required",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "minimum",
+    "maximum",
+    "pattern",
+    "format",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "maxProperties",
+    "additionalProperties",
+];
+
+/// `additionalProperties` that constrains nothing (`{}` or only a description, what schemars
+/// gives a `Value` map or a flattened pass-through) becomes the deliberate `true`.
+fn free_form_extras(map: &mut Map<String, Value>) {
+    let Some(Value::Object(extra)) = map.get("additionalProperties") else {
+        return;
+    };
+    if !extra.keys().any(|k| CONSTRAINING.contains(&k.as_str())) {
+        map.insert("additionalProperties".into(), Value::Bool(true));
+    }
 }
 
 /// Guards against a self-referencing type inlining forever.
@@ -61,6 +135,7 @@ fn rewrite(value: &mut Value, defs: &Map<String, Value>, depth: usize) {
             _ => {}
         }
     }
+    free_form_extras(map);
 }
 
 /// `{"$ref":"#/$defs/X", "description": d}` → X's schema with `description: d`.

@@ -132,7 +132,9 @@ pub async fn modern_client(url: String, token: Option<&str>) -> RunningService<R
 }
 
 pub async fn post(url: &str, body: serde_json::Value) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
+    make_credentials_mcp::make::client_builder()
+        .build()
+        .unwrap()
         .post(url)
         .header("content-type", "application/json")
         .header("accept", ACCEPT)

@@ -233,7 +233,9 @@ impl World {
             person,
             client,
             stop,
-            http: reqwest::Client::new(),
+            http: make_credentials_mcp::make::client_builder()
+                .build()
+                .unwrap(),
         }
     }
 

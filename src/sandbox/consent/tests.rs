@@ -14,7 +14,7 @@ struct Page {
 
 impl Page {
     async fn new() -> Self {
-        let http = reqwest::Client::builder()
+        let http = crate::make::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();

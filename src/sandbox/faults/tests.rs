@@ -12,7 +12,7 @@ use crate::sandbox::{Sandbox, SandboxOptions};
 
 /// A client that does not follow redirects, so a 307 stays visible.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::make::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -205,7 +205,7 @@ async fn redirect_points_at_the_sink_which_records_followers() {
 
     // A client that follows redirects repeats the request at the sink.
     sb.inject(Fault::Redirect, 1);
-    let follows = reqwest::Client::new();
+    let follows = crate::make::client_builder().build().unwrap();
     let resp = send(&sb, &follows, Method::GET, "/users/me").await.unwrap();
     assert_eq!(resp.status(), 200);
     let hits = sb.redirect_hits();
@@ -227,7 +227,7 @@ async fn a_held_request_does_not_hold_up_others() {
         },
         1,
     );
-    let impatient = reqwest::Client::builder()
+    let impatient = crate::make::client_builder()
         .timeout(Duration::from_millis(1500))
         .build()
         .unwrap();

@@ -95,7 +95,7 @@ impl Browser {
     async fn new() -> Self {
         Browser {
             sb: Sandbox::start().await.unwrap(),
-            http: reqwest::Client::builder()
+            http: crate::make::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -14,13 +14,13 @@ use crate::tools::limits::{MAX_ITEM_CHARS, MAX_LIST_ITEMS, scopes_by_type_schema
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListArgs {
-    /// Team whose connections to list. Optional when the server has a default team (MAKE_TEAM).
+    /// Team whose connections to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
-    /// Only connections of these types (e.g. ["google", "slack3"]; at most 100).
+    /// Only connections of these types, e.g. ["google", "slack3"].
     #[serde(rename = "type")]
     #[schemars(length(max = MAX_LIST_ITEMS), inner(length(min = 1, max = 128)))]
     pub(super) types: Option<Vec<String>>,
-    /// OAuth scopes to check, per connection type (at most 32 types, 100 scopes each), e.g. {"google": ["https://www.googleapis.com/auth/drive"]}. Each row then says in `scoped` whether it has them all; the type is added to `type` automatically.
+    /// OAuth scopes to check per connection type, e.g. {"google": ["https://www.googleapis.com/auth/drive"]}; each row's `scoped` says whether it has them all.
     #[serde(default)]
     #[schemars(schema_with = "scopes_by_type_schema")]
     pub(super) scopes: Option<BTreeMap<String, Vec<String>>>,
@@ -29,22 +29,23 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConnectionIdArgs {
-    /// Numeric connection id (from connections_list).
+    /// Connection id (from connections_list).
     pub(super) connection_id: Id,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateArgs {
-    /// Label for the new connection (1-128 characters, need not be unique).
+    /// Label for the new connection (need not be unique).
+    #[schemars(length(min = 1, max = 128))]
     pub(super) name: String,
     /// Connection type, e.g. "airtable2" or "http" (the `accountName` of existing connections of that app).
     pub(super) account_name: String,
-    /// Team to create the connection in. Optional when the server has a default team (MAKE_TEAM).
+    /// Team to create the connection in. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
-    /// The type's connection fields, e.g. {"apiKey": "..."} (connections_get-editable-data-schema of an existing connection of the type names them). Holds secrets: prefer a credential request so the person enters them on Make's page.
+    /// The type's connection fields, e.g. {"apiKey": "..."} (connections_get-editable-data-schema names them). Secrets: prefer a credential request.
     pub(super) data: Option<Map<String, Value>>,
-    /// OAuth scopes to request for the connection (at most 100).
+    /// OAuth scopes to request for the connection.
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scope: Option<Vec<String>>,
 }
@@ -52,11 +53,12 @@ pub struct CreateArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateArgs {
-    /// Numeric connection id (from connections_list).
+    /// Connection id (from connections_list).
     pub(super) connection_id: Id,
-    /// New label (1-128 characters).
+    /// New label.
+    #[schemars(length(min = 1, max = 128))]
     pub(super) name: Option<String>,
-    /// New connection data. REPLACES ALL stored data: give every editable parameter (connections_get-editable-data-schema lists them), not just the changed ones.
+    /// New connection data. REPLACES ALL stored data: give every editable parameter, not just the changed ones.
     pub(super) data: Option<Map<String, Value>>,
 }
 

@@ -20,7 +20,7 @@ pub(super) const MAX_STATUS_CHARS: usize = 64;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListArgs {
-    /// Team whose requests to list. Optional when the server has a default team (MAKE_TEAM).
+    /// Team whose requests to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Only requests created by this user (numeric id).
     pub(super) user_id: Option<Id>,
@@ -29,7 +29,7 @@ pub struct ListArgs {
     /// Only requests in this status: pending, authorized, partially_authorized, declined, ...
     #[schemars(length(max = MAX_STATUS_CHARS))]
     pub(super) status: Option<String>,
-    /// Only requests with this name (at most 128 characters).
+    /// Only requests with this name.
     #[schemars(length(max = MAX_NAME_CHARS))]
     pub(super) name: Option<String>,
     /// Rows to skip: the `nextOffset` of the previous page (default 0).
@@ -43,7 +43,7 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RequestIdArgs {
-    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5" (not a numeric connection id).
+    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5" (not a connection id).
     pub(super) request_id: OpaqueId,
 }
 
@@ -52,7 +52,8 @@ pub struct RequestIdArgs {
 pub struct DeclineArgs {
     /// Credential id: a string from the request's `credentials[].id` (not a connection id).
     pub(super) credential_id: OpaqueId,
-    /// Why it is declined (shown in Make; at most 240 characters).
+    /// Why it is declined (shown in Make).
+    #[schemars(length(min = 1, max = 240))]
     pub(super) reason: Option<String>,
 }
 
@@ -69,7 +70,7 @@ pub struct CredentialIdArgs {
 pub struct AppCredential {
     /// App name, e.g. "google-sheets" or "slack"; custom apps as "app#<name>".
     pub(super) app_name: String,
-    /// Module ids of the app that will use the credential (e.g. ["ActionSendDataBasicAuth"]), or ["*"] for all. Give this and/or appEndpoints. Never guess ids.
+    /// Module ids (e.g. ["ActionSendDataBasicAuth"]) or ["*"] for all; give this and/or appEndpoints. Never guess ids.
     #[schemars(length(min = 1, max = MAX_APP_MODULES), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) app_modules: Option<Vec<String>>,
     /// Endpoint ids of the app, or ["*"] for all. Give this and/or appModules.
@@ -86,11 +87,12 @@ pub struct AppCredential {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateArgs {
-    /// Team the credentials will belong to. Optional when the server has a default team (MAKE_TEAM).
+    /// Team the credentials will belong to. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Title shown to the person.
     pub(super) name: Option<String>,
-    /// Explanation shown to the person (at most 240 characters).
+    /// Explanation shown to the person.
+    #[schemars(length(min = 1, max = 240))]
     pub(super) description: Option<String>,
     /// 1-64 credentials to request, one per app.
     #[schemars(length(min = 1, max = MAX_APP_CREDENTIALS))]
@@ -102,7 +104,7 @@ pub struct CreateArgs {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prefill {
-    /// Fixed values the person cannot change, e.g. {"baseUrl": "https://api.example.com"} (strings, numbers or booleans).
+    /// Fixed values the person cannot change (strings, numbers or booleans).
     pub(super) hard: Option<Map<String, Value>>,
     /// Suggested values the person can edit (strings, numbers or booleans).
     pub(super) soft: Option<Map<String, Value>>,
@@ -117,7 +119,7 @@ pub struct ConnectionCredential {
     pub(super) kind: String,
     /// Note shown to the person next to this connection.
     pub(super) description: Option<String>,
-    /// OAuth scopes the connection must grant (at most 100).
+    /// OAuth scopes the connection must grant.
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scope: Option<Vec<String>>,
     /// Values to fill in for the person. Some providers fail authorization with prefill; use only when needed.
@@ -144,16 +146,17 @@ pub struct KeyCredential {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateByCredentialsArgs {
-    /// Team the credentials will belong to. Optional when the server has a default team (MAKE_TEAM).
+    /// Team the credentials will belong to. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Title shown to the person (Make's default: "Request for credentials").
     pub(super) name: Option<String>,
-    /// Explanation shown to the person (at most 240 characters).
+    /// Explanation shown to the person.
+    #[schemars(length(min = 1, max = 240))]
     pub(super) description: Option<String>,
-    /// Connections to request (at most 32). Give connections and/or keys.
+    /// Connections to request. Give connections and/or keys.
     #[schemars(length(max = MAX_TYPED_CREDENTIALS))]
     pub(super) connections: Option<Vec<ConnectionCredential>>,
-    /// Keys to request (at most 32). Give connections and/or keys.
+    /// Keys to request. Give connections and/or keys.
     #[schemars(length(max = MAX_TYPED_CREDENTIALS))]
     pub(super) keys: Option<Vec<KeyCredential>>,
 }
@@ -163,7 +166,7 @@ pub struct CreateByCredentialsArgs {
 pub struct ExtendArgs {
     /// Numeric id of the OAuth connection to extend.
     pub(super) connection_id: Id,
-    /// OAuth scopes the connection must have (1-100). Only the ones it lacks are requested.
+    /// OAuth scopes the connection must have; only the ones it lacks are requested.
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scopes: Vec<String>,
 }

@@ -37,7 +37,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 pub struct WaitArgs {
     /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5", from a create or extend call.
     request_id: OpaqueId,
-    /// Longest wait in seconds (1-600, default 50). Keep it under the client's own request timeout; call again to wait longer.
+    /// Longest wait in seconds (default 50); keep it under the client's request timeout.
     #[schemars(range(min = 1, max = 600))]
     timeout_seconds: Option<u64>,
 }
@@ -59,6 +59,7 @@ pub struct CredentialState {
     /// OAuth scopes requested.
     scopes: Option<Vec<String>>,
     /// Id of the connection or key created once authorized.
+    #[schemars(with = "Option<u64>")]
     remote_id: Option<serde_json::Value>,
     /// Why the person declined, when they gave a reason.
     decline_reason: Option<String>,
@@ -86,7 +87,7 @@ impl MakeServer {
     #[tool(
         name = "credential-requests_wait-for-authorization",
         title = "Wait for authorization",
-        description = "Wait until the person has authorized or declined every credential of a request (after create, create-by-credentials or extend-connection), polling Make; reports progress to clients that ask for it. Returns `done`, each credential's state and `remoteId` (the new connection or key id). A timeout is normal (`done: false`): call again, or ask the person whether they need the link again. Read-only.",
+        description = "Wait until the person has authorized or declined every credential of a request (polls Make, reports progress). Returns `done`, each credential's state and `remoteId` (the new connection or key id). A timeout is normal (`done: false`): call again, or ask the person whether they need the link again.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,

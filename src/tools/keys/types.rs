@@ -14,7 +14,7 @@ use crate::tools::args::Id;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListArgs {
-    /// Team whose keys to list. Optional when the server has a default team (MAKE_TEAM).
+    /// Team whose keys to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
 }
 
@@ -37,29 +37,31 @@ impl JsonSchema for NoArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyIdArgs {
-    /// Numeric key id (from keys_list).
+    /// Key id (from keys_list).
     pub(super) key_id: Id,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateArgs {
-    /// Team to create the key in. Optional when the server has a default team (MAKE_TEAM).
+    /// Team to create the key in. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
-    /// Label for the key (1-128 characters).
+    /// Label for the key.
+    #[schemars(length(min = 1, max = 128))]
     pub(super) name: String,
     /// Key type, as keys_list-types names it: basicauth, apikeyauth, aes-key, apn, clientcertauth, eet, gpg-private, gpg-public or webpay.
     pub(super) type_name: String,
-    /// The type's secret parameters, named exactly as keys_list-types lists them: e.g. basicauth {"authUser","authPass"} (not user/pass); apikeyauth {"key","placement":"header","name":"X-API-Key"}; aes-key {"key","keyEncoding":"hex"}. Never logged.
+    /// The type's secret parameters, named exactly as keys_list-types lists them (basicauth: authUser and authPass, not user/pass). Never logged.
     pub(super) parameters: Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateArgs {
-    /// Numeric key id (from keys_list).
+    /// Key id (from keys_list).
     pub(super) key_id: Id,
-    /// New label (1-128 characters).
+    /// New label.
+    #[schemars(length(min = 1, max = 128))]
     pub(super) name: Option<String>,
     /// New secret parameters, named as keys_list-types lists them for the key's type; give the full set.
     pub(super) parameters: Option<Map<String, Value>>,
