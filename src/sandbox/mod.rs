@@ -42,7 +42,7 @@ mod key_scopes;
 mod keys;
 mod render;
 mod scopes;
-mod seed;
+pub mod seed;
 mod state;
 #[cfg(test)]
 mod tests;
