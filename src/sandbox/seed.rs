@@ -159,6 +159,31 @@ pub const PENDING_CREDENTIAL_ID: &str = "5d3f0c9be2a14f6e8b7a1c2d3e4f5061";
 pub const FOREIGN_REQUEST_ID: &str = "fe3c0c4a1b2d4e5f8a9b0c1d2e3f4a5b";
 pub const FOREIGN_CREDENTIAL_ID: &str = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e";
 
+/// A seeded credential request with its one pending Google credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedRequest {
+    pub id: &'static str,
+    pub credential_id: &'static str,
+    pub team_id: u64,
+    pub name: &'static str,
+}
+
+/// Every seeded credential request.
+pub const REQUESTS: [SeedRequest; 2] = [
+    SeedRequest {
+        id: PENDING_REQUEST_ID,
+        credential_id: PENDING_CREDENTIAL_ID,
+        team_id: DEFAULT_TEAM,
+        name: "Google Sheets access for the weekly report",
+    },
+    SeedRequest {
+        id: FOREIGN_REQUEST_ID,
+        credential_id: FOREIGN_CREDENTIAL_ID,
+        team_id: FOREIGN_TEAM,
+        name: "Other organization's request",
+    },
+];
+
 /// The seeded item with this id (ids are unique across [`CONNECTIONS`] and [`KEYS`]).
 fn item(id: u64) -> SeedItem {
     *CONNECTIONS
@@ -322,25 +347,13 @@ pub(super) fn seed(store: &mut Store, now: u64) {
         &[("authUser", "x"), ("authPass", "y")],
     );
 
-    add_request(
-        store,
-        now,
-        PENDING_REQUEST_ID,
-        PENDING_CREDENTIAL_ID,
-        DEFAULT_TEAM,
-        "Google Sheets access for the weekly report",
-    );
-    add_request(
-        store,
-        now,
-        FOREIGN_REQUEST_ID,
-        FOREIGN_CREDENTIAL_ID,
-        FOREIGN_TEAM,
-        "Other organization's request",
-    );
+    for r in &REQUESTS {
+        add_request(store, now, r);
+    }
 }
 
-fn add_request(store: &mut Store, now: u64, id: &str, cred_id: &str, team_id: u64, name: &str) {
+fn add_request(store: &mut Store, now: u64, r: &SeedRequest) {
+    let (id, cred_id, team_id, name) = (r.id, r.credential_id, r.team_id, r.name);
     let created = now - DAY;
     let seq = store.next_seq();
     store.requests.insert(
@@ -415,13 +428,18 @@ mod tests {
             store.keys.keys().copied().collect::<Vec<_>>(),
             stated(&KEYS)
         );
-        let mut requests: Vec<&str> = store.requests.keys().map(String::as_str).collect();
-        requests.sort_unstable();
-        let mut expected = [PENDING_REQUEST_ID, FOREIGN_REQUEST_ID];
-        expected.sort_unstable();
-        assert_eq!(requests, expected);
-        assert_eq!(store.requests[PENDING_REQUEST_ID].team_id, DEFAULT_TEAM);
-        assert_eq!(store.requests[FOREIGN_REQUEST_ID].team_id, FOREIGN_TEAM);
+        assert_eq!(store.requests.len(), REQUESTS.len());
+        for r in REQUESTS {
+            let stored = &store.requests[r.id];
+            assert_eq!(
+                (
+                    stored.team_id,
+                    stored.name.as_str(),
+                    &stored.credential_ids[..]
+                ),
+                (r.team_id, r.name, &[r.credential_id.to_string()][..])
+            );
+        }
         assert!(
             TEAMS
                 .iter()
