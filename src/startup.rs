@@ -7,14 +7,9 @@ use crate::cli::{MakeArgs, ToolArgs};
 use crate::config::{ApiKey, parse_api_url};
 use crate::make::MakeClient;
 use crate::person::PersonSettings;
+use crate::sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAMS};
 use crate::sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};
 use crate::server::{MakeServer, ServerSettings};
-
-/// The team the sandbox's tools use when a call omits `teamId`.
-pub const SANDBOX_TEAM: u64 = 1;
-
-/// The sandbox's own teams; a real organization's `MAKE_TEAM` means nothing there.
-const SANDBOX_TEAMS: [u64; 2] = [1, 2];
 
 /// A server ready to serve, and the sandbox it depends on (kept alive alongside it).
 pub struct Started {
@@ -85,10 +80,13 @@ pub async fn start(
         config.client.api_key = ApiKey::new(sandbox.api_key());
         config.default_team = match config.default_team {
             Some(team) if SANDBOX_TEAMS.contains(&team) => Some(team),
+            // A real organization's `MAKE_TEAM` means nothing in the sandbox.
             Some(team) => {
                 tracing::warn!(
                     team,
-                    "MAKE_TEAM is not a sandbox team (1 or 2); using team 1"
+                    sandbox_teams = ?SANDBOX_TEAMS,
+                    using = SANDBOX_TEAM,
+                    "MAKE_TEAM is not a sandbox team; using the sandbox's default team"
                 );
                 Some(SANDBOX_TEAM)
             }

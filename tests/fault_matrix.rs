@@ -17,78 +17,97 @@ use std::time::Duration;
 use common::text;
 use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
+use make_credentials_mcp::sandbox::seed::{
+    BASICAUTH_KEY_ID, DEFAULT_TEAM, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID,
+    PENDING_CREDENTIAL_ID, PENDING_REQUEST_ID, SLACK_CONNECTION_ID,
+};
 use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_url};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::in_process;
 use rmcp::model::CallToolRequestParams;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 /// Every tool, with arguments that succeed against a healthy sandbox.
-const TOOLS: &[(&str, &str)] = &[
-    ("connections_list", r#"{"teamId": 1}"#),
-    ("connections_get", r#"{"connectionId": 1001}"#),
-    (
-        "connections_get-editable-data-schema",
-        r#"{"connectionId": 1003}"#,
-    ),
-    (
-        "connections_create",
-        r#"{"teamId": 1, "accountName": "http", "name": "Basic", "data": {"authUser": "u", "authPass": "p"}}"#,
-    ),
-    (
-        "connections_update",
-        r#"{"connectionId": 1003, "data": {"authUser": "u", "authPass": "p"}}"#,
-    ),
-    ("connections_verify", r#"{"connectionId": 1001}"#),
-    ("connections_delete", r#"{"connectionId": 1002}"#),
-    ("keys_list", r#"{"teamId": 1}"#),
-    ("keys_get", r#"{"keyId": 2001}"#),
-    ("keys_list-types", r#"{}"#),
-    (
-        "keys_create",
-        r#"{"teamId": 1, "name": "K", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}"#,
-    ),
-    ("keys_update", r#"{"keyId": 2001, "name": "Renamed"}"#),
-    ("keys_delete", r#"{"keyId": 2001}"#),
-    ("credential-requests_list", r#"{"teamId": 1}"#),
-    (
-        "credential-requests_get",
-        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}"#,
-    ),
-    (
-        "credential-requests_delete",
-        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}"#,
-    ),
-    (
-        "credential-requests_credential-decline",
-        r#"{"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}"#,
-    ),
-    (
-        "credential-requests_credential-delete",
-        r#"{"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}"#,
-    ),
-    (
-        "credential-requests_create",
-        r#"{"teamId": 1, "credentials": [{"appName": "slack", "appModules": ["*"]}]}"#,
-    ),
-    (
-        "credential-requests_create-by-credentials",
-        r#"{"teamId": 1, "connections": [{"type": "google"}]}"#,
-    ),
-    (
-        "credential-requests_extend-connection",
-        r#"{"connectionId": 1001, "scopes": ["https://www.googleapis.com/auth/drive"]}"#,
-    ),
-    (
-        "credential-requests_list-app-modules-with-creds",
-        r#"{"appName": "slack"}"#,
-    ),
-    (
-        "credential-requests_wait-for-authorization",
-        r#"{"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 1}"#,
-    ),
-];
+fn tools() -> Vec<(&'static str, Value)> {
+    let team = DEFAULT_TEAM;
+    vec![
+        ("connections_list", json!({"teamId": team})),
+        (
+            "connections_get",
+            json!({"connectionId": GOOGLE_CONNECTION_ID}),
+        ),
+        (
+            "connections_get-editable-data-schema",
+            json!({"connectionId": HTTP_CONNECTION_ID}),
+        ),
+        (
+            "connections_create",
+            json!({"teamId": team, "accountName": "http", "name": "Basic", "data": {"authUser": "u", "authPass": "p"}}),
+        ),
+        (
+            "connections_update",
+            json!({"connectionId": HTTP_CONNECTION_ID, "data": {"authUser": "u", "authPass": "p"}}),
+        ),
+        (
+            "connections_verify",
+            json!({"connectionId": GOOGLE_CONNECTION_ID}),
+        ),
+        (
+            "connections_delete",
+            json!({"connectionId": SLACK_CONNECTION_ID}),
+        ),
+        ("keys_list", json!({"teamId": team})),
+        ("keys_get", json!({"keyId": BASICAUTH_KEY_ID})),
+        ("keys_list-types", json!({})),
+        (
+            "keys_create",
+            json!({"teamId": team, "name": "K", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}),
+        ),
+        (
+            "keys_update",
+            json!({"keyId": BASICAUTH_KEY_ID, "name": "Renamed"}),
+        ),
+        ("keys_delete", json!({"keyId": BASICAUTH_KEY_ID})),
+        ("credential-requests_list", json!({"teamId": team})),
+        (
+            "credential-requests_get",
+            json!({"requestId": PENDING_REQUEST_ID}),
+        ),
+        (
+            "credential-requests_delete",
+            json!({"requestId": PENDING_REQUEST_ID}),
+        ),
+        (
+            "credential-requests_credential-decline",
+            json!({"credentialId": PENDING_CREDENTIAL_ID}),
+        ),
+        (
+            "credential-requests_credential-delete",
+            json!({"credentialId": PENDING_CREDENTIAL_ID}),
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": team, "credentials": [{"appName": "slack", "appModules": ["*"]}]}),
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": team, "connections": [{"type": "google"}]}),
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": GOOGLE_CONNECTION_ID, "scopes": ["https://www.googleapis.com/auth/drive"]}),
+        ),
+        (
+            "credential-requests_list-app-modules-with-creds",
+            json!({"appName": "slack"}),
+        ),
+        (
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 1}),
+        ),
+    ]
+}
 
 /// The client's settings in every cell: short timeouts, two retries, tiny back-off.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -180,7 +199,7 @@ fn acts(method: &str, path: &str) -> bool {
     method == "POST" && !path.ends_with("/scoped") && !path.ends_with("/test")
 }
 
-async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cell {
+async fn run_cell(tool: &'static str, args: Value, column: Column) -> Cell {
     let sandbox = Sandbox::start().await.expect("sandbox");
     let base = if column.name == "refused" {
         closed_loopback_url().unwrap()
@@ -198,7 +217,7 @@ async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cel
             max_delay: Duration::from_millis(40),
         },
     };
-    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), Some(1));
+    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), Some(DEFAULT_TEAM));
     if tool == "credential-requests_credential-delete" {
         authorize_pending_credential(&sandbox).await;
     }
@@ -207,7 +226,7 @@ async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cel
         sandbox.inject(fault, column.times);
     }
     let client = in_process::connect(server, ()).await.expect("client");
-    let Value::Object(args) = serde_json::from_str::<Value>(args).unwrap() else {
+    let Value::Object(args) = args else {
         unreachable!()
     };
     let args: Map<String, Value> = args;
@@ -275,7 +294,7 @@ async fn run_cell(tool: &'static str, args: &'static str, column: Column) -> Cel
 /// The person authorizes the seeded pending credential, so that it has a connection to delete.
 async fn authorize_pending_credential(sandbox: &Sandbox) {
     let url = format!(
-        "{}/credential-requests/a07e16f2ad134bf49cf83a00aa95c0a5/credentials/5d3f0c9be2a14f6e8b7a1c2d3e4f5061/authorize",
+        "{}/credential-requests/{PENDING_REQUEST_ID}/credentials/{PENDING_CREDENTIAL_ID}/authorize",
         sandbox.origin()
     );
     let response = make_credentials_mcp::make::client_builder()
@@ -309,7 +328,7 @@ fn table(cells: &[(usize, usize, Cell)], columns: &[Column]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(columns.len()));
     out.push('\n');
-    for (t, (tool, _)) in TOOLS.iter().enumerate() {
+    for (t, (tool, _)) in tools().iter().enumerate() {
         out.push_str(&format!("| `{tool}` |"));
         for c in 0..columns.len() {
             let cell = &cells
@@ -338,9 +357,10 @@ async fn every_tool_against_every_upstream_fault() {
     let columns = columns();
     let limit = Arc::new(Semaphore::new(24));
     let mut tasks = tokio::task::JoinSet::new();
-    for (t, (tool, args)) in TOOLS.iter().enumerate() {
+    let tools = tools();
+    for (t, (tool, args)) in tools.iter().enumerate() {
         for (c, column) in columns.iter().enumerate() {
-            let (tool, args, column, limit) = (*tool, *args, column.clone(), limit.clone());
+            let (tool, args, column, limit) = (*tool, args.clone(), column.clone(), limit.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.unwrap();
                 (t, c, run_cell(tool, args, column).await)
@@ -354,7 +374,7 @@ async fn every_tool_against_every_upstream_fault() {
     let mut problems = Vec::new();
     for (t, c, cell) in &cells {
         for p in &cell.problems {
-            problems.push(format!("{} / {}: {p}", TOOLS[*t].0, columns[*c].name));
+            problems.push(format!("{} / {}: {p}", tools[*t].0, columns[*c].name));
         }
     }
     let generated = table(&cells, &columns);

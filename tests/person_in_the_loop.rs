@@ -13,6 +13,10 @@ use std::time::Duration;
 use common::person::{self, ALL, Era, TestPerson, Wire, World, can_ask, eventually};
 use common::{params, structured, text};
 use make_credentials_mcp::person::{ConfirmMode, PersonSettings, UrlElicitation};
+use make_credentials_mcp::sandbox::seed::{
+    APIKEY_KEY_ID, BASICAUTH_KEY_ID, CRASHING_CONNECTION_ID, GOOGLE_CONNECTION_ID,
+    HTTP_CONNECTION_ID, PENDING_CREDENTIAL_ID, PENDING_REQUEST_ID, SLACK_CONNECTION_ID,
+};
 use rmcp::model::{CallToolResponse, ElicitRequestParams, ElicitationAction};
 use serde_json::{Value, json};
 
@@ -155,7 +159,7 @@ async fn a_declined_or_cancelled_link_still_ends_in_the_normal_result() {
 async fn extend_hands_over_the_link_for_the_missing_scopes() {
     for (wire, era) in [(Wire::Pipe, Era::Legacy), (Wire::Sessions, Era::Modern)] {
         let world = World::start(wire, era, TestPerson::agreeing()).await;
-        let args = json!({"connectionId": 1001, "scopes": [GOOGLE_DRIVE, "https://www.googleapis.com/auth/userinfo.email"]});
+        let args = json!({"connectionId": GOOGLE_CONNECTION_ID, "scopes": [GOOGLE_DRIVE, "https://www.googleapis.com/auth/userinfo.email"]});
         let out = structured(
             &world
                 .call("credential-requests_extend-connection", args)
@@ -170,7 +174,9 @@ async fn extend_hands_over_the_link_for_the_missing_scopes() {
             panic!("URL mode")
         };
         assert!(
-            message.contains("1 more scope for connection 1001"),
+            message.contains(&format!(
+                "1 more scope for connection {GOOGLE_CONNECTION_ID}"
+            )),
             "{message}"
         );
         world.stop().await;
@@ -350,7 +356,7 @@ async fn a_wait_that_times_out_is_a_normal_result() {
         &world
             .call(
                 "credential-requests_wait-for-authorization",
-                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 1}),
+                json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 1}),
             )
             .await,
     );
@@ -366,7 +372,7 @@ async fn a_wait_that_times_out_is_a_normal_result() {
     let bad = world
         .call(
             "credential-requests_wait-for-authorization",
-            json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 601}),
+            json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 601}),
         )
         .await;
     assert_eq!(bad.is_error, Some(true));
@@ -386,7 +392,7 @@ async fn a_cancelled_wait_stops() {
     let world = World::start(Wire::Pipe, Era::Legacy, TestPerson::unreachable()).await;
     let wait = world.call(
         "credential-requests_wait-for-authorization",
-        json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5", "timeoutSeconds": 60}),
+        json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 60}),
     );
     // Dropping the call sends notifications/cancelled.
     let cancelled = tokio::time::timeout(Duration::from_millis(1500), wait).await;
@@ -396,11 +402,11 @@ async fn a_cancelled_wait_stops() {
         &world
             .call(
                 "credential-requests_get",
-                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+                json!({"requestId": PENDING_REQUEST_ID}),
             )
             .await,
     );
-    assert_eq!(out["request"]["id"], "a07e16f2ad134bf49cf83a00aa95c0a5");
+    assert_eq!(out["request"]["id"], PENDING_REQUEST_ID);
     world.stop().await;
 }
 
@@ -421,7 +427,10 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
         .await;
         let out = structured(
             &world
-                .call("connections_delete", json!({"connectionId": 1002}))
+                .call(
+                    "connections_delete",
+                    json!({"connectionId": SLACK_CONNECTION_ID}),
+                )
                 .await,
         );
         if can_ask(wire, era) {
@@ -434,7 +443,10 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
                     .contains("nothing was changed"),
                 "{ctx}"
             );
-            assert!(connection_exists(&world, 1002).await, "{ctx}");
+            assert!(
+                connection_exists(&world, SLACK_CONNECTION_ID).await,
+                "{ctx}"
+            );
             let ElicitRequestParams::FormElicitationParams { message, .. } =
                 &world.person.elicitations()[0]
             else {
@@ -442,7 +454,9 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
             };
             assert_eq!(
                 message,
-                "Delete connection 'Slack (Acme workspace)' (id 1002, slack3)? Scenarios using it will stop working. This cannot be undone."
+                &format!(
+                    "Delete connection 'Slack (Acme workspace)' (id {SLACK_CONNECTION_ID}, slack3)? Scenarios using it will stop working. This cannot be undone."
+                )
             );
         } else {
             // `auto` proceeds where the client cannot be asked.
@@ -455,11 +469,17 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
         let world = World::start(wire, era, TestPerson::agreeing()).await;
         let out = structured(
             &world
-                .call("connections_delete", json!({"connectionId": 1002}))
+                .call(
+                    "connections_delete",
+                    json!({"connectionId": SLACK_CONNECTION_ID}),
+                )
                 .await,
         );
         assert_eq!(out["deleted"], true, "{ctx}: {out}");
-        assert!(!connection_exists(&world, 1002).await, "{ctx}");
+        assert!(
+            !connection_exists(&world, SLACK_CONNECTION_ID).await,
+            "{ctx}"
+        );
         if can_ask(wire, era) {
             assert_eq!(out["confirmation"]["proceeded"], true, "{ctx}");
         }
@@ -473,22 +493,22 @@ async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
     for era in [Era::Legacy, Era::Modern] {
         let world = World::start(Wire::Pipe, era, declines()).await;
         let calls = [
-            ("keys_delete", json!({"keyId": 2002})),
+            ("keys_delete", json!({"keyId": APIKEY_KEY_ID})),
             (
                 "keys_update",
-                json!({"keyId": 2002, "parameters": {"key": "new", "placement": "header", "name": "X-API-Key"}}),
+                json!({"keyId": APIKEY_KEY_ID, "parameters": {"key": "new", "placement": "header", "name": "X-API-Key"}}),
             ),
             (
                 "connections_update",
-                json!({"connectionId": 1003, "data": {"authUser": "u", "authPass": "p"}}),
+                json!({"connectionId": HTTP_CONNECTION_ID, "data": {"authUser": "u", "authPass": "p"}}),
             ),
             (
                 "credential-requests_delete",
-                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+                json!({"requestId": PENDING_REQUEST_ID}),
             ),
             (
                 "credential-requests_credential-delete",
-                json!({"credentialId": "5d3f0c9be2a14f6e8b7a1c2d3e4f5061"}),
+                json!({"credentialId": PENDING_CREDENTIAL_ID}),
             ),
         ];
         for (tool, args) in calls {
@@ -511,7 +531,9 @@ async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
             .collect();
         assert_eq!(questions.len(), 5, "{questions:?}");
         assert!(
-            questions[0].starts_with("Delete key 'Weather API key' (id 2002, apikeyauth)?"),
+            questions[0].starts_with(&format!(
+                "Delete key 'Weather API key' (id {APIKEY_KEY_ID}, apikeyauth)?"
+            )),
             "{}",
             questions[0]
         );
@@ -531,14 +553,20 @@ async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
             questions[3]
         );
         assert!(
-            questions[4].contains("credential 5d3f0c9be2a14f6e8b7a1c2d3e4f5061"),
+            questions[4].contains(&format!("credential {PENDING_CREDENTIAL_ID}")),
             "{}",
             questions[4]
         );
-        assert_eq!(world.make_get("/keys/2002").await.0, 200, "nothing deleted");
+        assert_eq!(
+            world.make_get(&format!("/keys/{APIKEY_KEY_ID}")).await.0,
+            200,
+            "nothing deleted"
+        );
         assert_eq!(
             world
-                .make_get("/credential-requests/requests/a07e16f2ad134bf49cf83a00aa95c0a5/detail")
+                .make_get(&format!(
+                    "/credential-requests/requests/{PENDING_REQUEST_ID}/detail"
+                ))
                 .await
                 .0,
             200
@@ -559,19 +587,29 @@ async fn confirm_always_refuses_where_it_cannot_ask_and_never_does_not_ask() {
         (Wire::Stateless, Era::Legacy, TestPerson::agreeing()),
     ] {
         let world = World::with(wire, era, person, always.clone()).await;
-        let result = world.call("keys_delete", json!({"keyId": 2001})).await;
+        let result = world
+            .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+            .await;
         assert_eq!(result.is_error, Some(true), "{wire:?}/{era:?}");
         assert!(
             text(&result).contains("--confirm always"),
             "{}",
             text(&result)
         );
-        assert_eq!(world.make_get("/keys/2001").await.0, 200, "nothing deleted");
+        assert_eq!(
+            world.make_get(&format!("/keys/{BASICAUTH_KEY_ID}")).await.0,
+            200,
+            "nothing deleted"
+        );
         world.stop().await;
     }
     // `always` with a client that can be asked: asked, then deleted.
     let world = World::with(Wire::Sessions, Era::Legacy, TestPerson::agreeing(), always).await;
-    let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+    let out = structured(
+        &world
+            .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+            .await,
+    );
     assert_eq!(out["deleted"], true);
     world.stop().await;
 
@@ -581,7 +619,11 @@ async fn confirm_always_refuses_where_it_cannot_ask_and_never_does_not_ask() {
     };
     for era in [Era::Legacy, Era::Modern] {
         let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), never.clone()).await;
-        let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+        let out = structured(
+            &world
+                .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+                .await,
+        );
         assert_eq!(out["deleted"], true);
         assert!(world.person.elicitations().is_empty(), "never asks");
         world.stop().await;
@@ -594,9 +636,16 @@ async fn an_unticked_confirmation_is_not_a_yes() {
         let mut person = TestPerson::agreeing();
         person.tick = false;
         let world = World::start(Wire::Pipe, era, person).await;
-        let out = structured(&world.call("keys_delete", json!({"keyId": 2001})).await);
+        let out = structured(
+            &world
+                .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+                .await,
+        );
         assert_eq!(out["deleted"], false, "{era:?}: {out}");
-        assert_eq!(world.make_get("/keys/2001").await.0, 200);
+        assert_eq!(
+            world.make_get(&format!("/keys/{BASICAUTH_KEY_ID}")).await.0,
+            200
+        );
         world.stop().await;
     }
 }
@@ -635,12 +684,16 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
         other => panic!("{other:?}"),
     };
     // Replayed for another connection (other arguments).
-    let state = ask("connections_delete", json!({"connectionId": 1002})).await;
+    let state = ask(
+        "connections_delete",
+        json!({"connectionId": SLACK_CONNECTION_ID}),
+    )
+    .await;
     let why = refused(
         world
             .call_once(retry(
                 "connections_delete",
-                json!({"connectionId": 1006}),
+                json!({"connectionId": CRASHING_CONNECTION_ID}),
                 state.clone(),
             ))
             .await,
@@ -649,7 +702,11 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     // Replayed for another tool.
     let why = refused(
         world
-            .call_once(retry("keys_delete", json!({"keyId": 1002}), state.clone()))
+            .call_once(retry(
+                "keys_delete",
+                json!({"keyId": SLACK_CONNECTION_ID}),
+                state.clone(),
+            ))
             .await,
     );
     assert!(why.contains("was refused"), "{why}");
@@ -663,7 +720,7 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
         world
             .call_once(retry(
                 "connections_delete",
-                json!({"connectionId": 1002}),
+                json!({"connectionId": SLACK_CONNECTION_ID}),
                 tampered,
             ))
             .await,
@@ -674,23 +731,20 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
         world
             .call_once(retry(
                 "connections_delete",
-                json!({"connectionId": 1002}),
+                json!({"connectionId": SLACK_CONNECTION_ID}),
                 state,
             ))
             .await,
     );
     assert!(why.contains("expired"), "{why}");
-    for id in [1002, 1006] {
+    for id in [SLACK_CONNECTION_ID, CRASHING_CONNECTION_ID] {
         assert!(connection_exists(&world, id).await, "nothing deleted");
     }
     // Another object: the request's credentials changed between question and answer.
-    let args = json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"});
+    let args = json!({"requestId": PENDING_REQUEST_ID});
     let state = ask("credential-requests_delete", args.clone()).await;
     world
-        .authorize(
-            "a07e16f2ad134bf49cf83a00aa95c0a5",
-            "5d3f0c9be2a14f6e8b7a1c2d3e4f5061",
-        )
+        .authorize(PENDING_REQUEST_ID, PENDING_CREDENTIAL_ID)
         .await;
     let why = refused(
         world
@@ -700,7 +754,9 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     assert!(why.contains("but the call now concerns"), "{why}");
     assert_eq!(
         world
-            .make_get("/credential-requests/requests/a07e16f2ad134bf49cf83a00aa95c0a5/detail")
+            .make_get(&format!(
+                "/credential-requests/requests/{PENDING_REQUEST_ID}/detail"
+            ))
             .await
             .0,
         200
@@ -788,11 +844,14 @@ async fn a_write_only_key_is_asked_about_the_bare_id() {
         )
         .await;
         for (tool, args) in [
-            ("connections_delete", json!({"connectionId": 1002})),
-            ("keys_delete", json!({"keyId": 2001})),
+            (
+                "connections_delete",
+                json!({"connectionId": SLACK_CONNECTION_ID}),
+            ),
+            ("keys_delete", json!({"keyId": BASICAUTH_KEY_ID})),
             (
                 "credential-requests_delete",
-                json!({"requestId": "a07e16f2ad134bf49cf83a00aa95c0a5"}),
+                json!({"requestId": PENDING_REQUEST_ID}),
             ),
         ] {
             let out = structured(&world.call(tool, args).await);
@@ -809,17 +868,17 @@ async fn a_write_only_key_is_asked_about_the_bare_id() {
             })
             .collect();
         assert!(
-            questions[0].starts_with("Delete connection 1002?"),
+            questions[0].starts_with(&format!("Delete connection {SLACK_CONNECTION_ID}?")),
             "{questions:?}"
         );
         assert!(
-            questions[1].starts_with("Delete key 2001?"),
+            questions[1].starts_with(&format!("Delete key {BASICAUTH_KEY_ID}?")),
             "{questions:?}"
         );
         assert!(
-            questions[2].starts_with(
-                "Delete credential request a07e16f2ad134bf49cf83a00aa95c0a5 and every"
-            ),
+            questions[2].starts_with(&format!(
+                "Delete credential request {PENDING_REQUEST_ID} and every"
+            )),
             "{questions:?}"
         );
         world.stop().await;

@@ -6,6 +6,9 @@ mod common;
 use clap::Parser;
 use common::structured;
 use make_credentials_mcp::cli::Cli;
+use make_credentials_mcp::sandbox::seed::{
+    CRASHING_CONNECTION_ID, FOREIGN_TEAM, GOOGLE_CONNECTION_ID,
+};
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport::in_process;
 use rmcp::RoleClient;
@@ -277,7 +280,10 @@ async fn a_declined_and_an_authorized_credential_make_a_partially_authorized_req
 async fn the_sandbox_answers_like_make_for_errors_the_tools_surface() {
     let f = Flow::start().await;
     // Another organization's team: 403 with the zone hint.
-    let text = f.call("keys_list", json!({"teamId": 3})).await.content[0]
+    let text = f
+        .call("keys_list", json!({"teamId": FOREIGN_TEAM}))
+        .await
+        .content[0]
         .as_text()
         .unwrap()
         .text
@@ -288,7 +294,10 @@ async fn the_sandbox_answers_like_make_for_errors_the_tools_surface() {
     );
     // Verify: a broken connection is "not valid", not an error.
     let verify = f
-        .ok("connections_verify", json!({"connectionId": 1006}))
+        .ok(
+            "connections_verify",
+            json!({"connectionId": CRASHING_CONNECTION_ID}),
+        )
         .await;
     assert_eq!(verify["verified"], false);
     assert!(verify["reason"].as_str().unwrap().contains("424"));
@@ -296,7 +305,7 @@ async fn the_sandbox_answers_like_make_for_errors_the_tools_surface() {
     let refused = f
         .call(
             "connections_update",
-            json!({"connectionId": 1001, "data": {"clientId": "x"}}),
+            json!({"connectionId": GOOGLE_CONNECTION_ID, "data": {"clientId": "x"}}),
         )
         .await;
     assert_eq!(refused.is_error, Some(true));

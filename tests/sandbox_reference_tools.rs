@@ -7,6 +7,7 @@ mod common;
 use clap::Parser;
 use common::structured;
 use make_credentials_mcp::cli::Cli;
+use make_credentials_mcp::sandbox::seed::{HTTP_CONNECTION_ID, SLACK_CONNECTION_ID};
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport::in_process;
 use rmcp::RoleClient;
@@ -120,12 +121,12 @@ async fn editable_schema_names_what_connections_update_must_give() {
     let out = s
         .ok(
             "connections_get-editable-data-schema",
-            json!({"connectionId": 1003}),
+            json!({"connectionId": HTTP_CONNECTION_ID}),
         )
         .await;
     assert_eq!(
         out,
-        json!({"connectionId": 1003, "editableParameters": ["authUser", "authPass"]})
+        json!({"connectionId": HTTP_CONNECTION_ID, "editableParameters": ["authUser", "authPass"]})
     );
     let data: serde_json::Map<String, Value> = out["editableParameters"]
         .as_array()
@@ -136,7 +137,7 @@ async fn editable_schema_names_what_connections_update_must_give() {
     let updated = s
         .ok(
             "connections_update",
-            json!({"connectionId": 1003, "data": data}),
+            json!({"connectionId": HTTP_CONNECTION_ID, "data": data}),
         )
         .await;
     assert_eq!(updated["dataUpdated"], true);
@@ -144,7 +145,7 @@ async fn editable_schema_names_what_connections_update_must_give() {
     let slack = s
         .ok(
             "connections_get-editable-data-schema",
-            json!({"connectionId": 1002}),
+            json!({"connectionId": SLACK_CONNECTION_ID}),
         )
         .await;
     assert_eq!(slack["editableParameters"], json!([]));

@@ -72,7 +72,7 @@ pub enum Command {
     /// Ctrl-C; point other commands at it with the MAKE_API_URL and MAKE_API_KEY it prints.
     Sandbox {
         /// Loopback port to listen on.
-        #[arg(long, default_value_t = 3902)]
+        #[arg(long, default_value_t = crate::sandbox::SUBCOMMAND_PORT)]
         port: u16,
         /// Make the API misbehave at random, to test a client's retries: a comma list of
         /// FAULT=PROBABILITY and latency=DURATION, e.g. 429=0.05,500=0.02,latency=200ms.

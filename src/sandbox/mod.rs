@@ -42,7 +42,7 @@ mod key_scopes;
 mod keys;
 mod render;
 mod scopes;
-mod seed;
+pub mod seed;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -65,6 +65,10 @@ pub use faults::{
 };
 pub use key_scopes::{KeyScopes, KeyScopesError, TOKEN_SCOPES};
 use state::Store;
+
+/// The port `make-credentials-mcp sandbox` listens on unless `--port` says otherwise
+/// (`--sandbox` uses a free one: [`SandboxOptions::port`] 0).
+pub const SUBCOMMAND_PORT: u16 = 3902;
 
 /// Knobs for how the sandbox misbehaves. Defaults give a well-behaved Make.
 #[derive(Debug, Clone, Default)]

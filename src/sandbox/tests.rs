@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::seed::{BASICAUTH_KEY_ID, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID};
 use super::{Sandbox, SandboxOptions};
 
 async fn send(
@@ -31,13 +32,13 @@ async fn set_data_replaces_every_editable_parameter() {
     let status = send(
         &sb,
         reqwest::Method::POST,
-        "/connections/1003/set-data",
+        &format!("/connections/{HTTP_CONNECTION_ID}/set-data"),
         json!({"authUser": "new"}),
     )
     .await;
     assert_eq!(status, 200);
     let store = sb.state.lock();
-    let data = &store.connections[&1003].data;
+    let data = &store.connections[&HTTP_CONNECTION_ID].data;
     assert_eq!(data["authUser"], "new");
     assert_eq!(
         data["authPass"], "",
@@ -51,13 +52,13 @@ async fn create_stores_data_and_key_update_merges_parameters() {
     let status = send(
         &sb,
         reqwest::Method::PATCH,
-        "/keys/2001",
+        &format!("/keys/{BASICAUTH_KEY_ID}"),
         json!({"parameters": {"authPass": "rotated"}}),
     )
     .await;
     assert_eq!(status, 200);
     let store = sb.state.lock();
-    let params = &store.keys[&2001].parameters;
+    let params = &store.keys[&BASICAUTH_KEY_ID].parameters;
     assert_eq!(
         (params["authUser"].as_str(), params["authPass"].as_str()),
         (Some("staging"), Some("rotated"))
@@ -84,7 +85,10 @@ async fn wrong_method_is_a_make_style_405() {
     let resp = crate::make::client_builder()
         .build()
         .unwrap()
-        .put(format!("{}/connections/1001", sb.api_base_url()))
+        .put(format!(
+            "{}/connections/{GOOGLE_CONNECTION_ID}",
+            sb.api_base_url()
+        ))
         .header("Authorization", format!("Token {}", sb.api_key()))
         .send()
         .await

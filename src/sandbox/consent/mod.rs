@@ -6,7 +6,7 @@
 //! the experience the sandbox stands in for: an OAuth card lists the scopes it will grant
 //! (an extension lists the scopes it adds), and a key card asks for the key's parameters,
 //! so a secret is typed on this page and never in the chat. Every user-provided string is
-//! HTML-escaped ([`page::escape`]).
+//! HTML-escaped by construction (`maud::html!`, see [`page`]).
 //!
 //! # Form contract
 //!

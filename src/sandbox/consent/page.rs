@@ -1,33 +1,17 @@
 //! The consent page's HTML: layout, one card per credential, the scopes an OAuth credential
-//! grants, and error pages. Every string that came from a request, a person or the store
-//! goes through [`escape`].
-
-use std::fmt::Write;
+//! grants, and error pages. The markup is written with [`maud::html!`], which escapes every
+//! interpolated string (request, person or store data) by construction; only the constant
+//! stylesheet and the doctype are inserted as they are.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, PreEscaped, html};
 
 use super::key_form;
 use crate::sandbox::catalog::{self, ConnectionType};
 use crate::sandbox::errors::ApiError;
 use crate::sandbox::state::{Component, CredState, Credential, Store};
 use crate::sandbox::time::iso;
-
-/// Escapes text for HTML element content and double- or single-quoted attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "
 body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f2fa;color:#1f1a33}
@@ -54,24 +38,35 @@ input[readonly]{background:#f4f2fa;color:#3d3852}
 footer{color:#7b7690;font-size:13px;margin-top:28px}
 ";
 
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main>{body}\
-         <footer>Served by the local Make API sandbox. Nothing here reaches Make or any third party.</footer>\
-         </main></body></html>\n",
-        escape(title)
-    )
+fn layout(title: &str, body: Markup) -> String {
+    html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    (body)
+                    footer { "Served by the local Make API sandbox. Nothing here reaches Make or any third party." }
+                }
+            }
+        }
+        "\n"
+    }
+    .into_string()
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<p class=\"brand\">Make sandbox</p><h1>{}</h1><p>{}</p>",
-        status.as_u16(),
-        escape(message)
-    );
-    (status, Html(layout("Credential request", &body))).into_response()
+    let body = html! {
+        p class="brand" { "Make sandbox" }
+        h1 { (status.as_u16()) }
+        p { (message) }
+    };
+    (status, Html(layout("Credential request", body))).into_response()
 }
 
 /// An API error as an HTML page.
@@ -101,25 +96,28 @@ pub struct Feedback<'a> {
 }
 
 /// A list of scopes, each with the catalog's description or its plain name.
-fn scope_list(out: &mut String, ct: Option<&ConnectionType>, scopes: &[String]) {
-    if scopes.is_empty() {
-        out.push_str("None");
-        return;
-    }
-    out.push_str("<ul>");
-    for s in scopes {
-        let _ = write!(out, "<li><code>{}</code>", escape(s));
-        if let Some(ct) = ct {
-            let _ = write!(out, " — {}", escape(&ct.describe_scope(s)));
+fn scope_list(ct: Option<&ConnectionType>, scopes: &[String]) -> Markup {
+    html! {
+        @if scopes.is_empty() {
+            "None"
+        } @else {
+            ul {
+                @for s in scopes {
+                    li {
+                        code { (s) }
+                        @if let Some(ct) = ct {
+                            " — " (ct.describe_scope(s))
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</li>");
     }
-    out.push_str("</ul>");
 }
 
 /// What an OAuth credential will grant. An extension lists the scopes it adds apart from
 /// those the connection already holds, so the person sees exactly what changes.
-fn scope_rows(out: &mut String, store: &Store, c: &Credential) {
+fn scope_rows(store: &Store, c: &Credential) -> Markup {
     let ct = catalog::connection_type(&c.type_name);
     match c.extends {
         Some(conn_id) if c.state != CredState::Authorized => {
@@ -133,11 +131,12 @@ fn scope_rows(out: &mut String, store: &Store, c: &Credential) {
                 .filter(|s| !held.contains(s))
                 .cloned()
                 .collect();
-            out.push_str("<dt>Adds scopes</dt><dd>");
-            scope_list(out, ct, &adds);
-            out.push_str("</dd><dt>Already granted</dt><dd>");
-            scope_list(out, ct, held);
-            out.push_str("</dd>");
+            html! {
+                dt { "Adds scopes" }
+                dd { (scope_list(ct, &adds)) }
+                dt { "Already granted" }
+                dd { (scope_list(ct, held)) }
+            }
         }
         _ => {
             let head = if c.state == CredState::Authorized {
@@ -145,116 +144,121 @@ fn scope_rows(out: &mut String, store: &Store, c: &Credential) {
             } else {
                 "Will grant"
             };
-            let _ = write!(out, "<dt>{head}</dt><dd>");
-            if c.scope.is_empty() {
-                let defaults: Vec<String> = ct
-                    .map(|t| t.default_scopes.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default();
-                out.push_str("No scopes requested; the connection gets the type's default: ");
-                scope_list(out, ct, &defaults);
-            } else {
-                scope_list(out, ct, &c.scope);
+            let defaults: Vec<String> = ct
+                .map(|t| t.default_scopes.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default();
+            html! {
+                dt { (head) }
+                dd {
+                    @if c.scope.is_empty() {
+                        "No scopes requested; the connection gets the type's default: "
+                        (scope_list(ct, &defaults))
+                    } @else {
+                        (scope_list(ct, &c.scope))
+                    }
+                }
             }
-            out.push_str("</dd>");
+        }
+    }
+}
+
+/// The card's facts: component, type, scopes, and what the request and the person added.
+fn card_facts(store: &Store, c: &Credential) -> Markup {
+    let component = match c.component {
+        Component::Account => "Connection (account)",
+        Component::Keychain => "Key (keychain)",
+    };
+    let created = if c.component == Component::Keychain {
+        "key"
+    } else {
+        "connection"
+    };
+    html! {
+        dl {
+            dt { "Component" }
+            dd { (component) }
+            dt { "Type" }
+            dd { code { (c.type_name) } " (" (c.auth_type) ")" }
+            @if c.component == Component::Account && c.auth_type == "oauth" {
+                (scope_rows(store, c))
+            }
+            @if let Some(d) = &c.description {
+                dt { "Description" }
+                dd { (d) }
+            }
+            @if let Some(app) = &c.app_name {
+                dt { "Used by" }
+                dd {
+                    (app)
+                    @if let Some(v) = c.app_version { " v" (v) }
+                    " — " (c.app_modules.join(", "))
+                }
+            }
+            @if let Some(conn) = c.extends {
+                dt { "Extends" }
+                dd { "connection #" (conn) }
+            }
+            @if let Some(remote) = c.remote_id {
+                dt { "Created" }
+                dd { (created) " #" (remote) }
+            }
+            @if let Some(reason) = &c.decline_reason {
+                dt { "Decline reason" }
+                dd { (reason) }
+            }
+        }
+    }
+}
+
+/// The card's forms: authorize (a key's parameters, or one button) and decline.
+fn card_actions(request_id: &str, c: &Credential, feedback: Option<&Feedback<'_>>) -> Markup {
+    let base = format!("/credential-requests/{request_id}/credentials/{}", c.id);
+    let authorize = format!("{base}/authorize");
+    let key_type = (c.component == Component::Keychain)
+        .then(|| catalog::key_type(&c.type_name))
+        .flatten();
+    html! {
+        div class="actions" {
+            @if c.state == CredState::Authorized {
+                span { "Authorized. Delete the request or the credential to revoke it." }
+            } @else {
+                @if let Some(kt) = key_type {
+                    (key_form::render(&authorize, c, kt, feedback.map(|f| f.entered)))
+                } @else {
+                    form method="post" action=(authorize) {
+                        button class="primary" type="submit" { "Authorize" }
+                    }
+                }
+                form method="post" action={ (base) "/decline" } {
+                    input name="reason" maxlength="240" placeholder="Reason (optional)" aria-label="Decline reason";
+                    button type="submit" { "Decline" }
+                }
+            }
         }
     }
 }
 
 fn credential_card(
-    out: &mut String,
     store: &Store,
     request_id: &str,
     c: &Credential,
     feedback: Option<&Feedback<'_>>,
-) {
+) -> Markup {
     let state = c.state.as_str();
-    let component = match c.component {
-        Component::Account => "Connection (account)",
-        Component::Keychain => "Key (keychain)",
-    };
-    let _ = write!(
-        out,
-        "<article class=\"card\" id=\"credential-{id}\"><div class=\"head\"><h2>{label}</h2>\
-         <span class=\"badge s-{state}\">{state}</span></div><dl>\
-         <dt>Component</dt><dd>{component}</dd><dt>Type</dt><dd><code>{ty}</code> ({auth})</dd>",
-        id = escape(&c.id),
-        label = escape(c.name_override.as_deref().unwrap_or(&c.label)),
-        ty = escape(&c.type_name),
-        auth = escape(c.auth_type),
-    );
-    if c.component == Component::Account && c.auth_type == "oauth" {
-        scope_rows(out, store, c);
-    }
-    if let Some(d) = &c.description {
-        let _ = write!(out, "<dt>Description</dt><dd>{}</dd>", escape(d));
-    }
-    if let Some(app) = &c.app_name {
-        let version = c.app_version.map(|v| format!(" v{v}")).unwrap_or_default();
-        let _ = write!(
-            out,
-            "<dt>Used by</dt><dd>{}{} — {}</dd>",
-            escape(app),
-            version,
-            escape(&c.app_modules.join(", "))
-        );
-    }
-    if let Some(conn) = c.extends {
-        let _ = write!(out, "<dt>Extends</dt><dd>connection #{conn}</dd>");
-    }
-    if let Some(remote) = c.remote_id {
-        let what = if c.component == Component::Keychain {
-            "key"
-        } else {
-            "connection"
-        };
-        let _ = write!(out, "<dt>Created</dt><dd>{what} #{remote}</dd>");
-    }
-    if let Some(reason) = &c.decline_reason {
-        let _ = write!(out, "<dt>Decline reason</dt><dd>{}</dd>", escape(reason));
-    }
-    out.push_str("</dl>");
     let feedback = feedback.filter(|f| f.credential_id == c.id);
-    if let Some(f) = feedback {
-        let _ = write!(
-            out,
-            "<p class=\"error\" role=\"alert\">Not authorized: {}</p>",
-            escape(&message(f.error))
-        );
-    }
-    out.push_str("<div class=\"actions\">");
-    let base = format!(
-        "/credential-requests/{}/credentials/{}",
-        escape(request_id),
-        escape(&c.id)
-    );
-    let key_type = (c.component == Component::Keychain)
-        .then(|| catalog::key_type(&c.type_name))
-        .flatten();
-    if c.state == CredState::Authorized {
-        out.push_str("<span>Authorized. Delete the request or the credential to revoke it.</span>");
-    } else {
-        match key_type {
-            Some(kt) => key_form::render(
-                out,
-                &format!("{base}/authorize"),
-                c,
-                kt,
-                feedback.map(|f| f.entered),
-            ),
-            None => {
-                let _ = write!(
-                    out,
-                    "<form method=\"post\" action=\"{base}/authorize\"><button class=\"primary\" type=\"submit\">Authorize</button></form>"
-                );
+    html! {
+        article class="card" id={ "credential-" (c.id) } {
+            div class="head" {
+                h2 { (c.name_override.as_deref().unwrap_or(&c.label)) }
+                span class={ "badge s-" (state) } { (state) }
             }
+            (card_facts(store, c))
+            @if let Some(f) = feedback {
+                p class="error" role="alert" { "Not authorized: " (message(f.error)) }
+            }
+            (card_actions(request_id, c, feedback))
         }
-        let _ = write!(
-            out,
-            "<form method=\"post\" action=\"{base}/decline\"><input name=\"reason\" maxlength=\"240\" placeholder=\"Reason (optional)\" aria-label=\"Decline reason\">\
-             <button type=\"submit\">Decline</button></form>"
-        );
     }
-    out.push_str("</div></article>");
 }
 
 /// The whole page for a request; `feedback` marks the card whose post was refused.
@@ -266,34 +270,20 @@ pub fn render_page(
     let req = store.request(request_id)?;
     let status = store.request_status(req);
     let team = store.accessible_team(req.team_id)?.name;
-    let mut body = format!(
-        "<p class=\"brand\">Make sandbox · credential request</p><h1>{}</h1>",
-        escape(&req.name)
-    );
-    if let Some(d) = &req.description {
-        let _ = write!(body, "<p class=\"desc\">{}</p>", escape(d));
-    }
-    let _ = write!(
-        body,
-        "<p class=\"meta\">Team {} · Status <span class=\"badge s-{status}\">{status}</span> · Expires {}</p>",
-        escape(team),
-        iso(req.expires_at)
-    );
-    for c in store.credentials_of(req) {
-        credential_card(&mut body, store, &req.id, c, feedback);
-    }
-    Ok(layout(&format!("Authorize: {}", req.name), &body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
+    let body = html! {
+        p class="brand" { "Make sandbox · credential request" }
+        h1 { (req.name) }
+        @if let Some(d) = &req.description {
+            p class="desc" { (d) }
+        }
+        p class="meta" {
+            "Team " (team) " · Status "
+            span class={ "badge s-" (status) } { (status) }
+            " · Expires " (iso(req.expires_at))
+        }
+        @for c in store.credentials_of(req) {
+            (credential_card(store, &req.id, c, feedback))
+        }
+    };
+    Ok(layout(&format!("Authorize: {}", req.name), body))
 }

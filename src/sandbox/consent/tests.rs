@@ -26,6 +26,12 @@ impl Page {
 
     /// Creates a request for keys; returns its id and the credential ids in order.
     async fn request_keys(&self, keys: Value) -> (String, Vec<String>) {
+        self.request(json!({"teamId": 1, "keys": keys})).await
+    }
+
+    /// Creates a request from a `create-by-credentials` body; returns its id and the
+    /// credential ids in order.
+    async fn request(&self, body: Value) -> (String, Vec<String>) {
         let resp = self
             .http
             .post(format!(
@@ -33,7 +39,7 @@ impl Page {
                 self.sb.api_base_url()
             ))
             .header("Authorization", format!("Token {}", self.sb.api_key()))
-            .json(&json!({"teamId": 1, "keys": keys}))
+            .json(&body)
             .send()
             .await
             .unwrap();
@@ -90,7 +96,7 @@ impl Page {
     }
 }
 
-/// A refused post: the credential, the posted fields, and the (escaped) message expected.
+/// A refused post: the credential, the posted fields, and the message expected.
 type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
 
 /// The HTML of one credential's card.
@@ -211,32 +217,32 @@ async fn refused_forms_answer_422_name_the_field_and_change_nothing() {
         (
             &cids[0],
             vec![],
-            "Missing value of required parameter &#39;key&#39;.",
+            "Missing value of required parameter 'key'.",
         ),
         (
             &cids[0],
             vec![("key", "s"), ("placement", "cookie"), ("name", "Kept-Name")],
-            "Invalid value in parameter &#39;placement&#39;. Allowed values: header, query.",
+            "Invalid value in parameter 'placement'. Allowed values: header, query.",
         ),
         (
             &cids[0],
             vec![("key", &long)],
-            "maximum length of 4096 chars in parameter &#39;key&#39;",
+            "maximum length of 4096 chars in parameter 'key'",
         ),
         (
             &cids[0],
             vec![("key", "s"), ("colour", "red")],
-            "Invalid parameter &#39;colour&#39;.",
+            "Invalid parameter 'colour'.",
         ),
         (
             &cids[0],
             vec![("key", "a"), ("key", "b")],
-            "Parameter &#39;key&#39; was given more than once.",
+            "Parameter 'key' was given more than once.",
         ),
         (
             &cids[1],
             vec![("authUser", "mallory"), ("authPass", "p")],
-            "Parameter &#39;authUser&#39; is fixed by the request",
+            "Parameter 'authUser' is fixed by the request",
         ),
     ];
     let keys_before = p.key_count();
@@ -289,4 +295,48 @@ async fn declined_key_can_still_be_authorized_with_its_parameters() {
             Some(json!({"key": "00ff", "keyEncoding": "hex"}))
         )
     );
+}
+
+/// Markup from the API and the person lands as text: a name, description, prefill or
+/// reason with tags and quotes cannot open an element or leave an attribute.
+#[tokio::test]
+async fn hostile_strings_come_out_escaped() {
+    const HOSTILE: &str = r#"x"><script>alert('pwned')</script><b a='1'>"#;
+    const ESCAPED: &str = "x&quot;&gt;&lt;script&gt;alert('pwned')&lt;/script&gt;&lt;b a='1'&gt;";
+    let p = Page::new().await;
+    let (rid, cids) = p
+        .request(json!({
+            "teamId": 1, "name": HOSTILE, "description": HOSTILE,
+            "connections": [{"type": "google", "nameOverride": HOSTILE, "description": HOSTILE}],
+            "keys": [{"type": "apikeyauth", "nameOverride": HOSTILE,
+                      "prefill": {"hard": {"name": HOSTILE}, "soft": {"key": HOSTILE}}}],
+        }))
+        .await;
+    crate::sandbox::credentials::decline(&mut p.sb.state.lock(), &cids[0], Some(HOSTILE.into()))
+        .unwrap();
+    let html = p.html(&rid).await;
+
+    assert!(!html.contains("<script") && !html.contains("<b "), "{html}");
+    assert!(html.contains(&format!("<title>Authorize: {ESCAPED}</title>")));
+    assert!(html.contains(&format!("<h1>{ESCAPED}</h1>")));
+    let google = card(&html, &cids[0]);
+    assert!(google.contains(&format!("<h2>{ESCAPED}</h2>")), "{google}");
+    assert!(google.contains(&format!("<dt>Decline reason</dt><dd>{ESCAPED}</dd>")));
+    let key = key_form(card(&html, &cids[1]));
+    assert!(
+        key.contains(&format!("name=\"name\" value=\"{ESCAPED}\" readonly")),
+        "a hard prefill stays inside its attribute: {key}"
+    );
+
+    // A refused post's message and the values typed into it are escaped too.
+    let (status, html) = p
+        .authorize(
+            &rid,
+            &cids[1],
+            &[("name", HOSTILE), ("colour<script>", "red")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("Invalid parameter 'colour&lt;script&gt;'."));
 }

@@ -8,6 +8,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use super::{DEFAULT_OVERSIZE_BYTES, Fault, FaultPlan};
+use crate::sandbox::seed::PENDING_REQUEST_ID;
 use crate::sandbox::{Sandbox, SandboxOptions};
 
 /// A client that does not follow redirects, so a 307 stays visible.
@@ -263,7 +264,7 @@ async fn requests_are_counted_per_method_and_path() {
         .unwrap();
     client()
         .get(format!(
-            "{}/credential-requests/a07e16f2ad134bf49cf83a00aa95c0a5/authorize",
+            "{}/credential-requests/{PENDING_REQUEST_ID}/authorize",
             sb.origin()
         ))
         .send()
@@ -295,7 +296,7 @@ async fn probability_one_always_faults_and_zero_never() {
     }
     let page = client()
         .get(format!(
-            "{}/credential-requests/a07e16f2ad134bf49cf83a00aa95c0a5/authorize",
+            "{}/credential-requests/{PENDING_REQUEST_ID}/authorize",
             sb.origin()
         ))
         .send()

@@ -9,8 +9,7 @@ use crate::sandbox::Sandbox;
 use crate::sandbox::state::CredState;
 
 /// The seeded pending request and its pending OAuth credential (an empty post authorizes).
-const REQUEST: &str = "a07e16f2ad134bf49cf83a00aa95c0a5";
-const CREDENTIAL: &str = "5d3f0c9be2a14f6e8b7a1c2d3e4f5061";
+use crate::sandbox::seed::{PENDING_CREDENTIAL_ID as CREDENTIAL, PENDING_REQUEST_ID as REQUEST};
 #[test]
 fn hosts() {
     for ok in [
