@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
+use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::sandbox::{Fault, Sandbox};
 use reqwest::{Method, StatusCode};
