@@ -3,12 +3,13 @@
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use serde_json::json;
 
 use super::args::Parameters;
 use super::limits::{MAX_LIST_ITEMS, check_strings, check_text};
 use super::{Reply, ToolError, deletion};
-use crate::make::credential_requests::{CreatedRequest, RequestFilter};
+use crate::make::credential_requests::{
+    CreatedRequest, ExtendRequest, NewAppRequest, NewTypedRequest, RequestFilter,
+};
 use crate::person::Question;
 use crate::person::Turn;
 use crate::server::MakeServer;
@@ -22,7 +23,7 @@ mod types;
 pub(super) mod wait;
 
 use checks::{
-    add_texts, check_app_credentials, check_list_filters, check_paging, check_request_texts,
+    check_app_credentials, check_list_filters, check_paging, check_request_texts,
     check_typed_credentials, dedup, non_blank,
 };
 use handover::describe_credentials;
@@ -232,12 +233,13 @@ impl MakeServer {
         let team_id = self.team(args.team_id)?;
         check_request_texts(&args.name, &args.description)?;
         check_app_credentials(&args.credentials)?;
-        let mut body = json!({ "teamId": team_id, "credentials": args.credentials });
-        add_texts(&mut body, args.name, args.description);
-        let created = self
-            .make()
-            .credential_request_action("create", body)
-            .await?;
+        let new = NewAppRequest {
+            team_id,
+            name: non_blank(args.name),
+            description: non_blank(args.description),
+            credentials: args.credentials.into_iter().map(Into::into).collect(),
+        };
+        let created = self.make().create_app_request(&new).await?;
         let what =
             describe_credentials(created.credentials.as_deref(), "the requested credentials");
         Ok(self.hand_over(&turn, created, &what, None).await)
@@ -268,18 +270,14 @@ impl MakeServer {
         let connections = args.connections.unwrap_or_default();
         let keys = args.keys.unwrap_or_default();
         check_typed_credentials(&connections, &keys)?;
-        let mut body = json!({ "teamId": team_id });
-        if !connections.is_empty() {
-            body["connections"] = json!(connections);
-        }
-        if !keys.is_empty() {
-            body["keys"] = json!(keys);
-        }
-        add_texts(&mut body, args.name, args.description);
-        let created = self
-            .make()
-            .credential_request_action("create-by-credentials", body)
-            .await?;
+        let new = NewTypedRequest {
+            team_id,
+            name: non_blank(args.name),
+            description: non_blank(args.description),
+            connections: connections.into_iter().map(Into::into).collect(),
+            keys: keys.into_iter().map(Into::into).collect(),
+        };
+        let created = self.make().create_typed_request(&new).await?;
         let what =
             describe_credentials(created.credentials.as_deref(), "the requested credentials");
         Ok(self.hand_over(&turn, created, &what, None).await)
@@ -325,11 +323,11 @@ impl MakeServer {
                 person: None,
             }));
         }
-        let body = json!({ "connectionId": connection_id, "scopes": new_scopes });
-        let created = self
-            .make()
-            .credential_request_action("extend", body)
-            .await?;
+        let extend = ExtendRequest {
+            connection_id,
+            scopes: new_scopes.clone(),
+        };
+        let created = self.make().extend_connection(&extend).await?;
         let what = match new_scopes.len() {
             1 => format!("1 more scope for connection {connection_id}"),
             n => format!("{n} more scopes for connection {connection_id}"),
