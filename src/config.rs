@@ -5,76 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use url::Url;
 
-use crate::make::RetryPolicy;
+use crate::make::{ApiKey, ClientSettings, RetryPolicy, UrlError, parse_api_url, zone_base_url};
 
-mod base_url;
 #[cfg(test)]
 mod tests;
-
-pub use base_url::{API_PATH, is_loopback_url, is_make_host, parse_api_url, zone_base_url};
-
-/// A Make API key. Its text is only reachable through [`ApiKey::expose`], so it never
-/// ends up in a `Debug` print, a log line or an error message by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key; surrounding white space (a trailing newline from a file) is dropped.
-    pub fn new(key: impl AsRef<str>) -> Option<Self> {
-        let key = key.as_ref().trim();
-        (!key.is_empty()).then(|| Self(key.to_string()))
-    }
-
-    /// The secret itself, for the Authorization header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Make API tokens are UUIDv4-shaped; anything else is taken for an OAuth access token.
-    pub fn is_make_api_token(&self) -> bool {
-        is_uuid_v4(&self.0)
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-/// Only the hyphenated form (36 characters, either case) of a version 4, RFC 4122 variant
-/// UUID: `uuid` also parses the simple, braced and URN forms, which Make keys never take.
-fn is_uuid_v4(s: &str) -> bool {
-    s.len() == 36
-        && uuid::Uuid::try_parse(s)
-            .is_ok_and(|u| u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122)
-}
-
-/// What the shared Make client needs.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    /// `https://{zone}/api/v2`, or `None` when no zone is configured.
-    pub base_url: Option<Url>,
-    /// `None` when no key is configured: the server starts, and calls say how to set one.
-    pub api_key: Option<ApiKey>,
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ClientSettings {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            api_key: None,
-            connect_timeout: Duration::from_secs(crate::make::DEFAULT_CONNECT_TIMEOUT_SECS),
-            timeout: Duration::from_secs(crate::make::DEFAULT_TIMEOUT_SECS),
-            retry: RetryPolicy::default(),
-        }
-    }
-}
 
 /// The server's whole configuration.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +67,12 @@ impl CliLogin {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+impl From<UrlError> for ConfigError {
+    fn from(e: UrlError) -> Self {
+        Self(e.0)
+    }
+}
 
 impl Config {
     /// Validates `raw`. The Make CLI's `login` is used only as a whole, when neither a key nor

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use make_credentials_mcp::cli::{Cli, Command};
-use make_credentials_mcp::logging::{self, Verbosity};
+use make_credentials_mcp::cli::{Cli, Run, Setup};
+use make_credentials_mcp::logging;
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport;
@@ -12,11 +12,7 @@ use make_credentials_mcp::transport;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `tools` and `call` print JSON for a shell user: only warnings by default.
-    logging::init(match cli.command {
-        Some(Command::Tools | Command::Call { .. }) => Verbosity::Quiet,
-        _ => Verbosity::Serving,
-    });
+    logging::init(cli.verbosity());
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -27,47 +23,51 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let command = cli.command.unwrap_or(Command::Stdio);
-    if let Command::Sandbox {
-        port,
-        faults,
-        scopes,
-    } = command
-    {
-        let faults = faults.or(cli.make.sandbox_faults).unwrap_or_default();
-        let scopes = scopes.or(cli.make.sandbox_scopes).unwrap_or_default();
-        startup::serve_sandbox_only(port, faults, scopes).await?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    // Refuse unsafe HTTP settings before anything else happens.
-    let http_options = match &command {
-        Command::Http(args) => Some(args.options()?),
-        _ => None,
+    // `_sandbox` keeps the in-process Make API (`--sandbox`) alive while the server runs.
+    let start = |setup: Setup, purpose| async move {
+        startup::start(&setup.make, setup.person, &setup.tools, purpose).await
     };
-    let person = cli.person.settings()?;
-    let purpose = match command {
-        Command::Stdio | Command::Http(_) => Purpose::Serve,
-        _ => Purpose::Command,
-    };
-    // `_sandbox` keeps the in-process Make API alive while the server runs.
-    let Started {
-        server,
-        sandbox: _sandbox,
-    } = startup::start(&cli.make, person, &cli.tools, purpose).await?;
-    match command {
-        Command::Sandbox { .. } => unreachable!("handled above"),
-        Command::Stdio => transport::stdio::serve(server).await?,
-        Command::Http(_) => {
-            let options = http_options.expect("resolved above for the http command");
+    match cli.resolve()? {
+        Run::Sandbox {
+            port,
+            faults,
+            scopes,
+        } => startup::serve_sandbox_only(port, faults, scopes).await?,
+        Run::Stdio(setup) => {
+            let Started {
+                server,
+                sandbox: _sandbox,
+            } = start(setup, Purpose::Serve).await?;
+            transport::stdio::serve(server).await?
+        }
+        Run::Http(setup, options) => {
+            let Started {
+                server,
+                sandbox: _sandbox,
+            } = start(setup, Purpose::Serve).await?;
             transport::http::serve(server, options).await?
         }
-        Command::Tools => {
+        Run::Tools(setup) => {
+            let Started {
+                server,
+                sandbox: _sandbox,
+            } = start(setup, Purpose::Command).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&server.tool_definitions())?
             );
         }
-        Command::Call { tool, arguments } => return call(server, &tool, &arguments).await,
+        Run::Call {
+            setup,
+            tool,
+            arguments,
+        } => {
+            let Started {
+                server,
+                sandbox: _sandbox,
+            } = start(setup, Purpose::Command).await?;
+            return call(server, &tool, &arguments).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::cli::{MakeArgs, ToolArgs};
-use crate::config::{ApiKey, parse_api_url};
 use crate::make::MakeClient;
+use crate::make::{ApiKey, parse_api_url};
 use crate::person::PersonSettings;
 use crate::sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAMS};
 use crate::sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};

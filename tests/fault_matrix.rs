@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::text;
-use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
+use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::sandbox::seed::{
     BASICAUTH_KEY_ID, DEFAULT_TEAM, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID,

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::http::*;
 use common::text;
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::MakeClient;
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{
     self, BearerToken, HttpOptions, SecurityError, security,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{ApiRequest, MakeClient, MakeError, Missing, RetryPolicy};
 use serde_json::{Value, json};
 use url::Url;

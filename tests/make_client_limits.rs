@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Harness, err};
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{
     ApiRequest, Deletion, MAX_RESPONSE_BYTES, MakeClient, MakeError, Replay, RetryPolicy,
 };

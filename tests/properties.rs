@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, Options, TEST_KEY, text};
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, HttpOptions};

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
+use make_credentials_mcp::make::credential_requests::{NewTypedRequest, RequestedKey};
+use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::sandbox::seed::{
     AES_KEY_ID, AIRTABLE_CONNECTION_ID, APIKEY_KEY_ID, BASICAUTH_KEY_ID, CONNECTIONS,
@@ -1445,15 +1446,18 @@ async fn the_make_client_sends_a_create_once_after_a_502_and_retries_a_429() {
         ..ClientSettings::default()
     })
     .unwrap();
-    let action = "create-by-credentials";
     let path = "/credential-requests/actions/create-by-credentials";
-    let body = json!({"teamId": 1, "keys": [{"type": "basicauth"}]});
+    let new = NewTypedRequest {
+        team_id: 1,
+        keys: vec![RequestedKey {
+            kind: "basicauth".into(),
+            ..RequestedKey::default()
+        }],
+        ..NewTypedRequest::default()
+    };
 
     sb.inject_on(Method::POST, path, Fault::BadGateway, 2);
-    let err = make
-        .credential_request_action(action, body.clone())
-        .await
-        .unwrap_err();
+    let err = make.create_typed_request(&new).await.unwrap_err();
     assert_eq!(err.status(), Some(502));
     assert_eq!(
         sb.requests_seen().count(&Method::POST, path),
@@ -1464,7 +1468,7 @@ async fn the_make_client_sends_a_create_once_after_a_502_and_retries_a_429() {
 
     sb.reset_requests_seen();
     sb.inject_on(Method::POST, path, Fault::RATE_LIMITED, 2);
-    make.credential_request_action(action, body).await.unwrap();
+    make.create_typed_request(&new).await.unwrap();
     assert_eq!(
         sb.requests_seen().count(&Method::POST, path),
         3,

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use make_credentials_mcp::config::ClientSettings;
+use make_credentials_mcp::make::ClientSettings;
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;
 use serde_json::Value;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::person::{self, Era, TestPerson};
 use common::{params, structured, text};
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
 use rmcp::model::{NumberOrString, ProgressToken, RequestMetaObject};

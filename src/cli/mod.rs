@@ -10,10 +10,11 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
+use crate::logging::Verbosity;
 use crate::make;
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
 use crate::sandbox::{FaultPlan, KeyScopes};
-use crate::transport::http::{self, BearerToken, HttpOptions, SecurityError};
+use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
 pub use selection::ToolArgs;
 
 const CONFIGURATION_HELP: &str = "\
@@ -47,6 +48,88 @@ pub struct Cli {
     pub tools: ToolArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// How much to log: `tools` and `call` print JSON for a shell user, so only warnings.
+    pub fn verbosity(&self) -> Verbosity {
+        match self.command {
+            Some(Command::Tools | Command::Call { .. }) => Verbosity::Quiet,
+            _ => Verbosity::Serving,
+        }
+    }
+
+    /// Checks the command line once and says what to run: unsafe HTTP settings are refused
+    /// first, then the person settings (neither matters to the sandbox alone).
+    pub fn resolve(self) -> anyhow::Result<Run> {
+        let Cli {
+            make,
+            person,
+            tools,
+            command,
+        } = self;
+        let setup = |make, tools| -> Result<Setup, KeyError> {
+            Ok(Setup {
+                make,
+                person: person.settings()?,
+                tools,
+            })
+        };
+        Ok(match command.unwrap_or(Command::Stdio) {
+            Command::Sandbox {
+                port,
+                faults,
+                scopes,
+            } => Run::Sandbox {
+                port,
+                faults: faults.or(make.sandbox_faults).unwrap_or_default(),
+                scopes: scopes.or(make.sandbox_scopes).unwrap_or_default(),
+            },
+            Command::Http(args) => {
+                let options = args.options()?;
+                Run::Http(setup(make, tools)?, options)
+            }
+            Command::Stdio => Run::Stdio(setup(make, tools)?),
+            Command::Tools => Run::Tools(setup(make, tools)?),
+            Command::Call { tool, arguments } => Run::Call {
+                setup: setup(make, tools)?,
+                tool,
+                arguments,
+            },
+        })
+    }
+}
+
+/// What the server is built from: the Make settings, the person settings (checked) and
+/// the tool selection.
+#[derive(Debug)]
+pub struct Setup {
+    pub make: MakeArgs,
+    pub person: PersonSettings,
+    pub tools: ToolArgs,
+}
+
+/// A checked command line: what to run, with what.
+#[derive(Debug)]
+pub enum Run {
+    /// The Make API sandbox alone.
+    Sandbox {
+        port: u16,
+        faults: FaultPlan,
+        scopes: KeyScopes,
+    },
+    /// MCP over stdio.
+    Stdio(Setup),
+    /// MCP over HTTP, with options that passed the security check.
+    Http(Setup, CheckedOptions),
+    /// Print the tool definitions.
+    Tools(Setup),
+    /// Run one tool.
+    Call {
+        setup: Setup,
+        tool: String,
+        arguments: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,7 +197,7 @@ timed out.";
 #[command(after_help = HTTP_HELP)]
 pub struct HttpArgs {
     /// Address to listen on. Anything but loopback requires an auth token.
-    #[arg(long, default_value = http::DEFAULT_LISTEN)]
+    #[arg(long, default_value_t = http::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Legacy MCP sessions (Mcp-Session-Id, SSE) for 2025-11-25 clients that need
     /// server-to-client requests. Sessions pin a client to one replica. Default: stateless JSON.
@@ -163,20 +246,14 @@ pub struct HttpArgs {
 impl HttpArgs {
     /// Resolves the token source and checks that the listen address and allowed names are
     /// safe without one.
-    pub fn options(&self) -> Result<HttpOptions, SecurityError> {
+    pub fn options(&self) -> Result<CheckedOptions, SecurityError> {
         let auth_token = match (&self.auth_token, &self.auth_token_file) {
             (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
             (Some(token), None) => Some(BearerToken::new(token)?),
             (None, Some(path)) => Some(BearerToken::from_file(path)?),
             (None, None) => None,
         };
-        http::security::check_exposure(
-            self.listen,
-            &self.allowed_hosts,
-            &self.allowed_origins,
-            auth_token.as_ref(),
-        )?;
-        Ok(HttpOptions {
+        HttpOptions {
             listen: self.listen,
             sessions: self.sessions,
             allowed_hosts: self.allowed_hosts.clone(),
@@ -187,7 +264,8 @@ impl HttpArgs {
             max_connections: self.max_connections,
             header_timeout: Duration::from_secs(self.header_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
-        })
+        }
+        .check()
     }
 }
 
@@ -340,7 +418,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["m", "sandbox", "--faults", "429=0.05,latency=200ms"]).unwrap();
         let Some(Command::Sandbox {
-            port: 3902,
+            port: crate::sandbox::SUBCOMMAND_PORT,
             faults: Some(plan),
             scopes: None,
         }) = cli.command

@@ -19,35 +19,7 @@ use super::request::{ApiRequest, Replay};
 use super::response::{
     BodyError, decode_reason, foreign_content_type, read_capped, redirect_target,
 };
-use crate::config::{ApiKey, ClientSettings};
-
-/// How failed requests are retried (see [`Replay`] for which ones may be).
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Retries after the first try (0 turns retrying off).
-    pub max_retries: u32,
-    /// First back-off delay; doubled on each retry, with jitter.
-    pub base_delay: Duration,
-    /// Upper bound of any single wait, including a server's `Retry-After`.
-    pub max_delay: Duration,
-}
-
-/// Seconds to wait for a Make API response, unless configured (`MAKE_TIMEOUT`).
-pub const DEFAULT_TIMEOUT_SECS: u64 = 40;
-/// Seconds to wait for a connection to Make, unless configured (`MAKE_CONNECT_TIMEOUT`).
-pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
-/// Retries after the first try, unless configured (`MAKE_RETRIES`).
-pub const DEFAULT_RETRIES: u32 = 2;
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: DEFAULT_RETRIES,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
+use super::settings::{ApiKey, ClientSettings, RetryPolicy};
 
 /// The shared, pooled Make API client. Cheap to clone.
 #[derive(Clone)]

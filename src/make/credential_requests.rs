@@ -6,7 +6,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::opaque;
 use super::redact::Extra;
@@ -146,6 +146,89 @@ pub struct CreatedRequest {
     pub public_uri: Option<String>,
 }
 
+/// Body of `POST /credential-requests/actions/create`: credentials by the app modules or
+/// endpoints that will use them.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewAppRequest {
+    pub team_id: u64,
+    /// Shown to the person (absent: Make's default).
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub credentials: Vec<RequestedApp>,
+}
+
+/// One app's credential in a [`NewAppRequest`].
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedApp {
+    pub app_name: String,
+    pub app_modules: Option<Vec<String>>,
+    pub app_endpoints: Option<Vec<String>>,
+    pub app_version: Option<u64>,
+    pub name_override: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Body of `POST /credential-requests/actions/create-by-credentials`: connections and keys
+/// by type. An empty list is left out.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewTypedRequest {
+    pub team_id: u64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<RequestedConnection>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<RequestedKey>,
+}
+
+/// A connection by type, with the OAuth `scope` (singular, unlike extend's `scopes`).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedConnection {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: Option<String>,
+    pub scope: Option<Vec<String>>,
+    pub prefill: Option<Prefill>,
+    pub name_override: Option<String>,
+}
+
+/// A key by type.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedKey {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: Option<String>,
+    pub prefill: Option<Prefill>,
+    pub name_override: Option<String>,
+}
+
+/// Values Make fills in for the person: `hard` ones are fixed, `soft` ones editable.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Serialize)]
+pub struct Prefill {
+    pub hard: Option<Map<String, Value>>,
+    pub soft: Option<Map<String, Value>>,
+}
+
+/// Body of `POST /credential-requests/actions/extend`: more OAuth scopes for an existing
+/// connection (its id goes in the body, not the path).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtendRequest {
+    pub connection_id: u64,
+    pub scopes: Vec<String>,
+}
+
 /// Filters of the request list (all optional besides the team).
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
@@ -248,12 +331,31 @@ impl MakeClient {
         Ok(self.send::<CredentialEnvelope>(&request).await?.credential)
     }
 
-    /// `POST /credential-requests/actions/{action}` (`create`, `create-by-credentials`, `extend`).
-    pub async fn credential_request_action(
+    /// `POST /credential-requests/actions/create`.
+    pub async fn create_app_request(
         &self,
-        action: &str,
-        body: Value,
+        new: &NewAppRequest,
     ) -> Result<CreatedRequest, MakeError> {
+        self.action("create", json!(new)).await
+    }
+
+    /// `POST /credential-requests/actions/create-by-credentials`.
+    pub async fn create_typed_request(
+        &self,
+        new: &NewTypedRequest,
+    ) -> Result<CreatedRequest, MakeError> {
+        self.action("create-by-credentials", json!(new)).await
+    }
+
+    /// `POST /credential-requests/actions/extend`.
+    pub async fn extend_connection(
+        &self,
+        extend: &ExtendRequest,
+    ) -> Result<CreatedRequest, MakeError> {
+        self.action("extend", json!(extend)).await
+    }
+
+    async fn action(&self, action: &str, body: Value) -> Result<CreatedRequest, MakeError> {
         let request = ApiRequest::post(&[BASE, "actions", action]).json(body);
         self.send::<CreatedRequest>(&request).await
     }

@@ -60,7 +60,7 @@ impl Recipe {
         Self {
             connect_timeout,
             timeout,
-            no_proxy: base.is_some_and(crate::config::is_loopback_url),
+            no_proxy: base.is_some_and(super::is_loopback_url),
             // Unknown base (not configured yet): keep TLS ready, calls fail before it is used.
             tls: base.is_none_or(|b| b.scheme() == "https"),
         }

@@ -15,10 +15,10 @@ use rmcp::model::ProtocolVersion;
 use rmcp::service::{Peer, RequestContext};
 use tokio::sync::watch;
 
-use super::MakeServer;
 use crate::selection::check::{self, Outcome, Skip};
 use crate::selection::scopes::{self, Lacking};
 use crate::selection::{HiddenBy, Selection, SelectionError};
+use crate::tools::Toolbox;
 
 /// Why a registered tool is not visible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub enum Hidden {
 
 /// What `tools/list` shows now.
 pub(crate) struct Visible {
-    tools: Arc<ToolRouter<MakeServer>>,
+    tools: Arc<ToolRouter<Toolbox>>,
     /// A scope check is running; its answer may hide tools.
     pending: bool,
     /// What the scope check hid.
@@ -40,7 +40,7 @@ pub(crate) struct Visible {
 
 pub(crate) struct LiveTools {
     /// The registry minus the selection; the scope check disables routes on a copy of it.
-    selected: Arc<ToolRouter<MakeServer>>,
+    selected: Arc<ToolRouter<Toolbox>>,
     /// Every registered tool the selection hid.
     hidden: BTreeMap<String, HiddenBy>,
     visible: watch::Sender<Visible>,
@@ -52,7 +52,7 @@ pub(crate) struct LiveTools {
 impl LiveTools {
     /// Applies `selection` to the registry, once.
     pub fn new(
-        mut registry: ToolRouter<MakeServer>,
+        mut registry: ToolRouter<Toolbox>,
         selection: &Selection,
     ) -> Result<Self, SelectionError> {
         let hidden = selection.apply(&mut registry)?;
@@ -82,7 +82,7 @@ impl LiveTools {
     }
 
     /// The router calls go through now (hidden tools answer "tool not found").
-    pub fn current(&self) -> Arc<ToolRouter<MakeServer>> {
+    pub fn current(&self) -> Arc<ToolRouter<Toolbox>> {
         self.visible.borrow().tools.clone()
     }
 
@@ -113,7 +113,7 @@ impl LiveTools {
     pub async fn for_listing(
         &self,
         context: &RequestContext<RoleServer>,
-    ) -> Arc<ToolRouter<MakeServer>> {
+    ) -> Arc<ToolRouter<Toolbox>> {
         let mut rx = self.visible.subscribe();
         let settled = tokio::time::timeout(check::LIST_WAIT, rx.wait_for(|v| !v.pending)).await;
         if !matches!(settled, Ok(Ok(_))) && is_live(context) {

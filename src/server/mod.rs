@@ -24,7 +24,7 @@ use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
 use crate::selection::{Selection, SelectionError, check};
-use crate::tools::{self, KeyTypeCache, ToolError, args::Id};
+use crate::tools::{self, Toolbox};
 
 /// Guidance every client shows its model once, next to the tool list.
 const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
@@ -43,13 +43,10 @@ pub struct MakeServer {
 }
 
 struct Inner {
-    make: MakeClient,
-    default_team: Option<u64>,
-    person: Person,
+    /// What the tools run on: the Make client, the person, key types, the default team.
+    toolbox: Toolbox,
     /// The registry minus the selection, minus what the scope check hides.
     tools: Arc<LiveTools>,
-    /// Make's key types, read once per process (keys_list-types, the key parameter checks).
-    key_types: KeyTypeCache,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
 }
@@ -93,11 +90,8 @@ impl MakeServer {
         let tools = LiveTools::new(tools::registry(), &settings.selection)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                make,
-                default_team: settings.default_team,
-                person: Person::new(settings.person),
+                toolbox: Toolbox::new(make, Person::new(settings.person), settings.default_team),
                 tools: Arc::new(tools),
-                key_types: KeyTypeCache::default(),
                 cut: CancellationToken::new(),
             }),
         })
@@ -109,7 +103,7 @@ impl MakeServer {
     /// [`check::LIST_WAIT`].
     pub fn start_scope_check(&self, enabled: bool) -> JoinHandle<()> {
         let live = self.inner.tools.clone();
-        let make = self.inner.make.clone();
+        let make = self.inner.toolbox.make().clone();
         let skip = check::skip_without_asking(&make, enabled);
         if skip.is_none() {
             live.begin_check();
@@ -136,27 +130,12 @@ impl MakeServer {
 
     /// How tools reach the person behind the client.
     pub fn person(&self) -> &Person {
-        &self.inner.person
+        self.inner.toolbox.person()
     }
 
     /// The shared Make client.
     pub fn make(&self) -> &MakeClient {
-        &self.inner.make
-    }
-
-    /// Make's key types, cached for the life of the process.
-    pub(crate) fn key_types(&self) -> &KeyTypeCache {
-        &self.inner.key_types
-    }
-
-    /// The team to use: the call's `teamId`, else the server's `MAKE_TEAM`.
-    pub fn team(&self, given: Option<Id>) -> Result<u64, ToolError> {
-        given.map(|id| id.0).or(self.inner.default_team).ok_or_else(|| {
-            ToolError::invalid(
-                "teamId",
-                "is required: pass the numeric teamId (this server has no default team; an operator can set MAKE_TEAM)",
-            )
-        })
+        self.inner.toolbox.make()
     }
 
     /// Ends every running tool call (and any started later) with [`CUT_BY_SHUTDOWN`] as an
@@ -197,7 +176,7 @@ impl ServerHandler for MakeServer {
         let tool = request.name.clone();
         // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
         let tools = self.inner.tools.current();
-        let call = ToolCallContext::new(self, request, context);
+        let call = ToolCallContext::new(&self.inner.toolbox, request, context);
         let outcome = tokio::select! {
             outcome = tools.call(call) => outcome,
             () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),

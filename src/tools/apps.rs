@@ -9,7 +9,7 @@ use super::ToolError;
 use super::args::{AppVersion, Parameters};
 use super::limits::check_identifier;
 use crate::make::apps::AppModule;
-use crate::server::MakeServer;
+use crate::tools::Toolbox;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -29,7 +29,7 @@ pub struct ModulesOutput {
 }
 
 #[tool_router(router = apps_router, vis = "pub(crate)")]
-impl MakeServer {
+impl Toolbox {
     #[tool(
         name = "credential-requests_list-app-modules-with-creds",
         title = "List app modules with credentials",

@@ -13,6 +13,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{DeserializeOwned, Error as _, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::ToolError;
 use super::limits::MAX_ECHO_CHARS;
 use crate::make::clip;
 
@@ -64,6 +65,16 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: serde_json::Value) -> Res
             format!("invalid argument `{path}`: ")
         };
         format!("{place}{inner}. Nothing was sent to Make; correct the arguments and call again.")
+    })
+}
+
+/// The team a call works in: the call's `teamId`, else `default` (the server's `MAKE_TEAM`).
+pub fn team(given: Option<Id>, default: Option<u64>) -> Result<u64, ToolError> {
+    given.map(|id| id.0).or(default).ok_or_else(|| {
+        ToolError::invalid(
+            "teamId",
+            "is required: pass the numeric teamId (this server has no default team; an operator can set MAKE_TEAM)",
+        )
     })
 }
 

@@ -4,14 +4,15 @@ use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
 
 use super::args::Parameters;
+use super::confirm::gate;
 use super::limits::{
     MAX_LIST_ITEMS, MAX_SCOPE_TYPES, check_count, check_identifier, check_strings, check_text,
 };
 use super::{Reply, ToolError, deletion};
-use crate::make::MakeError;
 use crate::make::connections::NewConnection;
+use crate::make::{MakeClient, MakeError};
 use crate::person::{Question, Turn};
-use crate::server::MakeServer;
+use crate::tools::Toolbox;
 
 mod data;
 mod types;
@@ -25,7 +26,7 @@ const RESERVED_QUERY_NAMES: [&str; 4] = ["cols", "teamId", "type", "pg"];
 const RESERVED_DATA_KEYS: [&str; 4] = ["accountName", "accountType", "scopes", "teamId"];
 
 #[tool_router(router = connections_router, vis = "pub(crate)")]
-impl MakeServer {
+impl Toolbox {
     #[tool(
         name = "connections_list",
         title = "List connections",
@@ -183,18 +184,19 @@ impl MakeServer {
         }
         let mut confirmation = None;
         if let Some(data) = &args.data {
-            self.check_replacement_data(id, data).await?;
-            let question = || self.replace_data_question(id);
-            match self
-                .gate(&turn, question, |outcome, message| UpdateOutput {
+            data::check_replacement_data(self.make(), id, data).await?;
+            let question = || replace_data_question(self.make(), id);
+            match gate(self.person(), &turn, question, |outcome, message| {
+                UpdateOutput {
                     connection_id: id,
                     renamed: false,
                     data_updated: false,
                     connection: None,
                     message,
                     confirmation: Some(outcome),
-                })
-                .await?
+                }
+            })
+            .await?
             {
                 Ok(outcome) => confirmation = outcome,
                 Err(reply) => return Ok(reply),
@@ -293,16 +295,17 @@ impl MakeServer {
         turn: Turn,
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.connection_id.0;
-        let question = || self.delete_question(id);
-        let confirmation = match self
-            .gate(&turn, question, |outcome, message| DeleteOutput {
+        let question = || delete_question(self.make(), id);
+        let confirmation = match gate(self.person(), &turn, question, |outcome, message| {
+            DeleteOutput {
                 connection_id: id,
                 deleted: false,
                 certain: true,
                 confirmation: Some(outcome),
                 message: Some(message),
-            })
-            .await?
+            }
+        })
+        .await?
         {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
@@ -319,46 +322,44 @@ impl MakeServer {
     }
 }
 
-impl MakeServer {
-    /// "Delete connection 'Slack prod' (id 1002, slack3)? ..." from the connection in Make.
-    async fn delete_question(&self, id: u64) -> Result<Question, ToolError> {
-        let (label, object) = self.connection_label(id).await?;
-        Ok(Question {
-            message: format!(
-                "Delete {label}? Scenarios using it will stop working. This cannot be undone."
-            ),
-            object,
-        })
-    }
+/// "Delete connection 'Slack prod' (id 1002, slack3)? ..." from the connection in Make.
+async fn delete_question(make: &MakeClient, id: u64) -> Result<Question, ToolError> {
+    let (label, object) = connection_label(make, id).await?;
+    Ok(Question {
+        message: format!(
+            "Delete {label}? Scenarios using it will stop working. This cannot be undone."
+        ),
+        object,
+    })
+}
 
-    async fn replace_data_question(&self, id: u64) -> Result<Question, ToolError> {
-        let (label, object) = self.connection_label(id).await?;
-        Ok(Question {
-            message: format!(
-                "Replace all stored data of {label}? Every value is overwritten at once; scenarios using it switch to the new data, and an OAuth connection must be re-authorized."
-            ),
-            object,
-        })
-    }
+async fn replace_data_question(make: &MakeClient, id: u64) -> Result<Question, ToolError> {
+    let (label, object) = connection_label(make, id).await?;
+    Ok(Question {
+        message: format!(
+            "Replace all stored data of {label}? Every value is overwritten at once; scenarios using it switch to the new data, and an OAuth connection must be re-authorized."
+        ),
+        object,
+    })
+}
 
-    /// "connection 'Slack prod' (id 1002, slack3)" and the object identity for sealed state.
-    async fn connection_label(&self, id: u64) -> Result<(String, String), ToolError> {
-        // A key that may change but not read (no connections:read) still gets asked, about
-        // the bare id, rather than having its change refused.
-        let c = match self.make().get_connection(id).await {
-            Ok(c) => c,
-            Err(e) if e.is_forbidden() => {
-                return Ok((format!("connection {id}"), format!("connection {id}")));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let kind = c.account_name.as_deref().unwrap_or("unknown type");
-        let label = match c.name.as_deref() {
-            Some(name) => format!("connection '{name}' (id {id}, {kind})"),
-            None => format!("connection {id} ({kind})"),
-        };
-        Ok((label, format!("connection {id} {kind}")))
-    }
+/// "connection 'Slack prod' (id 1002, slack3)" and the object identity for sealed state.
+async fn connection_label(make: &MakeClient, id: u64) -> Result<(String, String), ToolError> {
+    // A key that may change but not read (no connections:read) still gets asked, about
+    // the bare id, rather than having its change refused.
+    let c = match make.get_connection(id).await {
+        Ok(c) => c,
+        Err(e) if e.is_forbidden() => {
+            return Ok((format!("connection {id}"), format!("connection {id}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let kind = c.account_name.as_deref().unwrap_or("unknown type");
+    let label = match c.name.as_deref() {
+        Some(name) => format!("connection '{name}' (id {id}, {kind})"),
+        None => format!("connection {id} ({kind})"),
+    };
+    Ok((label, format!("connection {id} {kind}")))
 }
 
 /// Make answers a broken connection's test with an error status rather than `verified:false`:

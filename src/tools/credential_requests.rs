@@ -3,15 +3,18 @@
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use serde_json::json;
 
 use super::args::Parameters;
+use super::confirm::gate;
 use super::limits::{MAX_LIST_ITEMS, check_strings, check_text};
 use super::{Reply, ToolError, deletion};
-use crate::make::credential_requests::{CreatedRequest, RequestFilter};
+use crate::make::MakeClient;
+use crate::make::credential_requests::{
+    ExtendRequest, NewAppRequest, NewTypedRequest, RequestFilter,
+};
 use crate::person::Question;
 use crate::person::Turn;
-use crate::server::MakeServer;
+use crate::tools::Toolbox;
 
 mod checks;
 mod extend;
@@ -22,14 +25,14 @@ mod types;
 pub(super) mod wait;
 
 use checks::{
-    add_texts, check_app_credentials, check_list_filters, check_paging, check_request_texts,
+    check_app_credentials, check_list_filters, check_paging, check_request_texts,
     check_typed_credentials, dedup, non_blank,
 };
 use handover::describe_credentials;
 use types::*;
 
 #[tool_router(router = credential_requests_router, vis = "pub(crate)")]
-impl MakeServer {
+impl Toolbox {
     #[tool(
         name = "credential-requests_list",
         title = "List credential requests",
@@ -108,16 +111,17 @@ impl MakeServer {
         turn: Turn,
     ) -> Result<Reply<DeleteOutput>, ToolError> {
         let id = args.request_id.0;
-        let question = || self.delete_request_question(&id);
-        let confirmation = match self
-            .gate(&turn, question, |outcome, message| DeleteOutput {
+        let question = || delete_request_question(self.make(), &id);
+        let confirmation = match gate(self.person(), &turn, question, |outcome, message| {
+            DeleteOutput {
                 request_id: id.clone(),
                 deleted: false,
                 certain: true,
                 confirmation: Some(outcome),
                 message: Some(message),
-            })
-            .await?
+            }
+        })
+        .await?
         {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
@@ -186,15 +190,16 @@ impl MakeServer {
                 object: format!("credential {id}"),
             })
         };
-        let confirmation = match self
-            .gate(&turn, question, |outcome, message| CredentialDeleteOutput {
+        let confirmation = match gate(self.person(), &turn, question, |outcome, message| {
+            CredentialDeleteOutput {
                 credential_id: id.clone(),
                 deleted: false,
                 credential: None,
                 confirmation: Some(outcome),
                 message: Some(message),
-            })
-            .await?
+            }
+        })
+        .await?
         {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
@@ -232,12 +237,13 @@ impl MakeServer {
         let team_id = self.team(args.team_id)?;
         check_request_texts(&args.name, &args.description)?;
         check_app_credentials(&args.credentials)?;
-        let mut body = json!({ "teamId": team_id, "credentials": args.credentials });
-        add_texts(&mut body, args.name, args.description);
-        let created = self
-            .make()
-            .credential_request_action("create", body)
-            .await?;
+        let new = NewAppRequest {
+            team_id,
+            name: non_blank(args.name),
+            description: non_blank(args.description),
+            credentials: args.credentials.into_iter().map(Into::into).collect(),
+        };
+        let created = self.make().create_app_request(&new).await?;
         let what =
             describe_credentials(created.credentials.as_deref(), "the requested credentials");
         Ok(self.hand_over(&turn, created, &what, None).await)
@@ -268,18 +274,14 @@ impl MakeServer {
         let connections = args.connections.unwrap_or_default();
         let keys = args.keys.unwrap_or_default();
         check_typed_credentials(&connections, &keys)?;
-        let mut body = json!({ "teamId": team_id });
-        if !connections.is_empty() {
-            body["connections"] = json!(connections);
-        }
-        if !keys.is_empty() {
-            body["keys"] = json!(keys);
-        }
-        add_texts(&mut body, args.name, args.description);
-        let created = self
-            .make()
-            .credential_request_action("create-by-credentials", body)
-            .await?;
+        let new = NewTypedRequest {
+            team_id,
+            name: non_blank(args.name),
+            description: non_blank(args.description),
+            connections: connections.into_iter().map(Into::into).collect(),
+            keys: keys.into_iter().map(Into::into).collect(),
+        };
+        let created = self.make().create_typed_request(&new).await?;
         let what =
             describe_credentials(created.credentials.as_deref(), "the requested credentials");
         Ok(self.hand_over(&turn, created, &what, None).await)
@@ -310,7 +312,8 @@ impl MakeServer {
             let out = ExtendOutput::extended(connection_id, requested, new_scopes, out);
             return Ok(Reply::Done(out));
         }
-        let new_scopes = self.scopes_missing_from(connection_id, &requested).await?;
+        let new_scopes =
+            extend::scopes_missing_from(self.make(), connection_id, &requested).await?;
         if new_scopes.is_empty() {
             return Ok(Reply::Done(ExtendOutput {
                 connection_id,
@@ -325,11 +328,11 @@ impl MakeServer {
                 person: None,
             }));
         }
-        let body = json!({ "connectionId": connection_id, "scopes": new_scopes });
-        let created = self
-            .make()
-            .credential_request_action("extend", body)
-            .await?;
+        let extend = ExtendRequest {
+            connection_id,
+            scopes: new_scopes.clone(),
+        };
+        let created = self.make().extend_connection(&extend).await?;
         let what = match new_scopes.len() {
             1 => format!("1 more scope for connection {connection_id}"),
             n => format!("{n} more scopes for connection {connection_id}"),
@@ -349,67 +352,40 @@ impl MakeServer {
     }
 }
 
-impl MakeServer {
-    /// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
-    async fn delete_request_question(&self, id: &str) -> Result<Question, ToolError> {
-        let request = match self.make().credential_request_detail(id).await {
-            Ok(request) => request,
-            // A key without credential-requests:read is asked about the bare id.
-            Err(e) if e.is_forbidden() => {
-                return Ok(Question {
-                    message: format!(
-                        "Delete credential request {id} and every connection and key it created? Scenarios using them lose access. This cannot be undone."
-                    ),
-                    object: format!("credential request {id}"),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let created = |component: &str| {
-            request
-                .credentials
-                .iter()
-                .flatten()
-                .filter(|c| c.component.as_deref() == Some(component))
-                .filter(|c| c.remote_id.as_ref().is_some_and(|r| !r.is_null()))
-                .count()
-        };
-        let (connections, keys) = (created("account"), created("keychain"));
-        let plural =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let name = request.name.as_deref().unwrap_or("(unnamed)");
-        Ok(Question {
-            message: format!(
-                "Delete credential request '{name}' (id {id}) and the {} and {} it created? Scenarios using them lose access. This cannot be undone.",
-                plural(connections, "connection", "connections"),
-                plural(keys, "key", "keys"),
-            ),
-            object: format!("credential request {id} ({connections} connections, {keys} keys)"),
-        })
-    }
-
-    fn created_output(&self, created: CreatedRequest) -> CreatedOutput {
-        let vetted = public_uri::vet(created.public_uri, self.make().base_url());
-        let message = match (&vetted.uri, &vetted.problem) {
-            (Some(uri), _) => format!(
-                "Credential request {} created. Give the person this link to authorize: {uri}\nThen call credential-requests_wait-for-authorization with its requestId (it stays pending until they act).",
-                created.request.id
-            ),
-            (None, Some(problem)) => format!(
-                "Credential request {} created, but its link was withheld: {problem}. Check the request in Make.",
-                created.request.id
-            ),
-            (None, None) => format!(
-                "Credential request {} created, but Make returned no link. Check the request in Make.",
-                created.request.id
-            ),
-        };
-        CreatedOutput {
-            request: created.request,
-            credentials: created.credentials,
-            public_uri: vetted.uri,
-            message,
-            person: None,
+/// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
+async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question, ToolError> {
+    let request = match make.credential_request_detail(id).await {
+        Ok(request) => request,
+        // A key without credential-requests:read is asked about the bare id.
+        Err(e) if e.is_forbidden() => {
+            return Ok(Question {
+                message: format!(
+                    "Delete credential request {id} and every connection and key it created? Scenarios using them lose access. This cannot be undone."
+                ),
+                object: format!("credential request {id}"),
+            });
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let created = |component: &str| {
+        request
+            .credentials
+            .iter()
+            .flatten()
+            .filter(|c| c.component.as_deref() == Some(component))
+            .filter(|c| c.remote_id.as_ref().is_some_and(|r| !r.is_null()))
+            .count()
+    };
+    let (connections, keys) = (created("account"), created("keychain"));
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let name = request.name.as_deref().unwrap_or("(unnamed)");
+    Ok(Question {
+        message: format!(
+            "Delete credential request '{name}' (id {id}) and the {} and {} it created? Scenarios using them lose access. This cannot be undone.",
+            plural(connections, "connection", "connections"),
+            plural(keys, "key", "keys"),
+        ),
+        object: format!("credential request {id} ({connections} connections, {keys} keys)"),
+    })
 }

@@ -3,15 +3,16 @@
 
 use rmcp::handler::server::wrapper::Json;
 use rmcp::{tool, tool_router};
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use super::args::Parameters;
+use super::confirm::gate;
 use super::limits::check_text;
 use super::{Reply, ToolError, deletion};
 use crate::make::MakeError;
 use crate::make::keys::{Key, NewKey};
 use crate::person::{Question, Turn};
-use crate::server::MakeServer;
+use crate::tools::Toolbox;
 
 pub(crate) mod key_types;
 mod types;
@@ -20,7 +21,7 @@ use key_types::check_parameters;
 use types::*;
 
 #[tool_router(router = keys_router, vis = "pub(crate)")]
-impl MakeServer {
+impl Toolbox {
     #[tool(
         name = "keys_list",
         title = "List keys",
@@ -153,7 +154,10 @@ impl MakeServer {
         let id = args.key_id.0;
         let mut confirmation = None;
         if let Some(parameters) = &args.parameters {
-            let known = self.check_new_parameters(id, parameters).await?;
+            let known = self
+                .key_types()
+                .check_new_parameters(self.make(), id, parameters)
+                .await?;
             let question = move || async move {
                 let key = match known {
                     Some(key) => Some(key),
@@ -171,7 +175,7 @@ impl MakeServer {
                 confirmation: Some(outcome),
                 message: Some(message),
             };
-            match self.gate(&turn, question, kept).await? {
+            match gate(self.person(), &turn, question, kept).await? {
                 Ok(outcome) => confirmation = outcome,
                 Err(reply) => return Ok(reply),
             }
@@ -225,7 +229,7 @@ impl MakeServer {
             confirmation: Some(outcome),
             message: Some(message),
         };
-        let confirmation = match self.gate(&turn, question, kept).await? {
+        let confirmation = match gate(self.person(), &turn, question, kept).await? {
             Ok(confirmation) => confirmation,
             Err(reply) => return Ok(reply),
         };
@@ -238,28 +242,6 @@ impl MakeServer {
             confirmation,
             message,
         }))
-    }
-}
-
-impl MakeServer {
-    /// Checks new `parameters` of key `id` against its type when the key types are known,
-    /// and returns the key read for that (for the confirmation question). Reading the key or
-    /// the types failing skips the check: the update itself then reports Make's answer.
-    async fn check_new_parameters(
-        &self,
-        id: u64,
-        parameters: &Map<String, Value>,
-    ) -> Result<Option<Key>, ToolError> {
-        let Some(types) = self.key_types().for_check(self.make()).await else {
-            return Ok(None);
-        };
-        let Ok(key) = self.make().get_key(id).await else {
-            return Ok(None);
-        };
-        if let Some(type_name) = &key.type_name {
-            check_parameters(&types, type_name, parameters, true)?;
-        }
-        Ok(Some(key))
     }
 }
 

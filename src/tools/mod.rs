@@ -1,5 +1,5 @@
-//! The tool registry: one module per Make domain, each with its own rmcp router, merged
-//! once into the registry the server stores.
+//! The tool registry: one module per Make domain, each with its own rmcp router on the
+//! [`Toolbox`], merged once into the registry the server stores.
 
 mod apps;
 pub mod args;
@@ -21,15 +21,57 @@ pub use error::ToolError;
 pub use keys::key_types::KeyTypeCache;
 pub use reply::Reply;
 
-use crate::server::MakeServer;
+use crate::make::MakeClient;
+use crate::person::Person;
+
+/// What the tools work with: the shared Make client, the person behind the client, Make's
+/// key types (read once per process) and the team a call without `teamId` uses. The server
+/// owns one and runs the registry's tools on it.
+pub struct Toolbox {
+    make: MakeClient,
+    person: Person,
+    key_types: KeyTypeCache,
+    default_team: Option<u64>,
+}
+
+impl Toolbox {
+    pub fn new(make: MakeClient, person: Person, default_team: Option<u64>) -> Self {
+        Self {
+            make,
+            person,
+            key_types: KeyTypeCache::default(),
+            default_team,
+        }
+    }
+
+    /// The shared Make client.
+    pub fn make(&self) -> &MakeClient {
+        &self.make
+    }
+
+    /// How tools reach the person behind the client.
+    pub fn person(&self) -> &Person {
+        &self.person
+    }
+
+    /// Make's key types, cached for the life of the process.
+    pub(crate) fn key_types(&self) -> &KeyTypeCache {
+        &self.key_types
+    }
+
+    /// The team a call works in: its `teamId`, else the default team.
+    pub(crate) fn team(&self, given: Option<args::Id>) -> Result<u64, ToolError> {
+        args::team(given, self.default_team)
+    }
+}
 
 /// All tools, with portable input and lean, portable output schemas. Called once per server.
-pub fn registry() -> ToolRouter<MakeServer> {
-    let merged = MakeServer::connections_router()
-        + MakeServer::keys_router()
-        + MakeServer::credential_requests_router()
-        + MakeServer::wait_router()
-        + MakeServer::apps_router();
+pub fn registry() -> ToolRouter<Toolbox> {
+    let merged = Toolbox::connections_router()
+        + Toolbox::keys_router()
+        + Toolbox::credential_requests_router()
+        + Toolbox::wait_router()
+        + Toolbox::apps_router();
     let mut registry = ToolRouter::new();
     for mut route in merged {
         route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));

@@ -8,8 +8,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::MakeClient;
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, BearerToken, HttpOptions};
 use rmcp::model::ProtocolVersion;

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::params;
-use make_credentials_mcp::config::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::MakeClient;
+use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::person::PersonSettings;
 use make_credentials_mcp::sandbox::{Sandbox, SandboxOptions};
 use make_credentials_mcp::server::MakeServer;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use make_credentials_mcp::config::{ApiKey, ClientSettings};
+use make_credentials_mcp::make::{ApiKey, ClientSettings};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::in_process;

@@ -1,8 +1,6 @@
 //! Checks of credential-request inputs that the types alone cannot express; each names
 //! the failing field, so the model can fix it before anything is sent.
 
-use serde_json::Value;
-
 use super::paging::{MAX_LIMIT, MAX_OFFSET};
 use super::types::{AppCredential, ConnectionCredential, KeyCredential, Prefill};
 use super::types::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
@@ -24,15 +22,6 @@ pub(super) fn dedup(values: Vec<String>) -> Vec<String> {
         }
     }
     out
-}
-
-pub(super) fn add_texts(body: &mut Value, name: Option<String>, description: Option<String>) {
-    if let Some(name) = non_blank(name) {
-        body["name"] = Value::String(name);
-    }
-    if let Some(description) = non_blank(description) {
-        body["description"] = Value::String(description);
-    }
 }
 
 pub(super) fn check_request_texts(

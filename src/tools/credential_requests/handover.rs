@@ -3,16 +3,17 @@
 
 use url::Url;
 
+use super::public_uri::vet;
 use super::types::CreatedOutput;
 use crate::make::credential_requests::{CreatedRequest, Credential};
 use crate::person::{
     Channel, LINK_INPUT, LinkOutcome, Mode, Payload, Turn, UrlElicitation, input_required,
     offer_live,
 };
-use crate::server::MakeServer;
+use crate::tools::Toolbox;
 use crate::tools::{Reply, ToolError};
 
-impl MakeServer {
+impl Toolbox {
     /// Shapes the result of a create and, when the client supports it, offers the link to
     /// the person (`what` names what they are asked to authorize). `new_scopes` is sealed
     /// for extend, whose retry reports them.
@@ -23,7 +24,7 @@ impl MakeServer {
         what: &str,
         new_scopes: Option<Vec<String>>,
     ) -> Reply<CreatedOutput> {
-        let mut out = self.created_output(created);
+        let mut out = CreatedOutput::created(created, self.make().base_url());
         // Only a link that passed the Make-host check is ever offered.
         let Some(url) = out.public_uri.as_deref().and_then(|u| Url::parse(u).ok()) else {
             return Reply::Done(out);
@@ -94,7 +95,7 @@ impl MakeServer {
             request,
             public_uri: Some(public_uri),
         };
-        let mut out = self.created_output(created);
+        let mut out = CreatedOutput::created(created, self.make().base_url());
         let outcome = LinkOutcome {
             via: "input_required".into(),
             action: turn.answered(LINK_INPUT),
@@ -105,6 +106,35 @@ impl MakeServer {
         }
         out.person = Some(outcome);
         Ok(Some((out, new_scopes)))
+    }
+}
+
+impl CreatedOutput {
+    /// The tool's result for a request Make created: its link only when it passes
+    /// [`vet`] against the API's base URL, and a message saying what to do next.
+    fn created(created: CreatedRequest, api_base: Option<&Url>) -> Self {
+        let vetted = vet(created.public_uri, api_base);
+        let message = match (&vetted.uri, &vetted.problem) {
+            (Some(uri), _) => format!(
+                "Credential request {} created. Give the person this link to authorize: {uri}\nThen call credential-requests_wait-for-authorization with its requestId (it stays pending until they act).",
+                created.request.id
+            ),
+            (None, Some(problem)) => format!(
+                "Credential request {} created, but its link was withheld: {problem}. Check the request in Make.",
+                created.request.id
+            ),
+            (None, None) => format!(
+                "Credential request {} created, but Make returned no link. Check the request in Make.",
+                created.request.id
+            ),
+        };
+        Self {
+            request: created.request,
+            credentials: created.credentials,
+            public_uri: vetted.uri,
+            message,
+            person: None,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use crate::config::{is_loopback_url, is_make_host};
+use crate::make::{is_loopback_url, is_make_host};
 
 /// A link that may be shown, or why it may not.
 pub struct Vetted {

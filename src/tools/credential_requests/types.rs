@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::paging::{MAX_LIMIT, MAX_OFFSET};
-use crate::make::credential_requests::{Credential, CredentialRequest, Page};
+use crate::make::credential_requests::{self as make, Credential, CredentialRequest, Page};
 use crate::person::{ConfirmOutcome, LinkOutcome};
 use crate::tools::args::{Id, OpaqueId, StringOrNumber};
 use crate::tools::limits::{
@@ -64,8 +64,7 @@ pub struct CredentialIdArgs {
     pub(super) credential_id: OpaqueId,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppCredential {
     /// App name, e.g. "google-sheets" or "slack"; custom apps as "app#<name>".
@@ -100,8 +99,7 @@ pub struct CreateArgs {
 }
 
 /// Values to fill in for the person on Make's page.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prefill {
     /// Fixed values the person cannot change (strings, numbers or booleans).
@@ -110,8 +108,7 @@ pub struct Prefill {
     pub(super) soft: Option<Map<String, Value>>,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConnectionCredential {
     /// Connection type, e.g. "google", "slack3", "airtable2".
@@ -128,8 +125,7 @@ pub struct ConnectionCredential {
     pub(super) name_override: Option<String>,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyCredential {
     /// Key type, e.g. "apikeyauth", "basicauth".
@@ -169,6 +165,51 @@ pub struct ExtendArgs {
     /// OAuth scopes the connection must have; only the ones it lacks are requested.
     #[schemars(length(min = 1, max = MAX_LIST_ITEMS), inner(length(min = 1, max = MAX_ITEM_CHARS)))]
     pub(super) scopes: Vec<String>,
+}
+
+impl From<AppCredential> for make::RequestedApp {
+    fn from(c: AppCredential) -> Self {
+        Self {
+            app_name: c.app_name,
+            app_modules: c.app_modules,
+            app_endpoints: c.app_endpoints,
+            app_version: c.app_version.map(|v| v.0),
+            name_override: c.name_override,
+            description: c.description,
+        }
+    }
+}
+
+impl From<Prefill> for make::Prefill {
+    fn from(p: Prefill) -> Self {
+        Self {
+            hard: p.hard,
+            soft: p.soft,
+        }
+    }
+}
+
+impl From<ConnectionCredential> for make::RequestedConnection {
+    fn from(c: ConnectionCredential) -> Self {
+        Self {
+            kind: c.kind,
+            description: c.description,
+            scope: c.scope,
+            prefill: c.prefill.map(Into::into),
+            name_override: c.name_override,
+        }
+    }
+}
+
+impl From<KeyCredential> for make::RequestedKey {
+    fn from(k: KeyCredential) -> Self {
+        Self {
+            kind: k.kind,
+            description: k.description,
+            prefill: k.prefill.map(Into::into),
+            name_override: k.name_override,
+        }
+    }
 }
 
 /// `{requests: [...], pg: {...}}`, and where the next page starts when there is one.

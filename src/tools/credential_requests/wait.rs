@@ -15,12 +15,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::make::MakeError;
 use crate::make::credential_requests::{Credential, CredentialRequest};
 use crate::make::jittered;
+use crate::make::{MakeClient, MakeError};
 use crate::person::Turn;
-use crate::server::MakeServer;
 use crate::tools::ToolError;
+use crate::tools::Toolbox;
 use crate::tools::args::{OpaqueId, Parameters};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 50;
@@ -83,7 +83,7 @@ pub struct WaitOutput {
 }
 
 #[tool_router(router = wait_router, vis = "pub(crate)")]
-impl MakeServer {
+impl Toolbox {
     #[tool(
         name = "credential-requests_wait-for-authorization",
         title = "Wait for authorization",
@@ -108,13 +108,13 @@ impl MakeServer {
             ));
         }
         let progress = Progress::new(&turn);
-        let out = self
-            .wait_for(
-                args.request_id.as_str(),
-                Duration::from_secs(secs),
-                progress,
-            )
-            .await?;
+        let out = wait_for(
+            self.make(),
+            args.request_id.as_str(),
+            Duration::from_secs(secs),
+            progress,
+        )
+        .await?;
         if out.done {
             self.person().links.complete(&out.request.id).await;
         }
@@ -122,47 +122,46 @@ impl MakeServer {
     }
 }
 
-impl MakeServer {
-    async fn wait_for(
-        &self,
-        id: &str,
-        timeout: Duration,
-        mut progress: Progress,
-    ) -> Result<WaitOutput, ToolError> {
-        let deadline = Instant::now() + timeout;
-        let mut delay = FIRST_DELAY;
-        let mut last: Option<Snapshot> = None;
-        loop {
-            match self.make().credential_request_detail(id).await {
-                Ok(request) => {
-                    let snapshot = Snapshot::of(request);
-                    progress.report(&snapshot).await;
-                    if snapshot.done() {
-                        return Ok(snapshot.into_output(false));
-                    }
-                    last = Some(snapshot);
+/// Polls request `id` until every credential is settled or `timeout` passes.
+async fn wait_for(
+    make: &MakeClient,
+    id: &str,
+    timeout: Duration,
+    mut progress: Progress,
+) -> Result<WaitOutput, ToolError> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = FIRST_DELAY;
+    let mut last: Option<Snapshot> = None;
+    loop {
+        match make.credential_request_detail(id).await {
+            Ok(request) => {
+                let snapshot = Snapshot::of(request);
+                progress.report(&snapshot).await;
+                if snapshot.done() {
+                    return Ok(snapshot.into_output(false));
                 }
-                Err(e) if is_transient(&e) => {
-                    if is_throttled(&e) {
-                        delay = (delay * 2).min(MAX_THROTTLED_DELAY);
-                    }
-                    tracing::debug!(error = %crate::logging::quote(&e), "transient error while waiting; polling on");
-                    if Instant::now() >= deadline && last.is_none() {
-                        return Err(e.into());
-                    }
+                last = Some(snapshot);
+            }
+            Err(e) if is_transient(&e) => {
+                if is_throttled(&e) {
+                    delay = (delay * 2).min(MAX_THROTTLED_DELAY);
                 }
-                Err(e) => return Err(e.into()),
+                tracing::debug!(error = %crate::logging::quote(&e), "transient error while waiting; polling on");
+                if Instant::now() >= deadline && last.is_none() {
+                    return Err(e.into());
+                }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                let snapshot = last.expect("a snapshot exists once past the first poll");
-                return Ok(snapshot.into_output(true));
-            }
-            let pause = jittered(delay).min(deadline - now);
-            progress.sleep_with_heartbeat(pause, last.as_ref()).await;
-            if delay < MAX_DELAY {
-                delay = delay.mul_f64(1.5).min(MAX_DELAY);
-            }
+            Err(e) => return Err(e.into()),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let snapshot = last.expect("a snapshot exists once past the first poll");
+            return Ok(snapshot.into_output(true));
+        }
+        let pause = jittered(delay).min(deadline - now);
+        progress.sleep_with_heartbeat(pause, last.as_ref()).await;
+        if delay < MAX_DELAY {
+            delay = delay.mul_f64(1.5).min(MAX_DELAY);
         }
     }
 }

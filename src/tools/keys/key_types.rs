@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::logging::quote;
 use crate::make::key_types::KeyType;
+use crate::make::keys::Key;
 use crate::make::{MakeClient, MakeError, clip};
 use crate::tools::ToolError;
 use crate::tools::limits::MAX_ECHO_CHARS;
@@ -56,6 +57,27 @@ impl KeyTypeCache {
                 None
             }
         }
+    }
+
+    /// Checks new `parameters` of key `id` against its type when the key types are known,
+    /// and returns the key read for that (for the confirmation question). Reading the key or
+    /// the types failing skips the check: the update itself then reports Make's answer.
+    pub(crate) async fn check_new_parameters(
+        &self,
+        make: &MakeClient,
+        id: u64,
+        parameters: &Map<String, Value>,
+    ) -> Result<Option<Key>, ToolError> {
+        let Some(types) = self.for_check(make).await else {
+            return Ok(None);
+        };
+        let Ok(key) = make.get_key(id).await else {
+            return Ok(None);
+        };
+        if let Some(type_name) = &key.type_name {
+            check_parameters(&types, type_name, parameters, true)?;
+        }
+        Ok(Some(key))
     }
 
     async fn fetch(&self, make: &MakeClient, once: bool) -> Result<Arc<[KeyType]>, MakeError> {

@@ -16,7 +16,7 @@ pub mod security;
 pub mod shutdown;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +36,11 @@ use crate::server::MakeServer;
 pub use security::{BearerToken, SecurityError};
 use shutdown::Drain;
 
+/// Default port of the HTTP transport.
+pub const DEFAULT_PORT: u16 = 3901;
 /// Default listen address: loopback only.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:3901";
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_PORT));
 /// Default cap on a POST body (rmcp's default too).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default cap on open connections: far more than a team's clients need, far fewer than the
@@ -82,7 +85,7 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            listen: DEFAULT_LISTEN,
             sessions: false,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
@@ -93,6 +96,26 @@ impl Default for HttpOptions {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+}
+
+impl HttpOptions {
+    /// Refuses settings that expose the server without a token
+    /// ([`security::check_options`]); what passes is ready for [`serve`].
+    pub fn check(self) -> Result<CheckedOptions, SecurityError> {
+        security::check_options(&self)?;
+        Ok(CheckedOptions(self))
+    }
+}
+
+/// [`HttpOptions`] that passed [`HttpOptions::check`], so serving them checks nothing again.
+#[derive(Debug, Clone)]
+pub struct CheckedOptions(HttpOptions);
+
+impl CheckedOptions {
+    /// The options themselves.
+    pub fn options(&self) -> &HttpOptions {
+        &self.0
     }
 }
 
@@ -110,10 +133,9 @@ pub enum HttpError {
     Serve(std::io::Error),
 }
 
-/// Checks the options, raises the open-file limit, binds `options.listen` and serves until
-/// SIGINT/SIGTERM.
-pub async fn serve(server: MakeServer, mut options: HttpOptions) -> Result<(), HttpError> {
-    security::check_options(&options)?;
+/// Raises the open-file limit, binds `options.listen` and serves until SIGINT/SIGTERM.
+pub async fn serve(server: MakeServer, options: CheckedOptions) -> Result<(), HttpError> {
+    let CheckedOptions(mut options) = options;
     let open_files = fd_limit::raise();
     let cap = fd_limit::connection_cap(options.max_connections, open_files);
     if cap < options.max_connections {
@@ -131,11 +153,20 @@ pub async fn serve(server: MakeServer, mut options: HttpOptions) -> Result<(), H
             addr: options.listen,
             source,
         })?;
-    serve_on(listener, server, options, shutdown::signal()).await
+    // Port 0 becomes the port actually bound; the address checked stays the same.
+    options.listen = listener.local_addr().map_err(HttpError::Serve)?;
+    run(
+        listener,
+        server,
+        CheckedOptions(options),
+        shutdown::signal(),
+    )
+    .await
 }
 
-/// Serves on an already bound listener until `stop` resolves, then shuts down gracefully.
-/// (`options.listen` is replaced by the listener's address.) Tests use this with port 0.
+/// Checks `options` and serves on an already bound listener until `stop` resolves, then
+/// shuts down gracefully. (`options.listen` is replaced by the listener's address before
+/// the check.) Tests use this with port 0.
 pub async fn serve_on(
     listener: TcpListener,
     server: MakeServer,
@@ -143,7 +174,18 @@ pub async fn serve_on(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     options.listen = listener.local_addr().map_err(HttpError::Serve)?;
-    security::check_options(&options)?;
+    run(listener, server, options.check()?, stop).await
+}
+
+/// Serves checked options on `listener`, whose address `options.listen` holds, until
+/// `stop` resolves, then shuts down gracefully.
+async fn run(
+    listener: TcpListener,
+    server: MakeServer,
+    options: CheckedOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    let CheckedOptions(options) = options;
     let rmcp_token = CancellationToken::new();
     let drain = Drain::default();
     let app = app(server.clone(), &options, rmcp_token.clone(), drain.clone());

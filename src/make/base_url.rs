@@ -4,14 +4,19 @@
 
 use url::Url;
 
-use super::ConfigError;
-use crate::make::clip;
+use super::clip;
+
+/// A Make API URL or zone that cannot be used; the message names the setting
+/// (`MAKE_ZONE`, `MAKE_API_URL`) and quotes the value only as [`shown`] allows.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct UrlError(pub String);
 
 /// The path of Make's API below a zone's origin.
 pub const API_PATH: &str = "/api/v2";
 
 /// `eu1.make.com`, `https://eu1.make.com/` or `eu1.make.com/api/v2` → `https://eu1.make.com/api/v2`.
-pub fn zone_base_url(zone: &str) -> Result<Url, ConfigError> {
+pub fn zone_base_url(zone: &str) -> Result<Url, UrlError> {
     let host = zone.trim();
     let host = host
         .strip_prefix("https://")
@@ -29,7 +34,7 @@ pub fn zone_base_url(zone: &str) -> Result<Url, ConfigError> {
         } else {
             ""
         };
-        return Err(ConfigError(format!(
+        return Err(UrlError(format!(
             "MAKE_ZONE must be a host name such as eu1.make.com{hint}, got {}",
             shown(zone)
         )));
@@ -41,7 +46,7 @@ pub fn zone_base_url(zone: &str) -> Result<Url, ConfigError> {
         );
     }
     Url::parse(&format!("https://{host}{API_PATH}")).map_err(|e| {
-        ConfigError(format!(
+        UrlError(format!(
             "MAKE_ZONE {} is not a valid host: {e}",
             shown(zone)
         ))
@@ -51,14 +56,14 @@ pub fn zone_base_url(zone: &str) -> Result<Url, ConfigError> {
 /// A full base URL (`MAKE_API_URL`). Plain `http` is only accepted for loopback hosts. A bare
 /// origin (`https://eu1.make.com`, with or without a trailing slash) means its `/api/v2`, as
 /// a zone does; a URL with a path keeps it.
-pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
+pub fn parse_api_url(text: &str) -> Result<Url, UrlError> {
     let mut url = Url::parse(text.trim()).map_err(|e| {
         let hint = if text.contains("://") {
             ""
         } else {
             " (give the scheme, e.g. https://eu1.make.com, or set MAKE_ZONE to the bare host)"
         };
-        ConfigError(format!(
+        UrlError(format!(
             "MAKE_API_URL {} is not a URL: {e}{hint}",
             shown(text)
         ))
@@ -67,20 +72,20 @@ pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
         "https" => {}
         "http" if is_loopback_url(&url) => {}
         "http" => {
-            return Err(ConfigError(format!(
+            return Err(UrlError(format!(
                 "MAKE_API_URL {} uses plain http, which is only allowed for loopback hosts; use https",
                 shown(text)
             )));
         }
         other => {
-            return Err(ConfigError(format!(
+            return Err(UrlError(format!(
                 "MAKE_API_URL must be an http(s) URL, got scheme {:?}",
                 clip(other, 20)
             )));
         }
     }
     if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError(format!(
+        return Err(UrlError(format!(
             "MAKE_API_URL {} must name a host and carry no user name or password (the key goes in MAKE_API_KEY)",
             shown(text)
         )));
@@ -88,7 +93,7 @@ pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
     // Every request URL and the startup log line start from this one: a query string here
     // (a token, a signature) would be sent with every call and logged.
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError(format!(
+        return Err(UrlError(format!(
             "MAKE_API_URL {} must not carry a query string or fragment",
             shown(text)
         )));
@@ -135,3 +140,6 @@ pub fn is_loopback_url(url: &Url) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests;
