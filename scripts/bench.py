@@ -49,6 +49,13 @@ def serve_double(listener):
 
 
 def keep_alive(conn):
+    try:
+        serve_connection(conn)
+    except OSError:  # the server went away mid-request: nothing to answer
+        pass
+
+
+def serve_connection(conn):
     buf = b""
     with conn:
         while True:

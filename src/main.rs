@@ -9,11 +9,14 @@ use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbosity());
-    match run(cli).await {
+    let outcome = cli
+        .resolve()
+        .map_err(anyhow::Error::from)
+        .and_then(|run| runtime_for(&run)?.block_on(execute(run)));
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("make-credentials-mcp: {e:#}");
@@ -22,12 +25,26 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// One thread for stdio and the one-shot commands: a single client's calls wait on Make, not
+/// on the CPU, and a second thread only adds wake-ups, stacks and allocator arenas (measured
+/// by scripts/bench.py). Streamable HTTP serves many clients: a worker per core.
+fn runtime_for(run: &Run) -> std::io::Result<tokio::runtime::Runtime> {
+    match run {
+        Run::Http(..) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
+async fn execute(run: Run) -> anyhow::Result<ExitCode> {
     // `_sandbox` keeps the in-process Make API (`--sandbox`) alive while the server runs.
     let start = |setup: Setup, purpose| async move {
         startup::start(&setup.make, setup.person, &setup.tools, purpose).await
     };
-    match cli.resolve()? {
+    match run {
         Run::Sandbox {
             port,
             faults,

@@ -131,14 +131,18 @@ fn tls_config(load_roots: bool) -> Result<rustls::ClientConfig, String> {
         .with_no_client_auth())
 }
 
-/// The system's CA certificates: the configured file or directory, else the first bundle
-/// file found, else whatever `rustls-native-certs` finds.
+/// The system's CA certificates, read once: `SSL_CERT_FILE` when set (a bundle, as OpenSSL
+/// reads it; `SSL_CERT_DIR` is then not read as well), else `SSL_CERT_DIR`, else the first
+/// distribution bundle found, else whatever `rustls-native-certs` finds.
 fn system_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    let configured =
-        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let file = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let dir_set = std::env::var_os("SSL_CERT_DIR").is_some();
     let bundle = CA_BUNDLES.iter().map(Path::new).find(|p| p.is_file());
-    let found = match bundle {
-        Some(file) if !configured => rustls_native_certs::load_certs_from_paths(Some(file), None),
+    let found = match (&file, dir_set, bundle) {
+        (Some(file), _, _) => rustls_native_certs::load_certs_from_paths(Some(file), None),
+        (None, false, Some(bundle)) => {
+            rustls_native_certs::load_certs_from_paths(Some(bundle), None)
+        }
         _ => rustls_native_certs::load_native_certs(),
     };
     for error in &found.errors {

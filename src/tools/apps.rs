@@ -33,7 +33,7 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_list-app-modules-with-creds",
         title = "List app modules with credentials",
-        description = "List an app's modules that need credentials: module id, the credential in `type` (`account:<connection types>` or `keychain:<key type>`) and its OAuth `scope`. Use it for credential-requests_create module ids and for real scope strings (extend-connection, create-by-credentials), never guessed ones.",
+        description = "List an app's modules that need credentials: module id, the credential in `type` (`account:<connection types>` or `keychain:<key type>`) and OAuth `scope`. The source of module ids for credential-requests_create and of real scope strings: never guess them.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,

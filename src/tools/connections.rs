@@ -30,7 +30,7 @@ impl Toolbox {
     #[tool(
         name = "connections_list",
         title = "List connections",
-        description = "List a team's connections (authorized app accounts). Call it first and reuse one that fits. Filter by `type` (e.g. \"google\"); pass `scopes` per type to learn, in each row's `scoped`, whether it already has them (rows lacking them are kept). `name` is the label, `accountName` the connection type.",
+        description = "List a team's connections (authorized app accounts); call it first and reuse one that fits. Filter by `type`; pass `scopes` per type to learn from each row's `scoped` whether it has them (rows lacking them are kept). `name` is the label, `accountName` the connection type.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -158,7 +158,7 @@ impl Toolbox {
     #[tool(
         name = "connections_update",
         title = "Update connection",
-        description = "Rename a connection (`name`) and/or replace its data (`data`). Setting data REPLACES ALL stored data: editable parameters left out would be cleared, so a `data` that misses some or names others is refused, saying which (see connections_get-editable-data-schema). OAuth connections need re-authorizing after a data change. Replacing data may ask the person to confirm.",
+        description = "Rename a connection (`name`) and/or replace its data (`data`). Setting data REPLACES ALL stored data: editable parameters left out would be cleared, so a `data` that misses some or names others is refused, saying which (see connections_get-editable-data-schema). OAuth connections need re-authorizing after a data change.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,

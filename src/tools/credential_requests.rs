@@ -74,7 +74,7 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_get",
         title = "Get credential request details",
-        description = "Get a credential request and its credentials: state (pending, authorized, declined), type, scopes and `remoteId` (the connection or key created once authorized). The request id is a string, not a connection id. To wait for the person, use credential-requests_wait-for-authorization.",
+        description = "Get a credential request and its credentials: state (pending, authorized, declined), type, scopes and `remoteId` (the connection or key created once authorized). The id is a string, not a connection id. To wait for the person, use credential-requests_wait-for-authorization.",
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -217,7 +217,7 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_create",
         title = "Create credential request",
-        description = "Ask a person to authorize the connections or keys that app modules need; each call creates a new request. Per app give `appName` and `appModules` and/or `appEndpoints` (module ids from credential-requests_list-app-modules-with-creds, or [\"*\"]; never guess them; a module missing from `appVersion` gives a misleading \"module does not exist\"). Then hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization. For known connection or key types, use credential-requests_create-by-credentials.",
+        description = "Ask a person to authorize the connections or keys app modules need; each call creates a new request. Per app give `appName` and `appModules` and/or `appEndpoints` (ids from credential-requests_list-app-modules-with-creds or [\"*\"], never guessed; a module missing from `appVersion` gives a misleading \"module does not exist\"). Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization. For known connection or key types, use credential-requests_create-by-credentials.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
@@ -252,7 +252,7 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_create-by-credentials",
         title = "Create credential request by connection/key types",
-        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type): the way to get credentials without secrets in chat; each call creates a new request. Reuse connections (connections_list) first; to add scopes to one, use credential-requests_extend-connection. Then hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization: each credential's `remoteId` becomes the new connection or key id.",
+        description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type): credentials without secrets in chat; each call creates a new request. Reuse connections (connections_list) first; to add scopes to one, use credential-requests_extend-connection. Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization; each credential's `remoteId` becomes the new connection or key id.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
@@ -290,7 +290,7 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_extend-connection",
         title = "Extend connection OAuth scopes",
-        description = "Ask the person to grant an existing OAuth connection more scopes. When it already has them all, nothing is created and `alreadySatisfied` is true (the requirement is met); otherwise a request for the missing scopes only is created. Hand over `publicUri` (unless `person.action` says the client did) and call credential-requests_wait-for-authorization. Take scopes from credential-requests_list-app-modules-with-creds, never guess them.",
+        description = "Ask the person to grant an existing OAuth connection more scopes. When it has them all, nothing is created and `alreadySatisfied` is true (the requirement is met); otherwise a request for the missing scopes only is created. Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization. Take scopes from credential-requests_list-app-modules-with-creds, never guess them.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<ExtendOutput>(),
         annotations(
             read_only_hint = false,

@@ -85,7 +85,7 @@ impl Toolbox {
     #[tool(
         name = "keys_create",
         title = "Create key",
-        description = "Create a key from secret parameters; each call creates a new one. Parameter names depend on `typeName` (keys_list-types; basicauth: authUser, authPass; apikeyauth: key, placement, name; aes-key: key, keyEncoding); unknown or missing ones are refused before sending. Prefer credential-requests_create-by-credentials with `keys`: no secrets in chat.",
+        description = "Create a key from secret parameters; each call creates a new one. Parameter names depend on `typeName` (see keys_list-types; basicauth: authUser, authPass; apikeyauth: key, placement, name); unknown or missing ones are refused before sending. Prefer credential-requests_create-by-credentials with `keys`: no secrets in chat.",
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -122,7 +122,7 @@ impl Toolbox {
     #[tool(
         name = "keys_update",
         title = "Update key",
-        description = "Rename a key (`name`) and/or replace its secret `parameters` (the full set for its type, named as keys_list-types lists them; unknown names are refused). Fields left out keep their values; scenarios use a new secret at once. Replacing parameters may ask the person to confirm.",
+        description = "Rename a key (`name`) and/or replace its secret `parameters` (the full set for its type, named as keys_list-types lists them; unknown names are refused). Fields left out keep their values; scenarios use a new secret at once.",
         output_schema = rmcp::handler::server::tool::schema_for_output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,

@@ -39,7 +39,7 @@ pub struct CreateArgs {
     /// Label for the new connection (need not be unique).
     #[schemars(length(min = 1, max = 128))]
     pub(super) name: String,
-    /// Connection type, e.g. "airtable2" or "http" (the `accountName` of existing connections of that app).
+    /// Connection type, e.g. "airtable2" (the `accountName` of existing connections).
     pub(super) account_name: String,
     /// Team to create the connection in. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,

@@ -43,7 +43,7 @@ pub struct ListArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RequestIdArgs {
-    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5" (not a connection id).
+    /// Credential request id (a string, not a connection id).
     pub(super) request_id: OpaqueId,
 }
 
@@ -102,9 +102,9 @@ pub struct CreateArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prefill {
-    /// Fixed values the person cannot change (strings, numbers or booleans).
+    /// Fixed values the person cannot change (scalar values).
     pub(super) hard: Option<Map<String, Value>>,
-    /// Suggested values the person can edit (strings, numbers or booleans).
+    /// Suggested values the person can edit (scalar values).
     pub(super) soft: Option<Map<String, Value>>,
 }
 

@@ -35,7 +35,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WaitArgs {
-    /// Credential request id: a string such as "a07e16f2ad134bf49cf83a00aa95c0a5", from a create or extend call.
+    /// Credential request id (a string) from a create or extend call.
     request_id: OpaqueId,
     /// Longest wait in seconds (default 50); keep it under the client's request timeout.
     #[schemars(range(min = 1, max = 600))]

@@ -49,7 +49,7 @@ pub struct CreateArgs {
     /// Label for the key.
     #[schemars(length(min = 1, max = 128))]
     pub(super) name: String,
-    /// Key type, as keys_list-types names it: basicauth, apikeyauth, aes-key, apn, clientcertauth, eet, gpg-private, gpg-public or webpay.
+    /// Key type from keys_list-types, e.g. basicauth, apikeyauth, aes-key.
     pub(super) type_name: String,
     /// The type's secret parameters, named exactly as keys_list-types lists them (basicauth: authUser and authPass, not user/pass). Never logged.
     pub(super) parameters: Map<String, Value>,
