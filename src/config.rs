@@ -13,35 +13,35 @@ mod tests;
 
 /// The server's whole configuration.
 #[derive(Debug, Clone, Default)]
-pub struct Config {
-    pub client: ClientSettings,
+pub(crate) struct Config {
+    pub(crate) client: ClientSettings,
     /// Team used when a tool call omits `teamId` (`MAKE_TEAM`).
-    pub default_team: Option<u64>,
+    pub(crate) default_team: Option<u64>,
 }
 
 /// Raw values as given by flags or environment, before validation.
 #[derive(Debug, Clone, Default)]
-pub struct RawSettings {
-    pub api_url: Option<String>,
-    pub zone: Option<String>,
-    pub api_key: Option<String>,
-    pub team: Option<String>,
-    pub timeout_secs: Option<u64>,
-    pub connect_timeout_secs: Option<u64>,
-    pub retries: Option<u32>,
+pub(crate) struct RawSettings {
+    pub(crate) api_url: Option<String>,
+    pub(crate) zone: Option<String>,
+    pub(crate) api_key: Option<String>,
+    pub(crate) team: Option<String>,
+    pub(crate) timeout_secs: Option<u64>,
+    pub(crate) connect_timeout_secs: Option<u64>,
+    pub(crate) retries: Option<u32>,
 }
 
 /// The Make CLI's saved login (`make-cli/config.json`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CliLogin {
-    pub api_key: Option<String>,
-    pub zone: Option<String>,
+pub(crate) struct CliLogin {
+    pub(crate) api_key: Option<String>,
+    pub(crate) zone: Option<String>,
 }
 
 impl CliLogin {
     /// `$XDG_CONFIG_HOME/make-cli/config.json`, else `~/.config/make-cli/config.json`.
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         let base = std::env::var_os("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -50,7 +50,7 @@ impl CliLogin {
     }
 
     /// Reads the login file; a missing or unreadable file is simply no login.
-    pub fn load(path: &Path) -> Option<Self> {
+    pub(crate) fn load(path: &Path) -> Option<Self> {
         let text = std::fs::read_to_string(path).ok()?;
         match serde_json::from_str(&text) {
             Ok(login) => Some(login),
@@ -66,7 +66,7 @@ impl CliLogin {
 /// A configuration value that cannot be used; the message names the setting.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
-pub struct ConfigError(pub String);
+pub(crate) struct ConfigError(pub(crate) String);
 
 impl From<UrlError> for ConfigError {
     fn from(e: UrlError) -> Self {
@@ -78,7 +78,7 @@ impl Config {
     /// Validates `raw`. The Make CLI's `login` is used only as a whole, when neither a key nor
     /// a zone is configured: mixing a saved key with another zone (or the reverse) could send
     /// the key to the wrong host.
-    pub fn resolve(raw: RawSettings, login: Option<CliLogin>) -> Result<Self, ConfigError> {
+    pub(crate) fn resolve(raw: RawSettings, login: Option<CliLogin>) -> Result<Self, ConfigError> {
         let explicit_key = raw.api_key.as_deref().and_then(ApiKey::new);
         let explicit_target = [&raw.api_url, &raw.zone]
             .iter()

@@ -8,12 +8,12 @@
 //! toolsets and names, and the Make key's scopes). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
 
 pub mod cli;
-pub mod config;
+mod config;
 pub mod logging;
 pub mod make;
 pub mod person;
 pub mod sandbox;
-pub mod selection;
+mod selection;
 pub mod server;
 pub mod startup;
 pub mod tools;

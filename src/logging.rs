@@ -17,16 +17,16 @@ use std::io::{self, Write};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// The longest outside text a log field shows, in characters; the rest is counted, not shown.
-pub const MAX_LOGGED_CHARS: usize = 200;
+pub(crate) const MAX_LOGGED_CHARS: usize = 200;
 
 /// An outside text as a log field: `"…"` with Rust string escapes (`\n`, `\u{1b}`, `\"`),
 /// cut after [`MAX_LOGGED_CHARS`] characters. Use it as `field = %quote(&text)`.
-pub fn quote(text: impl fmt::Display) -> Quoted {
+pub(crate) fn quote(text: impl fmt::Display) -> Quoted {
     Quoted(text.to_string())
 }
 
 /// See [`quote`].
-pub struct Quoted(String);
+pub(crate) struct Quoted(String);
 
 impl fmt::Display for Quoted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,7 +44,7 @@ impl fmt::Debug for Quoted {
 }
 
 /// A [`MakeWriter`] that keeps every event on one line (see the module docs).
-pub struct OneLine<M>(pub M);
+pub(crate) struct OneLine<M>(pub(crate) M);
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for OneLine<M> {
     type Writer = OneLineWriter<M::Writer>;
@@ -59,7 +59,7 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for OneLine<M> {
 }
 
 /// The writer [`OneLine`] hands out for one event.
-pub struct OneLineWriter<W>(W);
+pub(crate) struct OneLineWriter<W>(W);
 
 impl<W: Write> Write for OneLineWriter<W> {
     /// tracing's formatter writes each event with a single `write_all` of the whole line, so
@@ -77,7 +77,7 @@ impl<W: Write> Write for OneLineWriter<W> {
 
 /// `event` with every control character (C0, DEL, C1, line and paragraph separators)
 /// escaped, except one trailing newline.
-pub fn one_line(event: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn one_line(event: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let (body, end) = match event.strip_suffix(b"\n") {
         Some(body) => (body, &b"\n"[..]),
         None => (event, &b""[..]),
@@ -113,7 +113,7 @@ pub enum Verbosity {
 
 impl Verbosity {
     /// The `RUST_LOG`-style filter used when `RUST_LOG` is not set.
-    pub fn default_filter(self) -> &'static str {
+    pub(crate) fn default_filter(self) -> &'static str {
         match self {
             Verbosity::Serving => "make_credentials_mcp=info,warn",
             Verbosity::Quiet => "warn",

@@ -14,7 +14,6 @@ fn main() -> ExitCode {
     logging::init(cli.verbosity());
     let outcome = cli
         .resolve()
-        .map_err(anyhow::Error::from)
         .and_then(|run| runtime_for(&run)?.block_on(execute(run)));
     match outcome {
         Ok(code) => code,

@@ -15,7 +15,7 @@ use crate::make;
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
 use crate::sandbox::{FaultPlan, KeyScopes};
 use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
-pub use selection::ToolArgs;
+pub(crate) use selection::ToolArgs;
 
 const CONFIGURATION_HELP: &str = "\
 Configuration (flags override environment variables):
@@ -47,7 +47,7 @@ pub struct Cli {
     #[command(flatten)]
     pub tools: ToolArgs,
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 impl Cli {
@@ -133,7 +133,7 @@ pub enum Run {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Serve MCP over stdin/stdout (the default).
     Stdio,
     /// Serve MCP over Streamable HTTP at http://LISTEN/mcp (and GET /healthz).
@@ -195,58 +195,58 @@ timed out.";
 /// Flags of the `http` subcommand.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = HTTP_HELP)]
-pub struct HttpArgs {
+pub(crate) struct HttpArgs {
     /// Address to listen on. Anything but loopback requires an auth token.
     #[arg(long, default_value_t = http::DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Legacy MCP sessions (Mcp-Session-Id, SSE) for 2025-11-25 clients that need
     /// server-to-client requests. Sessions pin a client to one replica. Default: stateless JSON.
     #[arg(long)]
-    pub sessions: bool,
+    pub(crate) sessions: bool,
     /// Another accepted Host header (e.g. the reverse proxy's public name, optionally
     /// with :port). Repeatable; loopback names are always accepted.
     #[arg(long = "allowed-host", value_name = "HOST")]
-    pub allowed_hosts: Vec<String>,
+    pub(crate) allowed_hosts: Vec<String>,
     /// Another accepted browser Origin, with scheme and port or `:*`
     /// (e.g. https://app.example.com:443). Repeatable; loopback pages are always accepted.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
     /// Bearer token clients must send. Prefer the environment variable or a file:
     /// flags show in process lists.
     #[arg(long, env = "MCP_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: Option<String>,
+    pub(crate) auth_token: Option<String>,
     /// File holding the bearer token (a trailing newline is ignored).
     #[arg(long, value_name = "PATH")]
-    pub auth_token_file: Option<PathBuf>,
+    pub(crate) auth_token_file: Option<PathBuf>,
     /// Largest accepted request body in bytes (413 above it).
     #[arg(long, default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// Seconds shutdown waits for in-flight calls before ending them with a
     /// shutting-down error.
     #[arg(long, default_value_t = http::DEFAULT_SHUTDOWN_GRACE.as_secs())]
-    pub shutdown_grace: u64,
+    pub(crate) shutdown_grace: u64,
     /// Most connections open at once; further ones wait to be accepted. Lowered at start
     /// when the open-file limit is smaller.
     #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS,
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Seconds a client has to send a request's headers; an idle keep-alive connection is
     /// closed after the same time.
     #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "SECS",
         default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
-    pub header_timeout: u64,
+    pub(crate) header_timeout: u64,
     /// Seconds a client has to send a request body (408 after it).
     #[arg(long, env = "MCP_BODY_TIMEOUT", value_name = "SECS",
         default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
-    pub body_timeout: u64,
+    pub(crate) body_timeout: u64,
 }
 
 impl HttpArgs {
     /// Resolves the token source and checks that the listen address and allowed names are
     /// safe without one.
-    pub fn options(&self) -> Result<CheckedOptions, SecurityError> {
+    pub(crate) fn options(&self) -> Result<CheckedOptions, SecurityError> {
         let auth_token = match (&self.auth_token, &self.auth_token_file) {
             (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
             (Some(token), None) => Some(BearerToken::new(token)?),
@@ -275,20 +275,20 @@ impl HttpArgs {
 pub struct MakeArgs {
     /// Make zone host, e.g. eu1.make.com.
     #[arg(long, env = "MAKE_ZONE", global = true)]
-    pub zone: Option<String>,
+    pub(crate) zone: Option<String>,
     /// Full Make API base URL (overrides --zone), e.g. https://eu1.make.com/api/v2; a bare
     /// origin (https://eu1.make.com) means its /api/v2.
     #[arg(long, env = "MAKE_API_URL", global = true)]
-    pub api_url: Option<String>,
+    pub(crate) api_url: Option<String>,
     /// Make API key. Prefer the environment variable: flags show in process lists.
     #[arg(long, env = "MAKE_API_KEY", hide_env_values = true, global = true)]
-    pub api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
     /// Default team id for calls that omit teamId.
     #[arg(long, env = "MAKE_TEAM", global = true)]
-    pub team: Option<String>,
+    pub(crate) team: Option<String>,
     /// Seconds to wait for a Make API response.
     #[arg(long, env = "MAKE_TIMEOUT", default_value_t = make::DEFAULT_TIMEOUT_SECS, global = true)]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     /// Seconds to wait for a connection to Make.
     #[arg(
         long,
@@ -296,33 +296,33 @@ pub struct MakeArgs {
         default_value_t = make::DEFAULT_CONNECT_TIMEOUT_SECS,
         global = true
     )]
-    pub connect_timeout: u64,
+    pub(crate) connect_timeout: u64,
     /// Retries of a request Make refused with 429 or that failed before reaching it (reads,
     /// renames and deletes also after 502/503/504 or a timeout; creates, set-data and
     /// actions never after those).
     #[arg(long, env = "MAKE_RETRIES", default_value_t = make::DEFAULT_RETRIES, global = true)]
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]
-    pub no_cli_login: bool,
+    pub(crate) no_cli_login: bool,
     /// Use a built-in simulation of the Make API on a loopback port instead of Make (no
     /// account needed; state lasts as long as the process). Default team: 1.
     #[arg(long, global = true)]
-    pub sandbox: bool,
+    pub(crate) sandbox: bool,
     /// With --sandbox (or the sandbox subcommand): make the sandbox's API misbehave at
     /// random, e.g. 429=0.05,500=0.02,latency=200ms (see `sandbox --help`).
     #[arg(long, env = "MCP_SANDBOX_FAULTS", value_name = "LIST", value_parser = parse_fault_plan, global = true)]
-    pub sandbox_faults: Option<FaultPlan>,
+    pub(crate) sandbox_faults: Option<FaultPlan>,
     /// With --sandbox (or the sandbox subcommand): give the sandbox's key only these Make
     /// scopes, e.g. connections:read,keys:read (default: all). The scope check then hides
     /// the other tools, and the sandbox answers 403 SC403 outside them, as Make does.
     #[arg(long, env = "MCP_SANDBOX_SCOPES", value_name = "LIST", value_parser = parse_key_scopes, global = true)]
-    pub sandbox_scopes: Option<KeyScopes>,
+    pub(crate) sandbox_scopes: Option<KeyScopes>,
 }
 
 impl MakeArgs {
     /// Resolves these flags (and the Make CLI login, unless disabled) into a [`Config`].
-    pub fn config(&self) -> Result<Config, ConfigError> {
+    pub(crate) fn config(&self) -> Result<Config, ConfigError> {
         let raw = self.raw();
         let needs_login = raw.api_key.is_none() && raw.zone.is_none() && raw.api_url.is_none();
         let login = if needs_login && !self.no_cli_login {
@@ -335,7 +335,7 @@ impl MakeArgs {
 
     /// The configuration for `--sandbox`: timeouts and team only; the real key, zone and
     /// Make CLI login are neither read nor validated (the sandbox supplies its own).
-    pub fn sandbox_config(&self) -> Result<Config, ConfigError> {
+    pub(crate) fn sandbox_config(&self) -> Result<Config, ConfigError> {
         let raw = RawSettings {
             api_url: None,
             zone: None,
@@ -358,7 +358,7 @@ impl MakeArgs {
     }
 
     /// The configured timeout as a [`Duration`].
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
     }
 }
@@ -370,12 +370,12 @@ pub struct PersonArgs {
     /// Hand a new credential request's link to the person through the client (URL
     /// elicitation, or the 2026-07-28 input-required flow) where the client supports it.
     #[arg(long, env = "MCP_URL_ELICITATION", value_enum, default_value_t = UrlElicitation::Auto, global = true)]
-    pub url_elicitation: UrlElicitation,
+    pub(crate) url_elicitation: UrlElicitation,
     /// Ask the person before deletes and before replacing connection data or key
     /// parameters: auto (where the client can be asked), always (refuse where it cannot),
     /// never.
     #[arg(long, env = "MCP_CONFIRM", value_enum, default_value_t = ConfirmMode::Auto, global = true)]
-    pub confirm: ConfirmMode,
+    pub(crate) confirm: ConfirmMode,
     /// Key (at least 32 bytes) that seals input-required state. Replicas behind a load
     /// balancer need the same key; without one each process draws a random key.
     #[arg(
@@ -385,10 +385,10 @@ pub struct PersonArgs {
         hide = true,
         global = true
     )]
-    pub state_key: Option<String>,
+    pub(crate) state_key: Option<String>,
     /// File holding the state-sealing key (at least 32 bytes; a trailing newline is ignored).
     #[arg(long, value_name = "PATH", global = true)]
-    pub state_key_file: Option<PathBuf>,
+    pub(crate) state_key_file: Option<PathBuf>,
 }
 
 impl PersonArgs {

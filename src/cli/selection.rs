@@ -13,7 +13,7 @@ pub struct ToolArgs {
     ///    (a tool's toolset is its name before `_`). Default: all.
     #[arg(long, env = "MCP_TOOLSETS", value_name = "LIST", value_delimiter = ',',
         value_parser = parse_toolset, global = true)]
-    pub toolsets: Vec<Option<Toolset>>,
+    pub(crate) toolsets: Vec<Option<Toolset>>,
     /// 2. Of those, serve exactly these tools (comma list of tool names).
     #[arg(
         long,
@@ -22,7 +22,7 @@ pub struct ToolArgs {
         value_delimiter = ',',
         global = true
     )]
-    pub tools: Vec<String>,
+    pub(crate) tools: Vec<String>,
     /// 3. Then hide these tools (comma list of tool names).
     #[arg(
         long,
@@ -31,16 +31,16 @@ pub struct ToolArgs {
         value_delimiter = ',',
         global = true
     )]
-    pub exclude_tools: Vec<String>,
+    pub(crate) exclude_tools: Vec<String>,
     /// 4. Then hide every tool that is not read-only (creates, updates, deletes, verify).
     #[arg(long, env = "MCP_READ_ONLY", global = true, action = ArgAction::SetTrue,
         value_parser = parse_switch)]
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// 5. While serving, tools whose Make scope the key lacks are hidden (asked from Make
     ///    at startup, GET /users/me/current-authorization); this turns that off.
     #[arg(long, env = "MCP_NO_SCOPE_CHECK", global = true, action = ArgAction::SetTrue,
         value_parser = parse_switch)]
-    pub no_scope_check: bool,
+    pub(crate) no_scope_check: bool,
 }
 
 /// clap's parser for a switch's environment value: 1/0, true/false, yes/no, on/off, and
@@ -78,7 +78,7 @@ fn names(list: &[String]) -> Option<Vec<String>> {
 impl ToolArgs {
     /// The selection these flags describe (tool names are checked against the registry
     /// when the server is built).
-    pub fn selection(&self) -> Selection {
+    pub(crate) fn selection(&self) -> Selection {
         let toolsets: Vec<Toolset> = self.toolsets.iter().flatten().copied().collect();
         Selection {
             toolsets: (!toolsets.is_empty()).then_some(toolsets),

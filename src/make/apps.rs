@@ -9,27 +9,27 @@ use super::{ApiRequest, MakeClient, MakeError};
 /// A module of an app, with the credential it needs.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct AppModule {
+pub(crate) struct AppModule {
     /// Module id to pass in credential-requests_create `appModules` (may contain colons).
-    pub id: String,
+    pub(crate) id: String,
     /// Module name.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Human label, e.g. "Send a Message".
     #[serde(default)]
-    pub label: Option<String>,
+    pub(crate) label: Option<String>,
     /// The credential it needs: `account:<type>[,<type>...]` (a connection) or `keychain:<type>` (a key).
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// OAuth scopes the module needs.
     #[serde(default)]
-    pub scope: Option<Vec<String>>,
+    pub(crate) scope: Option<Vec<String>>,
     /// Whether the module is a webhook trigger.
     #[serde(default)]
-    pub hook: Option<bool>,
+    pub(crate) hook: Option<bool>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 #[derive(Deserialize)]
@@ -40,7 +40,7 @@ struct AppModulesEnvelope {
 
 impl MakeClient {
     /// `GET /credential-requests/apps/{appName}/{version|latest}/modules-with-credentials`.
-    pub async fn app_modules_with_credentials(
+    pub(crate) async fn app_modules_with_credentials(
         &self,
         app: &str,
         version: &str,

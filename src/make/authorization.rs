@@ -7,12 +7,12 @@ use super::{ApiRequest, MakeClient, MakeError};
 /// How the key authenticated and the scopes it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Authorization {
+pub(crate) struct Authorization {
     /// `token` for a Make API token; other values are unconfirmed.
     #[serde(default)]
-    pub auth_used: Option<String>,
+    pub(crate) auth_used: Option<String>,
     /// E.g. `connections:read`, `keys:write`.
-    pub scope: Vec<String>,
+    pub(crate) scope: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -22,7 +22,7 @@ struct Envelope {
 
 impl MakeClient {
     /// The key's authorization, as Make reports it.
-    pub async fn current_authorization(&self) -> Result<Authorization, MakeError> {
+    pub(crate) async fn current_authorization(&self) -> Result<Authorization, MakeError> {
         let request = ApiRequest::get(&["users", "me", "current-authorization"]);
         Ok(self.send::<Envelope>(&request).await?.authorization)
     }

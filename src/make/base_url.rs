@@ -10,13 +10,13 @@ use super::clip;
 /// (`MAKE_ZONE`, `MAKE_API_URL`) and quotes the value only as [`shown`] allows.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
-pub struct UrlError(pub String);
+pub struct UrlError(pub(crate) String);
 
 /// The path of Make's API below a zone's origin.
-pub const API_PATH: &str = "/api/v2";
+pub(crate) const API_PATH: &str = "/api/v2";
 
 /// `eu1.make.com`, `https://eu1.make.com/` or `eu1.make.com/api/v2` → `https://eu1.make.com/api/v2`.
-pub fn zone_base_url(zone: &str) -> Result<Url, UrlError> {
+pub(crate) fn zone_base_url(zone: &str) -> Result<Url, UrlError> {
     let host = zone.trim();
     let host = host
         .strip_prefix("https://")
@@ -107,7 +107,7 @@ pub fn parse_api_url(text: &str) -> Result<Url, UrlError> {
 /// `text` as an error message may quote it: trimmed, clipped, and with the user info (all
 /// up to the last `@` of the address part), the query string and the fragment replaced by
 /// `***`. Works on text that is not a valid URL too, since that is when it gets quoted.
-pub fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     let text = text.trim();
     let start = text.find("://").map_or(0, |i| i + 3);
     let (address, rest) = match text[start..].find(['?', '#']) {
@@ -126,13 +126,13 @@ pub fn shown(text: &str) -> String {
 }
 
 /// Hosts of Make's public zones (`*.make.com`, `*.make.celonis.com`).
-pub fn is_make_host(host: &str) -> bool {
+pub(crate) fn is_make_host(host: &str) -> bool {
     let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
     host.ends_with(".make.com") || host.ends_with(".make.celonis.com")
 }
 
 /// True for `localhost`, `127.0.0.0/8` and `[::1]`.
-pub fn is_loopback_url(url: &Url) -> bool {
+pub(crate) fn is_loopback_url(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

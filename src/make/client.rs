@@ -101,18 +101,18 @@ impl MakeClient {
     }
 
     /// The API base URL (`https://{zone}/api/v2`), when configured.
-    pub fn base_url(&self) -> Option<&Url> {
+    pub(crate) fn base_url(&self) -> Option<&Url> {
         self.base.as_ref()
     }
 
     /// True when a key is configured.
-    pub fn has_key(&self) -> bool {
+    pub(crate) fn has_key(&self) -> bool {
         self.auth.is_some()
     }
 
     /// True when the key is an OAuth access token (sent as `Bearer`), whose scopes are the
     /// OAuth grant's rather than a Make API token's.
-    pub fn uses_oauth_token(&self) -> bool {
+    pub(crate) fn uses_oauth_token(&self) -> bool {
         self.oauth
     }
 

@@ -16,92 +16,92 @@ use super::{ApiRequest, Deletion, MakeClient, MakeError, Replay};
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Numeric connection id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The label the user gave the connection.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The connection type, e.g. `google`, `slack3`, `airtable2`.
     #[serde(default)]
-    pub account_name: Option<String>,
+    pub(crate) account_name: Option<String>,
     /// Human name of the connection type, e.g. `Google`.
     #[serde(default)]
-    pub account_label: Option<String>,
+    pub(crate) account_label: Option<String>,
     /// Authentication kind: `oauth` or `basic`.
     #[serde(default)]
-    pub account_type: Option<String>,
+    pub(crate) account_type: Option<String>,
     /// Package of the connection type, when it comes from a custom app.
     #[serde(default)]
-    pub package_name: Option<String>,
+    pub(crate) package_name: Option<String>,
     /// When the connection's authorization expires (ISO 8601), if it does.
     #[serde(default)]
-    pub expire: Option<String>,
+    pub(crate) expire: Option<String>,
     /// Extra account information, e.g. `{"type":"email","value":"a@b.c"}`.
     #[serde(default, deserialize_with = "opaque::object")]
     #[schemars(with = "Option<opaque::Object>")]
-    pub metadata: Option<Value>,
+    pub(crate) metadata: Option<Value>,
     /// Team that owns the connection.
     #[serde(default)]
-    pub team_id: Option<u64>,
+    pub(crate) team_id: Option<u64>,
     /// Organization that owns the connection.
     #[serde(default)]
-    pub organization_id: Option<u64>,
+    pub(crate) organization_id: Option<u64>,
     /// Theme colour of the connection type (hex).
     #[serde(default)]
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
     /// Whether the connection can be upgraded to a newer type.
     #[serde(default)]
-    pub upgradeable: Option<bool>,
+    pub(crate) upgradeable: Option<bool>,
     /// Whether the connection can be edited.
     #[serde(default)]
-    pub editable: Option<bool>,
+    pub(crate) editable: Option<bool>,
     /// Number of OAuth scopes granted.
     #[serde(default)]
-    pub scopes_cnt: Option<u64>,
+    pub(crate) scopes_cnt: Option<u64>,
     /// With a scope filter in connections_list: whether the connection has all of them.
     #[serde(default)]
-    pub scoped: Option<bool>,
+    pub(crate) scoped: Option<bool>,
     /// Opaque account id at the provider (may be a huge number, a string or null).
     #[serde(default, deserialize_with = "opaque::text")]
     #[schemars(with = "Option<String>")]
-    pub uid: Option<Value>,
+    pub(crate) uid: Option<Value>,
     /// Connected system id (UUID), if any.
     #[serde(default)]
-    pub connected_system_id: Option<String>,
+    pub(crate) connected_system_id: Option<String>,
     /// Granted OAuth scopes (connections_get).
     #[serde(default)]
-    pub scopes: Option<Vec<ConnectionScope>>,
+    pub(crate) scopes: Option<Vec<ConnectionScope>>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// One OAuth scope granted to a connection.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct ConnectionScope {
+pub(crate) struct ConnectionScope {
     /// Scope string, e.g. `https://www.googleapis.com/auth/drive`.
-    pub id: String,
+    pub(crate) id: String,
     /// Human description of the scope.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Connection type the scope belongs to.
     #[serde(default)]
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// Any further fields Make returns.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// What to create: the label, the type, optional scopes and the type's data fields.
 #[derive(Debug, Clone)]
-pub struct NewConnection {
-    pub team_id: u64,
-    pub label: String,
-    pub connection_type: String,
-    pub scopes: Option<Vec<String>>,
-    pub data: Map<String, Value>,
+pub(crate) struct NewConnection {
+    pub(crate) team_id: u64,
+    pub(crate) label: String,
+    pub(crate) connection_type: String,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) data: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -137,7 +137,7 @@ struct VerifyEnvelope {
 
 impl MakeClient {
     /// `GET /connections?teamId=&cols[]=*[&type[]=t…][&t[]=scope…]`.
-    pub async fn list_connections(
+    pub(crate) async fn list_connections(
         &self,
         team_id: u64,
         types: &[String],
@@ -161,14 +161,17 @@ impl MakeClient {
     }
 
     /// `GET /connections/{id}?cols[]=*`.
-    pub async fn get_connection(&self, id: u64) -> Result<Connection, MakeError> {
+    pub(crate) async fn get_connection(&self, id: u64) -> Result<Connection, MakeError> {
         let request = ApiRequest::get(&["connections", &id.to_string()]).all_columns();
         Ok(self.send::<ConnectionEnvelope>(&request).await?.connection)
     }
 
     /// `POST /connections?teamId=` with Make's create naming: `accountName` is the label,
     /// `accountType` the type, `scopes` the scopes, and the data fields at top level.
-    pub async fn create_connection(&self, new: NewConnection) -> Result<Connection, MakeError> {
+    pub(crate) async fn create_connection(
+        &self,
+        new: NewConnection,
+    ) -> Result<Connection, MakeError> {
         let mut body = new.data;
         body.insert("accountName".into(), Value::String(new.label));
         body.insert("accountType".into(), Value::String(new.connection_type));
@@ -182,14 +185,21 @@ impl MakeClient {
     }
 
     /// `PATCH /connections/{id}` with `{"name": …}`.
-    pub async fn rename_connection(&self, id: u64, name: &str) -> Result<Connection, MakeError> {
+    pub(crate) async fn rename_connection(
+        &self,
+        id: u64,
+        name: &str,
+    ) -> Result<Connection, MakeError> {
         let request = ApiRequest::patch(&["connections", &id.to_string()])
             .json(serde_json::json!({ "name": name }));
         Ok(self.send::<ConnectionEnvelope>(&request).await?.connection)
     }
 
     /// `GET /connections/{id}/editable-data-schema`: the parameter names set-data accepts.
-    pub async fn connection_editable_parameters(&self, id: u64) -> Result<Vec<String>, MakeError> {
+    pub(crate) async fn connection_editable_parameters(
+        &self,
+        id: u64,
+    ) -> Result<Vec<String>, MakeError> {
         let request = ApiRequest::get(&["connections", &id.to_string(), "editable-data-schema"]);
         Ok(self
             .send::<EditableSchemaEnvelope>(&request)
@@ -198,7 +208,7 @@ impl MakeClient {
     }
 
     /// `POST /connections/{id}/set-data` with the flat data object. Replaces ALL data.
-    pub async fn set_connection_data(
+    pub(crate) async fn set_connection_data(
         &self,
         id: u64,
         data: Map<String, Value>,
@@ -210,7 +220,7 @@ impl MakeClient {
 
     /// `POST /connections/{id}/scoped` with `{"scope": [...]}`: whether the connection already
     /// has every one of `scopes`. A read, though Make makes it a POST.
-    pub async fn connection_has_scopes(
+    pub(crate) async fn connection_has_scopes(
         &self,
         id: u64,
         scopes: &[String],
@@ -226,13 +236,13 @@ impl MakeClient {
     }
 
     /// `POST /connections/{id}/test` → whether Make could use the connection.
-    pub async fn verify_connection(&self, id: u64) -> Result<bool, MakeError> {
+    pub(crate) async fn verify_connection(&self, id: u64) -> Result<bool, MakeError> {
         let request = ApiRequest::post(&["connections", &id.to_string(), "test"]);
         Ok(self.send::<VerifyEnvelope>(&request).await?.verified)
     }
 
     /// `DELETE /connections/{id}?confirmed=true` (any 2xx is success).
-    pub async fn delete_connection(&self, id: u64) -> Result<Deletion, MakeError> {
+    pub(crate) async fn delete_connection(&self, id: u64) -> Result<Deletion, MakeError> {
         let request =
             ApiRequest::delete(&["connections", &id.to_string()]).query("confirmed", true);
         self.delete(&request).await

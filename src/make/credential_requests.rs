@@ -16,134 +16,138 @@ use super::{ApiRequest, Deletion, MakeClient, MakeError};
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialRequest {
+pub(crate) struct CredentialRequest {
     /// Request id: an opaque string such as `a07e16f2ad134bf49cf83a00aa95c0a5`.
-    pub id: String,
+    pub(crate) id: String,
     /// Name shown to the person who authorizes.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Description shown to the person who authorizes.
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// `pending`, `authorized`, `partially_authorized`, `declined`, ... (open set).
     #[serde(default)]
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// Team the created credentials will belong to.
     #[serde(default)]
-    pub team_id: Option<u64>,
+    pub(crate) team_id: Option<u64>,
     /// Organization of the team.
     #[serde(default)]
-    pub organization_id: Option<u64>,
+    pub(crate) organization_id: Option<u64>,
     /// User who created the request.
     #[serde(default)]
-    pub user_id: Option<u64>,
+    pub(crate) user_id: Option<u64>,
     /// Make provider (string or number), if the request was made for one.
     #[serde(default, deserialize_with = "opaque::text")]
     #[schemars(with = "Option<String>")]
-    pub make_provider_id: Option<Value>,
+    pub(crate) make_provider_id: Option<Value>,
     /// External provider id, if any.
     #[serde(default, deserialize_with = "opaque::text")]
     #[schemars(with = "Option<String>")]
-    pub external_provider_id: Option<Value>,
+    pub(crate) external_provider_id: Option<Value>,
     /// Apps the request covers.
     #[serde(default)]
-    pub app_names: Option<Vec<String>>,
+    pub(crate) app_names: Option<Vec<String>>,
     /// Creation time (ISO 8601).
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub(crate) created_at: Option<String>,
     /// Last update time (ISO 8601).
     #[serde(default)]
-    pub updated_at: Option<String>,
+    pub(crate) updated_at: Option<String>,
     /// When the authorization link stops working (ISO 8601).
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub(crate) expires_at: Option<String>,
     /// The credentials requested, with their states (detail only).
     #[serde(default)]
-    pub credentials: Option<Vec<Credential>>,
+    pub(crate) credentials: Option<Vec<Credential>>,
     /// Any further fields Make returns (e.g. `makeProvider`, `user`), passed through unchanged.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// One requested connection (`component: account`) or key (`component: keychain`).
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Credential {
+pub(crate) struct Credential {
     /// Credential id: an opaque string, used by credential-decline and credential-delete.
-    pub id: String,
+    pub(crate) id: String,
     /// Id of the request it belongs to.
     #[serde(default)]
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// `account` (a connection) or `keychain` (a key).
     #[serde(default)]
-    pub component: Option<String>,
+    pub(crate) component: Option<String>,
     /// Authentication kind, e.g. `oauth`.
     #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Connection or key type, e.g. `google`, `apikeyauth`.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Human label.
     #[serde(default)]
-    pub label: Option<String>,
+    pub(crate) label: Option<String>,
     /// Description shown to the person.
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// `pending`, `authorized`, `declined`, `reauthorizing`, ...
     #[serde(default)]
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
     /// Requested scopes.
     #[serde(default)]
-    pub scope: Option<Vec<String>>,
+    pub(crate) scope: Option<Vec<String>>,
     /// Id of the connection or key created once authorized (null until then).
     #[serde(default, deserialize_with = "opaque::id")]
     #[schemars(with = "Option<u64>")]
-    pub remote_id: Option<Value>,
+    pub(crate) remote_id: Option<Value>,
     /// Reason given when declined.
     #[serde(default)]
-    pub decline_reason: Option<String>,
+    pub(crate) decline_reason: Option<String>,
     /// App the credential was requested for.
     #[serde(default)]
-    pub app_name: Option<String>,
+    pub(crate) app_name: Option<String>,
     /// Prefilled form values: read so that they never pass through to tool output (they can
     /// hold secrets the person should only see on Make's page).
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
-    pub prefill: Option<Value>,
+    #[expect(
+        dead_code,
+        reason = "only deserialized, to keep prefill values out of `extra`"
+    )]
+    pub(crate) prefill: Option<Value>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// Make's paging block on list responses.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Page {
+pub(crate) struct Page {
     /// Total number of matching requests; more than returned means the list was cut.
     #[serde(default)]
-    pub total: Option<u64>,
+    pub(crate) total: Option<u64>,
     /// Offset of the first row.
     #[serde(default)]
-    pub offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
     /// Page size.
     #[serde(default)]
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// Any further fields Make returns (`sortBy`, `sortDir`).
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// What the create, create-by-credentials and extend actions answer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedRequest {
-    pub request: CredentialRequest,
+    pub(crate) request: CredentialRequest,
     #[serde(default)]
-    pub credentials: Option<Vec<Credential>>,
+    pub(crate) credentials: Option<Vec<Credential>>,
     #[serde(default)]
-    pub public_uri: Option<String>,
+    pub(crate) public_uri: Option<String>,
 }
 
 /// Body of `POST /credential-requests/actions/create`: credentials by the app modules or
@@ -151,25 +155,25 @@ pub struct CreatedRequest {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NewAppRequest {
-    pub team_id: u64,
+pub(crate) struct NewAppRequest {
+    pub(crate) team_id: u64,
     /// Shown to the person (absent: Make's default).
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub credentials: Vec<RequestedApp>,
+    pub(crate) name: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) credentials: Vec<RequestedApp>,
 }
 
 /// One app's credential in a [`NewAppRequest`].
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RequestedApp {
-    pub app_name: String,
-    pub app_modules: Option<Vec<String>>,
-    pub app_endpoints: Option<Vec<String>>,
-    pub app_version: Option<u64>,
-    pub name_override: Option<String>,
-    pub description: Option<String>,
+pub(crate) struct RequestedApp {
+    pub(crate) app_name: String,
+    pub(crate) app_modules: Option<Vec<String>>,
+    pub(crate) app_endpoints: Option<Vec<String>>,
+    pub(crate) app_version: Option<u64>,
+    pub(crate) name_override: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 /// Body of `POST /credential-requests/actions/create-by-credentials`: connections and keys
@@ -193,11 +197,11 @@ pub struct NewTypedRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RequestedConnection {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub description: Option<String>,
-    pub scope: Option<Vec<String>>,
-    pub prefill: Option<Prefill>,
-    pub name_override: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) description: Option<String>,
+    pub(crate) scope: Option<Vec<String>>,
+    pub(crate) prefill: Option<Prefill>,
+    pub(crate) name_override: Option<String>,
 }
 
 /// A key by type.
@@ -216,30 +220,30 @@ pub struct RequestedKey {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 pub struct Prefill {
-    pub hard: Option<Map<String, Value>>,
-    pub soft: Option<Map<String, Value>>,
+    pub(crate) hard: Option<Map<String, Value>>,
+    pub(crate) soft: Option<Map<String, Value>>,
 }
 
 /// Body of `POST /credential-requests/actions/extend`: more OAuth scopes for an existing
 /// connection (its id goes in the body, not the path).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExtendRequest {
-    pub connection_id: u64,
-    pub scopes: Vec<String>,
+pub(crate) struct ExtendRequest {
+    pub(crate) connection_id: u64,
+    pub(crate) scopes: Vec<String>,
 }
 
 /// Filters of the request list (all optional besides the team).
 #[derive(Debug, Clone, Default)]
-pub struct RequestFilter {
-    pub user_id: Option<u64>,
-    pub make_provider_id: Option<String>,
-    pub status: Option<String>,
-    pub name: Option<String>,
+pub(crate) struct RequestFilter {
+    pub(crate) user_id: Option<u64>,
+    pub(crate) make_provider_id: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) name: Option<String>,
     /// `pg[offset]`: rows to skip.
-    pub offset: Option<u64>,
+    pub(crate) offset: Option<u64>,
     /// `pg[limit]`: rows per page.
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -264,7 +268,7 @@ const BASE: &str = "credential-requests";
 
 impl MakeClient {
     /// `GET /credential-requests/requests?teamId=&cols[]=*` plus the filters and paging given.
-    pub async fn list_credential_requests(
+    pub(crate) async fn list_credential_requests(
         &self,
         team_id: u64,
         filter: &RequestFilter,
@@ -296,7 +300,7 @@ impl MakeClient {
     }
 
     /// `GET /credential-requests/requests/{id}/detail`: the request with its credentials.
-    pub async fn credential_request_detail(
+    pub(crate) async fn credential_request_detail(
         &self,
         id: &str,
     ) -> Result<CredentialRequest, MakeError> {
@@ -306,13 +310,13 @@ impl MakeClient {
 
     /// `DELETE /credential-requests/requests/{id}?confirmed=true`. Also deletes every
     /// connection and key the request created.
-    pub async fn delete_credential_request(&self, id: &str) -> Result<Deletion, MakeError> {
+    pub(crate) async fn delete_credential_request(&self, id: &str) -> Result<Deletion, MakeError> {
         let request = ApiRequest::delete(&[BASE, "requests", id]).query("confirmed", true);
         self.delete(&request).await
     }
 
     /// `POST /credential-requests/credentials/{id}/decline`, with `{"reason"}` only when given.
-    pub async fn decline_credential(
+    pub(crate) async fn decline_credential(
         &self,
         id: &str,
         reason: Option<&str>,
@@ -326,13 +330,13 @@ impl MakeClient {
 
     /// `POST /credential-requests/credentials/{id}/delete-remote`: deletes the connection or
     /// key the credential created and resets it to `pending`.
-    pub async fn delete_remote_credential(&self, id: &str) -> Result<Credential, MakeError> {
+    pub(crate) async fn delete_remote_credential(&self, id: &str) -> Result<Credential, MakeError> {
         let request = ApiRequest::post(&[BASE, "credentials", id, "delete-remote"]);
         Ok(self.send::<CredentialEnvelope>(&request).await?.credential)
     }
 
     /// `POST /credential-requests/actions/create`.
-    pub async fn create_app_request(
+    pub(crate) async fn create_app_request(
         &self,
         new: &NewAppRequest,
     ) -> Result<CreatedRequest, MakeError> {
@@ -348,7 +352,7 @@ impl MakeClient {
     }
 
     /// `POST /credential-requests/actions/extend`.
-    pub async fn extend_connection(
+    pub(crate) async fn extend_connection(
         &self,
         extend: &ExtendRequest,
     ) -> Result<CreatedRequest, MakeError> {

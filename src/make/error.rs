@@ -19,7 +19,7 @@ pub(crate) const MAX_REASON_CHARS: usize = 300;
 
 /// `text` cut to `max` characters, with `…` marking the cut. Everything Make or a client
 /// sends may be huge; error texts echo it only through this.
-pub fn clip(text: &str, max: usize) -> String {
+pub(crate) fn clip(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         None => text.to_string(),
         Some((end, _)) => format!("{}…", &text[..end]),
@@ -86,7 +86,7 @@ impl ApiError {
     }
 
     /// True when Make's code marks a permission problem rather than a problem of the object.
-    pub fn is_permission_code(&self) -> bool {
+    pub(crate) fn is_permission_code(&self) -> bool {
         matches!(self.code.as_deref(), Some("SC403" | "IM001" | "IM002"))
     }
 }
@@ -207,7 +207,7 @@ fn attempts_note(attempts: u32) -> String {
 
 impl MakeError {
     /// True for Make's 403: the key may not do this (e.g. a write-only key reading).
-    pub fn is_forbidden(&self) -> bool {
+    pub(crate) fn is_forbidden(&self) -> bool {
         matches!(self, MakeError::Api(api) if api.status == 403)
     }
 

@@ -47,16 +47,20 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 /// What the client is built from.
 #[derive(Debug, Clone)]
 pub(super) struct Recipe {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The base URL is loopback: never use a proxy from the environment.
-    pub no_proxy: bool,
+    pub(crate) no_proxy: bool,
     /// The base URL is `https`: load the trust store.
-    pub tls: bool,
+    pub(crate) tls: bool,
 }
 
 impl Recipe {
-    pub fn for_base(base: Option<&Url>, connect_timeout: Duration, timeout: Duration) -> Self {
+    pub(crate) fn for_base(
+        base: Option<&Url>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Self {
         Self {
             connect_timeout,
             timeout,
@@ -75,7 +79,7 @@ pub(super) struct LazyHttp {
 }
 
 impl LazyHttp {
-    pub fn new(recipe: Recipe) -> Self {
+    pub(crate) fn new(recipe: Recipe) -> Self {
         Self {
             cell: Arc::new(OnceCell::new()),
             recipe: Arc::new(recipe),
@@ -83,7 +87,7 @@ impl LazyHttp {
     }
 
     /// The client; the first call builds it on a blocking thread (file reads, parsing).
-    pub async fn get(&self) -> Result<&reqwest::Client, String> {
+    pub(crate) async fn get(&self) -> Result<&reqwest::Client, String> {
         self.cell
             .get_or_try_init(|| {
                 let recipe = Arc::clone(&self.recipe);

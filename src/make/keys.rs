@@ -11,36 +11,36 @@ use super::{ApiRequest, Deletion, MakeClient, MakeError};
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Key {
+pub(crate) struct Key {
     /// Numeric key id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The key's label.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Key type, e.g. `basicauth`, `apikeyauth`, `aes-key`.
     #[serde(default)]
-    pub type_name: Option<String>,
+    pub(crate) type_name: Option<String>,
     /// Team that owns the key.
     #[serde(default)]
-    pub team_id: Option<u64>,
+    pub(crate) team_id: Option<u64>,
     /// Package of the key type, when it comes from a custom app.
     #[serde(default)]
-    pub package_name: Option<String>,
+    pub(crate) package_name: Option<String>,
     /// Theme colour (hex).
     #[serde(default)]
-    pub theme: Option<String>,
+    pub(crate) theme: Option<String>,
     /// Any further fields Make returns, passed through without secret-looking ones.
     #[serde(flatten)]
-    pub extra: Extra,
+    pub(crate) extra: Extra,
 }
 
 /// What to create.
 #[derive(Debug, Clone)]
-pub struct NewKey {
-    pub team_id: u64,
-    pub name: String,
-    pub type_name: String,
-    pub parameters: Map<String, Value>,
+pub(crate) struct NewKey {
+    pub(crate) team_id: u64,
+    pub(crate) name: String,
+    pub(crate) type_name: String,
+    pub(crate) parameters: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ struct KeyEnvelope {
 
 impl MakeClient {
     /// `GET /keys?teamId=&cols[]=*`.
-    pub async fn list_keys(&self, team_id: u64) -> Result<Vec<Key>, MakeError> {
+    pub(crate) async fn list_keys(&self, team_id: u64) -> Result<Vec<Key>, MakeError> {
         let request = ApiRequest::get(&["keys"])
             .query("teamId", team_id)
             .all_columns();
@@ -63,13 +63,13 @@ impl MakeClient {
     }
 
     /// `GET /keys/{id}?cols[]=*`.
-    pub async fn get_key(&self, id: u64) -> Result<Key, MakeError> {
+    pub(crate) async fn get_key(&self, id: u64) -> Result<Key, MakeError> {
         let request = ApiRequest::get(&["keys", &id.to_string()]).all_columns();
         Ok(self.send::<KeyEnvelope>(&request).await?.key)
     }
 
     /// `POST /keys` with `teamId` in the body (unlike connections).
-    pub async fn create_key(&self, new: NewKey) -> Result<Key, MakeError> {
+    pub(crate) async fn create_key(&self, new: NewKey) -> Result<Key, MakeError> {
         let request = ApiRequest::post(&["keys"]).json(json!({
             "teamId": new.team_id,
             "name": new.name,
@@ -80,7 +80,7 @@ impl MakeClient {
     }
 
     /// `PATCH /keys/{id}` with only the fields given.
-    pub async fn update_key(
+    pub(crate) async fn update_key(
         &self,
         id: u64,
         name: Option<&str>,
@@ -98,7 +98,7 @@ impl MakeClient {
     }
 
     /// `DELETE /keys/{id}?confirmed=true` (without it Make always refuses).
-    pub async fn delete_key(&self, id: u64) -> Result<Deletion, MakeError> {
+    pub(crate) async fn delete_key(&self, id: u64) -> Result<Deletion, MakeError> {
         let request = ApiRequest::delete(&["keys", &id.to_string()]).query("confirmed", true);
         self.delete(&request).await
     }

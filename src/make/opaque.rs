@@ -11,7 +11,7 @@ use super::redact::scrubbed;
 
 /// An opaque id or value shown as text: a number becomes its decimal digits, an object or
 /// array its JSON; null is absent. Schema: `string`.
-pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     Ok(scrubbed(deserializer)?.and_then(|value| match value {
         Value::Null => None,
         Value::String(_) => Some(value),
@@ -21,7 +21,7 @@ pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>,
 
 /// A numeric id: a number, or a string of digits, becomes an integer. Anything else (null
 /// until a credential is authorized) is absent. Schema: `integer`.
-pub fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     Ok(scrubbed(deserializer)?.and_then(|value| {
         let id = match &value {
             Value::Number(n) => n.as_u64(),
@@ -36,13 +36,17 @@ pub fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D
 }
 
 /// A free-form object; anything else is absent. Schema: `object`.
-pub fn object<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn object<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
     Ok(scrubbed(deserializer)?.filter(Value::is_object))
 }
 
 /// A list of objects (a select's options): a bare string `s` becomes
 /// `{"label": s, "value": s}`, anything else is left out. Schema: `array` of `object`.
-pub fn object_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn object_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
     let Some(Value::Array(items)) = scrubbed(deserializer)? else {
         return Ok(None);
     };
@@ -58,7 +62,7 @@ pub fn object_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 }
 
 /// Schema stand-in of [`object`]: a JSON object of any fields.
-pub type Object = Map<String, Value>;
+pub(crate) type Object = Map<String, Value>;
 
 #[cfg(test)]
 mod tests {

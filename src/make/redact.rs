@@ -34,7 +34,7 @@ const SECRET_PARTS: [&str; 6] = ["secret", "token", "password", "passwd", "priva
 const SECRET_ENDINGS: [&str; 3] = ["pass", "pwd", "key"];
 
 /// True for a field name that may hold a secret.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let folded: String = name
         .chars()
         .filter(|c| !matches!(c, '_' | '-'))
@@ -46,7 +46,7 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 /// Drops secret-named fields from `value`, in nested objects and arrays too.
-pub fn scrub(value: &mut Value) {
+pub(crate) fn scrub(value: &mut Value) {
     match value {
         Value::Object(map) => scrub_map(map),
         Value::Array(items) => items.iter_mut().for_each(scrub),
@@ -60,7 +60,9 @@ fn scrub_map(map: &mut Map<String, Value>) {
 }
 
 /// For `#[serde(deserialize_with)]` on free-form `Option<Value>` fields (`metadata`).
-pub fn scrubbed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(crate) fn scrubbed<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
     let mut value = Option::<Value>::deserialize(deserializer)?;
     if let Some(value) = &mut value {
         scrub(value);
@@ -72,14 +74,7 @@ pub fn scrubbed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Val
 /// Used as `#[serde(flatten)] extra: Extra` on every model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
-pub struct Extra(Map<String, Value>);
-
-impl Extra {
-    /// The remaining fields.
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.0
-    }
-}
+pub(crate) struct Extra(Map<String, Value>);
 
 impl<'de> Deserialize<'de> for Extra {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

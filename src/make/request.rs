@@ -65,7 +65,7 @@ impl ApiRequest {
     }
 
     /// A PATCH (Make's PATCHes set fields, so repeating one is harmless).
-    pub fn patch(segments: &[&str]) -> Self {
+    pub(crate) fn patch(segments: &[&str]) -> Self {
         Self::new(Method::PATCH, segments, Replay::Safe)
     }
 
@@ -81,7 +81,7 @@ impl ApiRequest {
     }
 
     /// Asks Make for every column (`cols[]=*`), as Make's own tools do.
-    pub fn all_columns(self) -> Self {
+    pub(crate) fn all_columns(self) -> Self {
         self.query("cols[]", "*")
     }
 
@@ -93,13 +93,13 @@ impl ApiRequest {
 
     /// Sends one attempt only, whatever the client's retry policy (for optional reads whose
     /// failure only skips a check, so that they never delay the call they serve).
-    pub fn without_retries(mut self) -> Self {
+    pub(crate) fn without_retries(mut self) -> Self {
         self.max_retries = Some(0);
         self
     }
 
     /// Overrides the replay class (e.g. a POST that is really a read).
-    pub fn replay(mut self, replay: Replay) -> Self {
+    pub(crate) fn replay(mut self, replay: Replay) -> Self {
         self.replay = replay;
         self
     }

@@ -9,7 +9,7 @@ use reqwest::Response;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 
 /// The cap on a response body, in MiB (named in the error message).
-pub const MAX_RESPONSE_MIB: usize = 16;
+pub(crate) const MAX_RESPONSE_MIB: usize = 16;
 /// The cap on a response body, in bytes.
 pub const MAX_RESPONSE_BYTES: usize = MAX_RESPONSE_MIB * 1024 * 1024;
 

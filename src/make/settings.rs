@@ -19,12 +19,12 @@ impl ApiKey {
     }
 
     /// The secret itself, for the Authorization header only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Make API tokens are UUIDv4-shaped; anything else is taken for an OAuth access token.
-    pub fn is_make_api_token(&self) -> bool {
+    pub(crate) fn is_make_api_token(&self) -> bool {
         is_uuid_v4(&self.0)
     }
 }
@@ -79,11 +79,11 @@ pub struct RetryPolicy {
 }
 
 /// Seconds to wait for a Make API response, unless configured (`MAKE_TIMEOUT`).
-pub const DEFAULT_TIMEOUT_SECS: u64 = 40;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u64 = 40;
 /// Seconds to wait for a connection to Make, unless configured (`MAKE_CONNECT_TIMEOUT`).
-pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+pub(crate) const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
 /// Retries after the first try, unless configured (`MAKE_RETRIES`).
-pub const DEFAULT_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_RETRIES: u32 = 2;
 
 impl Default for RetryPolicy {
     fn default() -> Self {

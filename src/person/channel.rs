@@ -6,7 +6,7 @@ use rmcp::service::{Peer, RequestContext};
 
 /// The kind of elicitation a step needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A small form (a yes/no confirmation).
     Form,
     /// Open a link (the credential request's authorization page).
@@ -14,7 +14,7 @@ pub enum Mode {
 }
 
 /// How to ask the person during this call.
-pub enum Channel {
+pub(crate) enum Channel {
     /// 2025-11-25 with a live connection: send `elicitation/create` and wait for the answer.
     Live(Peer<RoleServer>),
     /// 2026-07-28: return an input-required result; the client retries with the answer.
@@ -25,7 +25,7 @@ pub enum Channel {
 
 impl Channel {
     /// The channel for `mode` in the call `ctx` belongs to.
-    pub fn of(ctx: &RequestContext<RoleServer>, mode: Mode) -> Self {
+    pub(crate) fn of(ctx: &RequestContext<RoleServer>, mode: Mode) -> Self {
         let modern = ctx
             .protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
@@ -46,14 +46,6 @@ impl Channel {
             Self::Live(ctx.peer.clone())
         } else {
             Self::None
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Live(_) => "elicitation",
-            Self::RoundTrip => "input_required",
-            Self::None => "none",
         }
     }
 }

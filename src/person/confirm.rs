@@ -22,51 +22,51 @@ use super::turn::Turn;
 use super::{ConfirmMode, Person};
 
 /// The input-request key of a confirmation in an input-required result.
-pub const CONFIRM_INPUT: &str = "confirm";
+pub(crate) const CONFIRM_INPUT: &str = "confirm";
 
 /// How long a live client may take to answer the question.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The form the person answers: one tick box.
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct Confirmation {
+pub(crate) struct Confirmation {
     /// Tick to go ahead. Leave it unticked (or decline) to keep everything as it is.
-    pub confirm: bool,
+    pub(crate) confirm: bool,
 }
 rmcp::elicit_safe!(Confirmation);
 
 /// The question for one destructive call, built from the object as Make has it now.
-pub struct Question {
+pub(crate) struct Question {
     /// What the person reads, e.g. "Delete connection 'Slack prod' (id 1002, slack3)? ...".
-    pub message: String,
+    pub(crate) message: String,
     /// The object's identity; a retry whose object differs is refused.
-    pub object: String,
+    pub(crate) object: String,
 }
 
 /// How the person was asked and what they answered.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Asked {
+pub(crate) struct Asked {
     /// `elicitation` (asked directly) or `input_required` (asked in a round trip).
-    pub via: String,
+    pub(crate) via: String,
     /// `accept`, `decline`, `cancel` or `no_answer`.
-    pub action: String,
+    pub(crate) action: String,
 }
 
 /// What a destructive tool reports about its confirmation.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ConfirmOutcome {
+pub(crate) struct ConfirmOutcome {
     /// `elicitation` (asked directly) or `input_required` (asked in a round trip).
-    pub via: String,
+    pub(crate) via: String,
     /// What the person chose: `accept`, `decline`, `cancel` or `no_answer`.
-    pub action: String,
+    pub(crate) action: String,
     /// Whether the change went ahead.
-    pub proceeded: bool,
+    pub(crate) proceeded: bool,
 }
 
 impl ConfirmOutcome {
-    pub fn new(asked: Asked, proceeded: bool) -> Self {
+    pub(crate) fn new(asked: Asked, proceeded: bool) -> Self {
         Self {
             via: asked.via,
             action: asked.action,
@@ -76,7 +76,7 @@ impl ConfirmOutcome {
 }
 
 /// What the tool does next.
-pub enum Decision {
+pub(crate) enum Decision {
     /// Go ahead; `Some` when the person was asked and agreed.
     Proceed(Option<Asked>),
     /// Return this input-required result (first round of a 2026-07-28 call).
@@ -102,7 +102,7 @@ impl Person {
     /// Decides whether the destructive call in `turn` may go ahead, asking the person when
     /// the settings and the client allow. `question` reads the object from Make; it is
     /// only called when the person will be asked (or a retry must be checked).
-    pub async fn confirm<F, Fut, E>(&self, turn: &Turn, question: F) -> Result<Decision, E>
+    pub(crate) async fn confirm<F, Fut, E>(&self, turn: &Turn, question: F) -> Result<Decision, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Question, E>>,

@@ -24,7 +24,7 @@ use super::sealed::{Payload, Sealer};
 use super::turn::Turn;
 
 /// The input-request key of the link in an input-required result.
-pub const LINK_INPUT: &str = "authorize";
+pub(crate) const LINK_INPUT: &str = "authorize";
 
 /// How long a live client may take to show the link and report the person's choice.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -37,13 +37,13 @@ const MAX_PENDING: usize = 1024;
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct LinkOutcome {
+pub(crate) struct LinkOutcome {
     /// How the link reached the person: `elicitation` (the client opened a dialog) or `input_required` (the client was asked in a round trip).
-    pub via: String,
+    pub(crate) via: String,
     /// What the person chose: `accept` (agreed to open the link; authorizing is still to come), `decline`, `cancel` or `no_answer`.
-    pub action: String,
+    pub(crate) action: String,
     /// The elicitation id; `notifications/elicitation/complete` names it once the request is done.
-    pub elicitation_id: Option<String>,
+    pub(crate) elicitation_id: Option<String>,
 }
 
 /// One link elicitation waiting for its completion notice: its id and the session to tell.
@@ -51,7 +51,7 @@ type Pending = (String, Peer<RoleServer>);
 
 /// Elicitation ids (with the session to notify) by credential request id.
 #[derive(Clone, Default)]
-pub struct PendingLinks {
+pub(crate) struct PendingLinks {
     inner: Arc<Mutex<HashMap<String, Vec<Pending>>>>,
 }
 
@@ -70,7 +70,7 @@ impl PendingLinks {
     }
 
     /// Sends `notifications/elicitation/complete` for every link of `request_id` (once).
-    pub async fn complete(&self, request_id: &str) -> usize {
+    pub(crate) async fn complete(&self, request_id: &str) -> usize {
         let pending = self
             .inner
             .lock()
@@ -98,14 +98,14 @@ impl PendingLinks {
 }
 
 /// A fresh elicitation id (random, 128 bits, hex).
-pub fn new_elicitation_id() -> String {
+pub(crate) fn new_elicitation_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Asks a live client to open `url`; returns what the person chose.
-pub async fn offer_live(
+pub(crate) async fn offer_live(
     peer: &Peer<RoleServer>,
     links: &PendingLinks,
     request_id: &str,
@@ -133,7 +133,7 @@ pub async fn offer_live(
 
 /// The input-required result that asks a 2026-07-28 client to open `url`, with the state
 /// that makes the retry return the request already created.
-pub fn input_required(
+pub(crate) fn input_required(
     turn: &Turn,
     sealer: &Sealer,
     message: &str,
@@ -151,7 +151,7 @@ pub fn input_required(
     InputRequiredResult::new(Some(requests), Some(sealer.seal(turn, payload)))
 }
 
-pub fn action_name(action: ElicitationAction) -> &'static str {
+pub(crate) fn action_name(action: ElicitationAction) -> &'static str {
     match action {
         ElicitationAction::Accept => "accept",
         ElicitationAction::Decline => "decline",

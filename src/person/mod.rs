@@ -15,16 +15,18 @@
 mod channel;
 mod confirm;
 mod link;
-pub mod sealed;
+pub(crate) mod sealed;
 mod turn;
 
 use std::sync::Arc;
 
-pub use channel::{Channel, Mode};
-pub use confirm::{Asked, CONFIRM_INPUT, ConfirmError, ConfirmOutcome, Decision, Question};
-pub use link::{LINK_INPUT, LinkOutcome, PendingLinks, input_required, offer_live};
-pub use sealed::{KeyError, Payload, Sealer, StateError, StateKey};
-pub use turn::{CallDigest, Turn};
+pub(crate) use channel::{Channel, Mode};
+pub use confirm::ConfirmError;
+pub(crate) use confirm::{ConfirmOutcome, Decision, Question};
+pub(crate) use link::{LINK_INPUT, LinkOutcome, PendingLinks, input_required, offer_live};
+pub use sealed::StateError;
+pub(crate) use sealed::{KeyError, Payload, Sealer, StateKey};
+pub(crate) use turn::{CallDigest, Turn};
 
 /// `--url-elicitation`: whether links are handed to the person through the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -73,14 +75,14 @@ impl Default for PersonSettings {
 /// Shared by every session of one server: the settings, the sealer and the links handed
 /// over by URL elicitation that still wait for their completion notice.
 #[derive(Clone)]
-pub struct Person {
-    pub settings: Arc<PersonSettings>,
-    pub sealer: Arc<Sealer>,
-    pub links: PendingLinks,
+pub(crate) struct Person {
+    pub(crate) settings: Arc<PersonSettings>,
+    pub(crate) sealer: Arc<Sealer>,
+    pub(crate) links: PendingLinks,
 }
 
 impl Person {
-    pub fn new(settings: PersonSettings) -> Self {
+    pub(crate) fn new(settings: PersonSettings) -> Self {
         let sealer = match &settings.state_key {
             Some(key) => Sealer::new(key, settings.state_ttl),
             None => Sealer::random(settings.state_ttl),

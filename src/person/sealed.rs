@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 use super::turn::{CallDigest, Turn};
 
 /// How long a person has to answer before the state expires.
-pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// What a sealed state carries from one round to the next.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Payload {
+pub(crate) enum Payload {
     /// A credential request was created and its link handed over: the retry must not
     /// create another one.
     #[serde(rename_all = "camelCase")]
@@ -66,7 +66,7 @@ pub enum KeyError {
 
 impl StateKey {
     /// A key from text (`MCP_STATE_KEY`); surrounding white space is dropped.
-    pub fn new(text: &str) -> Result<Self, KeyError> {
+    pub(crate) fn new(text: &str) -> Result<Self, KeyError> {
         let bytes = text.trim().as_bytes().to_vec();
         if bytes.len() < RequestStateCodec::MIN_KEY_LENGTH {
             return Err(KeyError::TooShort(bytes.len()));
@@ -75,7 +75,7 @@ impl StateKey {
     }
 
     /// A key from a file (a trailing newline is ignored).
-    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self, KeyError> {
         let text = std::fs::read_to_string(path).map_err(|error| KeyError::File {
             path: path.display().to_string(),
             error,
@@ -100,14 +100,14 @@ pub enum StateError {
 }
 
 /// Seals and opens states with one key.
-pub struct Sealer {
+pub(crate) struct Sealer {
     codec: RequestStateCodec,
     ttl: Duration,
 }
 
 impl Sealer {
     /// Seals with `key`; states expire after `ttl`.
-    pub fn new(key: &StateKey, ttl: Duration) -> Self {
+    pub(crate) fn new(key: &StateKey, ttl: Duration) -> Self {
         Self {
             codec: RequestStateCodec::try_new(key.0.clone())
                 .expect("StateKey holds at least 32 bytes"),
@@ -116,7 +116,7 @@ impl Sealer {
     }
 
     /// A random per-process key.
-    pub fn random(ttl: Duration) -> Self {
+    pub(crate) fn random(ttl: Duration) -> Self {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the operating system's random source");
         Self {
@@ -126,17 +126,17 @@ impl Sealer {
     }
 
     /// Seals `payload` for a retry of exactly this call.
-    pub fn seal(&self, turn: &Turn, payload: &Payload) -> String {
+    pub(crate) fn seal(&self, turn: &Turn, payload: &Payload) -> String {
         self.seal_for(&turn.tool, &turn.digest, payload)
     }
 
     /// Opens the state echoed by this retry.
-    pub fn open(&self, turn: &Turn, sealed: &str) -> Result<Payload, StateError> {
+    pub(crate) fn open(&self, turn: &Turn, sealed: &str) -> Result<Payload, StateError> {
         self.open_for(&turn.tool, &turn.digest, sealed)
     }
 
     /// Seals `payload` for the call of `tool` with arguments of `digest`.
-    pub fn seal_for(&self, tool: &str, digest: &CallDigest, payload: &Payload) -> String {
+    pub(crate) fn seal_for(&self, tool: &str, digest: &CallDigest, payload: &Payload) -> String {
         let context = binding(tool, digest);
         let options = SealOptions::new()
             .associated_data(context.as_bytes())
@@ -147,7 +147,7 @@ impl Sealer {
     }
 
     /// Opens a state for the call of `tool` with arguments of `digest`.
-    pub fn open_for(
+    pub(crate) fn open_for(
         &self,
         tool: &str,
         digest: &CallDigest,

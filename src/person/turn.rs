@@ -15,16 +15,16 @@ use sha2::{Digest, Sha256};
 /// once per call by the server and bound into sealed state, so that a state can only be
 /// replayed with exactly the arguments it was issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallDigest(pub String);
+pub(crate) struct CallDigest(pub(crate) String);
 
 impl CallDigest {
     /// The digest of a call that cannot take part in a round trip (a 2025-11-25 client): no
     /// state is ever sealed for it, and any state it echoes fails to open against this.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self(String::new())
     }
 
-    pub fn of(arguments: Option<&JsonObject>) -> Self {
+    pub(crate) fn of(arguments: Option<&JsonObject>) -> Self {
         // serde_json's map is a BTreeMap (no `preserve_order`), so this text is canonical.
         let text = arguments
             .map(|a| serde_json::to_string(a).unwrap_or_default())
@@ -35,13 +35,13 @@ impl CallDigest {
 }
 
 /// Extracted by tools that may ask the person (`turn: Turn` in a `#[tool]` function).
-pub struct Turn {
-    pub ctx: RequestContext<RoleServer>,
-    pub tool: Cow<'static, str>,
-    pub digest: CallDigest,
+pub(crate) struct Turn {
+    pub(crate) ctx: RequestContext<RoleServer>,
+    pub(crate) tool: Cow<'static, str>,
+    pub(crate) digest: CallDigest,
     /// The echoed `requestState`: present only when this call is a retry.
-    pub state: Option<String>,
-    pub responses: Option<InputResponses>,
+    pub(crate) state: Option<String>,
+    pub(crate) responses: Option<InputResponses>,
 }
 
 impl<S> FromContextPart<ToolCallContext<'_, S>> for Turn {
@@ -64,13 +64,13 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for Turn {
 
 impl Turn {
     /// The client's answer to the input request named `key`, from a retry.
-    pub fn response(&self, key: &str) -> Option<&serde_json::Value> {
+    pub(crate) fn response(&self, key: &str) -> Option<&serde_json::Value> {
         self.responses.as_ref()?.get(key)
     }
 
     /// What the person chose in the retry's answer to `key`: `accept`, `decline`, `cancel`,
     /// or `no_answer` when the client sent none.
-    pub fn answered(&self, key: &str) -> String {
+    pub(crate) fn answered(&self, key: &str) -> String {
         self.response(key)
             .and_then(|r| r.get("action"))
             .and_then(|a| a.as_str())

@@ -21,7 +21,7 @@ use super::state::{Connection, Health, Store};
 type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Label length limit (Make: ≤128 chars).
-pub const MAX_NAME: usize = 128;
+pub(crate) const MAX_NAME: usize = 128;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -90,7 +90,7 @@ async fn get_one(
 /// Checks requested scopes the way Make can before asking the provider: each must be
 /// well-formed for the connection type's provider (see `scopes.rs`; real Make leaves
 /// whether a scope exists to the provider, so the sandbox does not check a list either).
-pub fn validate_scopes(ct: &ConnectionType, scopes: &[String]) -> Result<(), ApiError> {
+pub(crate) fn validate_scopes(ct: &ConnectionType, scopes: &[String]) -> Result<(), ApiError> {
     match scopes.iter().find(|s| !ct.accepts_scope(s)) {
         Some(s) => {
             Err(ApiError::bad_request("Invalid scope").with_detail(ct.scope_error_detail(s)))
@@ -100,7 +100,7 @@ pub fn validate_scopes(ct: &ConnectionType, scopes: &[String]) -> Result<(), Api
 }
 
 /// Looks up a connection type, or Make's 400 "Invalid connection type".
-pub fn connection_type(name: &str) -> Result<&'static ConnectionType, ApiError> {
+pub(crate) fn connection_type(name: &str) -> Result<&'static ConnectionType, ApiError> {
     catalog::connection_type(name).ok_or_else(|| {
         ApiError::bad_request("Invalid connection type")
             .with_detail(format!("Connection type '{name}' does not exist."))
@@ -108,7 +108,7 @@ pub fn connection_type(name: &str) -> Result<&'static ConnectionType, ApiError> 
 }
 
 /// Inserts a new connection and returns its id (shared with credential authorization).
-pub fn insert_connection(
+pub(crate) fn insert_connection(
     store: &mut Store,
     ct: &ConnectionType,
     name: String,
@@ -148,7 +148,7 @@ pub fn insert_connection(
 }
 
 /// Removes duplicates, keeping first occurrences in order.
-pub fn dedup(items: &mut Vec<String>) {
+pub(crate) fn dedup(items: &mut Vec<String>) {
     let mut seen = std::collections::HashSet::new();
     items.retain(|s| seen.insert(s.clone()));
 }

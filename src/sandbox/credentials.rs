@@ -17,24 +17,24 @@ use super::time;
 const DAY: u64 = 86_400;
 
 /// What a new credential asks for; ids and timestamps are filled in by [`create_request`].
-pub struct NewCredential {
-    pub component: Component,
-    pub type_name: String,
-    pub auth_type: &'static str,
-    pub label: String,
-    pub description: Option<String>,
-    pub scope: Vec<String>,
-    pub app_name: Option<String>,
-    pub app_modules: Vec<String>,
-    pub app_version: Option<u32>,
-    pub name_override: Option<String>,
-    pub prefill: Option<Value>,
-    pub extends: Option<u64>,
-    pub remote_scope: Vec<String>,
+pub(crate) struct NewCredential {
+    pub(crate) component: Component,
+    pub(crate) type_name: String,
+    pub(crate) auth_type: &'static str,
+    pub(crate) label: String,
+    pub(crate) description: Option<String>,
+    pub(crate) scope: Vec<String>,
+    pub(crate) app_name: Option<String>,
+    pub(crate) app_modules: Vec<String>,
+    pub(crate) app_version: Option<u32>,
+    pub(crate) name_override: Option<String>,
+    pub(crate) prefill: Option<Value>,
+    pub(crate) extends: Option<u64>,
+    pub(crate) remote_scope: Vec<String>,
 }
 
 impl NewCredential {
-    pub fn new(
+    pub(crate) fn new(
         component: Component,
         type_name: &str,
         auth_type: &'static str,
@@ -59,7 +59,7 @@ impl NewCredential {
 }
 
 /// Stores a new pending request with its credentials and returns the request id.
-pub fn create_request(
+pub(crate) fn create_request(
     store: &mut Store,
     team_id: u64,
     name: String,
@@ -151,7 +151,7 @@ fn touch(store: &mut Store, cred_id: &str) {
 /// One part (`hard` or `soft`) of a key credential's prefill, as text, for the key type's
 /// parameters only. Key parameters are strings, so a number or boolean is written as text
 /// and `null` counts as no value.
-pub fn key_prefill(
+pub(crate) fn key_prefill(
     prefill: Option<&Value>,
     part: &str,
     kt: &KeyType,
@@ -213,7 +213,7 @@ fn key_form_parameters(
 /// parameters that pass [`validate_parameters`] (the same check as `keys_create`), so an
 /// empty or invalid form leaves the credential as it was. Connections take no fields: the
 /// sandbox has no provider to sign in to, and basic-auth data gets placeholders.
-pub fn authorize(
+pub(crate) fn authorize(
     store: &mut Store,
     cred_id: &str,
     entered: &[(String, String)],
@@ -262,7 +262,11 @@ pub fn authorize(
 }
 
 /// Declines a credential; declining again only updates the reason.
-pub fn decline(store: &mut Store, cred_id: &str, reason: Option<String>) -> Result<(), ApiError> {
+pub(crate) fn decline(
+    store: &mut Store,
+    cred_id: &str,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
     let c = store.credential(cred_id)?;
     if c.state == CredState::Authorized {
         return Err(ApiError::invalid_input("Credential is already authorized.")
@@ -280,7 +284,7 @@ pub fn decline(store: &mut Store, cred_id: &str, reason: Option<String>) -> Resu
 
 /// Deletes the connection or key a credential created and resets it to `pending`.
 /// For an extend credential the pre-existing connection is kept.
-pub fn delete_remote(store: &mut Store, cred_id: &str) -> Result<(), ApiError> {
+pub(crate) fn delete_remote(store: &mut Store, cred_id: &str) -> Result<(), ApiError> {
     let c = store.credential(cred_id)?;
     let Some(remote_id) = c.remote_id else {
         return Err(
@@ -305,7 +309,7 @@ pub fn delete_remote(store: &mut Store, cred_id: &str) -> Result<(), ApiError> {
 
 /// Deletes a request and every connection/key it created. Without `confirmed`, a request
 /// that created anything is kept and Make's confirmation error returned.
-pub fn delete_request(
+pub(crate) fn delete_request(
     store: &mut Store,
     request_id: &str,
     confirmed: bool,
@@ -338,7 +342,7 @@ pub fn delete_request(
 }
 
 /// Label shown for a credential of this component/type.
-pub fn type_label(component: Component, type_name: &str) -> &'static str {
+pub(crate) fn type_label(component: Component, type_name: &str) -> &'static str {
     match component {
         Component::Account => catalog::connection_type(type_name).map_or("Connection", |t| t.label),
         Component::Keychain => catalog::key_type(type_name).map_or("Key", |t| t.label),

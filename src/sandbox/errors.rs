@@ -13,16 +13,16 @@ use serde_json::{Map, Value, json};
 
 /// One Make API error: HTTP status plus the JSON body fields.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub detail: Option<String>,
-    pub suberrors: Vec<String>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) detail: Option<String>,
+    pub(crate) suberrors: Vec<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -32,44 +32,44 @@ impl ApiError {
         }
     }
 
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
 
-    pub fn with_suberror(mut self, message: impl Into<String>) -> Self {
+    pub(crate) fn with_suberror(mut self, message: impl Into<String>) -> Self {
         self.suberrors.push(message.into());
         self
     }
 
     /// 401 `IM015`, as Make answers a missing or unknown token.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "IM015", "User is not logged in.")
     }
 
     /// 403 `SC403`: the object or team belongs to an organization the token cannot see.
-    pub fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(StatusCode::FORBIDDEN, "SC403", "Permission denied").with_detail("Access denied.")
     }
 
     /// 404 `SC404` for an unknown id (or an unknown path).
-    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+    pub(crate) fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::NOT_FOUND, "SC404", format!("{what} not found"))
             .with_detail(format!("{what} with id '{id}' does not exist."))
     }
 
     /// 400 `IM005`: the request body or query is malformed or fails validation.
-    pub fn invalid_input(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "IM005", message)
     }
 
     /// 400 `SC400`: a semantically invalid value such as an unknown type or scope.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "SC400", message)
     }
 
     /// 400 `IM004`: a destructive call without `confirmed=true`.
-    pub fn confirmation_required(detail: impl Into<String>) -> Self {
+    pub(crate) fn confirmation_required(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "IM004",
@@ -79,11 +79,11 @@ impl ApiError {
     }
 
     /// 424 `SC424`: the third-party check behind a connection failed.
-    pub fn failed_dependency(message: impl Into<String>) -> Self {
+    pub(crate) fn failed_dependency(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FAILED_DEPENDENCY, "SC424", message)
     }
 
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut body = Map::new();
         body.insert("message".into(), json!(self.message));
         body.insert("code".into(), json!(self.code));
@@ -109,13 +109,13 @@ impl IntoResponse for ApiError {
 }
 
 /// Fallback for unknown `/api/v2` paths (paths are case-sensitive, `/Connections` is a 404).
-pub async fn api_not_found() -> ApiError {
+pub(crate) async fn api_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "SC404", "Not Found")
         .with_detail("The requested API endpoint does not exist.")
 }
 
 /// A known path with the wrong method, in Make's error shape instead of an empty 405.
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "SC405",

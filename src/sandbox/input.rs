@@ -12,12 +12,12 @@ use super::errors::ApiError;
 
 /// The decoded query string, in order, with repeated keys kept.
 #[derive(Debug, Default, Clone)]
-pub struct Params {
+pub(crate) struct Params {
     pairs: Vec<(String, String)>,
 }
 
 impl Params {
-    pub fn parse(raw: Option<&str>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         let pairs = raw
             .map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
@@ -29,7 +29,7 @@ impl Params {
     }
 
     /// First value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == key)
@@ -37,7 +37,7 @@ impl Params {
     }
 
     /// Every value of a repeated key, e.g. `all("type[]")`.
-    pub fn all(&self, key: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
         self.pairs
             .iter()
             .filter(|(k, _)| k == key)
@@ -46,12 +46,12 @@ impl Params {
     }
 
     /// `confirmed=true` (literal, as Make sends booleans).
-    pub fn confirmed(&self) -> bool {
+    pub(crate) fn confirmed(&self) -> bool {
         self.get("confirmed") == Some("true")
     }
 
     /// An optional integer parameter; a non-integer value is a 400.
-    pub fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
@@ -61,12 +61,12 @@ impl Params {
     }
 
     /// A required integer parameter such as `teamId`.
-    pub fn require_u64(&self, key: &str) -> Result<u64, ApiError> {
+    pub(crate) fn require_u64(&self, key: &str) -> Result<u64, ApiError> {
         self.u64(key)?.ok_or_else(|| missing(key))
     }
 
     /// The requested column set: `None` means every column (`cols[]=*` or no `cols[]`).
-    pub fn cols(&self) -> Option<Vec<String>> {
+    pub(crate) fn cols(&self) -> Option<Vec<String>> {
         let cols = self.all("cols[]");
         if cols.is_empty() || cols.contains(&"*") {
             None
@@ -77,7 +77,7 @@ impl Params {
 }
 
 /// Keeps only the requested columns of an object, as Make does for `cols[]=id&cols[]=name`.
-pub fn project(value: Value, cols: Option<&[String]>) -> Value {
+pub(crate) fn project(value: Value, cols: Option<&[String]>) -> Value {
     match (value, cols) {
         (Value::Object(map), Some(cols)) => Value::Object(
             map.into_iter()
@@ -89,35 +89,35 @@ pub fn project(value: Value, cols: Option<&[String]>) -> Value {
 }
 
 /// A numeric path id (connections, keys); anything else is an unknown object, 404.
-pub fn numeric_id(raw: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn numeric_id(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(what, raw))
 }
 
 /// Whether a data value is a scalar Make accepts in connection data.
-pub fn is_scalar(v: &Value) -> bool {
+pub(crate) fn is_scalar(v: &Value) -> bool {
     matches!(
         v,
         Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null
     )
 }
 
-pub fn missing(key: &str) -> ApiError {
+pub(crate) fn missing(key: &str) -> ApiError {
     ApiError::invalid_input(format!("Missing value of required parameter '{key}'."))
 }
 
-pub fn wrong_type(key: &str, expected: &str) -> ApiError {
+pub(crate) fn wrong_type(key: &str, expected: &str) -> ApiError {
     ApiError::invalid_input(format!("Invalid value in parameter '{key}'."))
         .with_detail(format!("Parameter '{key}' must be {expected}."))
 }
 
 /// Parses a body that must be a JSON object.
-pub fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn json_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     optional_json_object(body)?
         .ok_or_else(|| ApiError::invalid_input("Request body must be a JSON object."))
 }
 
 /// Parses a body that may be absent (empty) or a JSON object.
-pub fn optional_json_object(body: &Bytes) -> Result<Option<Map<String, Value>>, ApiError> {
+pub(crate) fn optional_json_object(body: &Bytes) -> Result<Option<Map<String, Value>>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -131,10 +131,10 @@ pub fn optional_json_object(body: &Bytes) -> Result<Option<Map<String, Value>>, 
 }
 
 /// Typed field access on a JSON object body, with Make-style validation messages.
-pub struct Fields<'a>(pub &'a Map<String, Value>);
+pub(crate) struct Fields<'a>(pub(crate) &'a Map<String, Value>);
 
 impl<'a> Fields<'a> {
-    pub fn opt_str(&self, key: &str, max_len: usize) -> Result<Option<String>, ApiError> {
+    pub(crate) fn opt_str(&self, key: &str, max_len: usize) -> Result<Option<String>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
@@ -151,14 +151,14 @@ impl<'a> Fields<'a> {
     }
 
     /// A required, non-empty string of at most `max_len` characters.
-    pub fn req_str(&self, key: &str, max_len: usize) -> Result<String, ApiError> {
+    pub(crate) fn req_str(&self, key: &str, max_len: usize) -> Result<String, ApiError> {
         match self.opt_str(key, max_len)? {
             Some(s) if !s.trim().is_empty() => Ok(s),
             _ => Err(missing(key)),
         }
     }
 
-    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn opt_u64(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -168,12 +168,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn req_u64(&self, key: &str) -> Result<u64, ApiError> {
+    pub(crate) fn req_u64(&self, key: &str) -> Result<u64, ApiError> {
         self.opt_u64(key)?.ok_or_else(|| missing(key))
     }
 
     /// An optional array of strings.
-    pub fn opt_str_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+    pub(crate) fn opt_str_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) => items
@@ -187,7 +187,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional array of objects.
-    pub fn opt_obj_array(
+    pub(crate) fn opt_obj_array(
         &self,
         key: &str,
     ) -> Result<Option<Vec<&'a Map<String, Value>>>, ApiError> {
@@ -203,7 +203,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn opt_object(&self, key: &str) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+    pub(crate) fn opt_object(&self, key: &str) -> Result<Option<&'a Map<String, Value>>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(map)) => Ok(Some(map)),

@@ -22,7 +22,7 @@ use super::faults::api_path;
 
 /// Every scope a sandbox key can hold: the credential tools' scopes and the identity
 /// scopes a real token usually carries.
-pub const TOKEN_SCOPES: &[&str] = &[
+pub(crate) const TOKEN_SCOPES: &[&str] = &[
     "apps:read",
     "connections:read",
     "connections:write",
@@ -47,11 +47,11 @@ impl Default for KeyScopes {
 
 impl KeyScopes {
     /// The scopes, sorted, as current-authorization lists them.
-    pub fn list(&self) -> Vec<&'static str> {
+    pub(crate) fn list(&self) -> Vec<&'static str> {
         self.0.iter().copied().collect()
     }
 
-    pub fn contains(&self, scope: &str) -> bool {
+    pub(crate) fn contains(&self, scope: &str) -> bool {
         self.0.contains(scope)
     }
 }
@@ -90,7 +90,7 @@ impl FromStr for KeyScopes {
 
 /// The scope a request to `path` (below `/api/v2`) with `method` needs; `None` for the
 /// identity endpoints, which any valid key may read.
-pub fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
+pub(crate) fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
     let read = *method == Method::GET || *method == Method::HEAD;
     let pick = |r: &'static str, w: &'static str| Some(if read { r } else { w });
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");

@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Looks up a key type, or 400 "Invalid key type".
-pub fn key_type(name: &str) -> Result<&'static KeyType, ApiError> {
+pub(crate) fn key_type(name: &str) -> Result<&'static KeyType, ApiError> {
     catalog::key_type(name).ok_or_else(|| {
         ApiError::bad_request("Invalid key type").with_detail(format!(
             "Key type '{name}' does not exist. Known types: {}.",
@@ -50,12 +50,12 @@ fn expected(kt: &KeyType) -> String {
 
 /// Longest parameter value accepted. Make's own limit is unconfirmed; this covers API keys,
 /// tokens and hex/base64 key material while keeping a bound on what a request can store.
-pub const MAX_PARAMETER_LEN: usize = 4096;
+pub(crate) const MAX_PARAMETER_LEN: usize = 4096;
 
 /// Merges `given` over `base`, applies defaults and checks names, types, lengths, options
 /// and required values. Returns the full parameter set to store. The one validator for
 /// key parameters: `keys_create`, `keys_update` and the consent page's key form all use it.
-pub fn validate_parameters(
+pub(crate) fn validate_parameters(
     kt: &KeyType,
     base: &Map<String, Value>,
     given: &Map<String, Value>,
@@ -102,7 +102,7 @@ pub fn validate_parameters(
 }
 
 /// Inserts a key and returns its id (shared with credential authorization).
-pub fn insert_key(
+pub(crate) fn insert_key(
     store: &mut Store,
     kt: &KeyType,
     name: String,

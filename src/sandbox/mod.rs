@@ -35,7 +35,7 @@ mod consent;
 mod credential_requests;
 mod credentials;
 mod errors;
-pub mod faults;
+pub(crate) mod faults;
 mod guard;
 mod input;
 mod key_scopes;
@@ -59,11 +59,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use faults::{ConnKill, FaultListener, FaultState, Faults, RedirectSink};
-pub use faults::{
-    DEFAULT_OVERSIZE_BYTES, DEFAULT_TIMEOUT_HOLD, Fault, FaultPlan, FaultPlanError, RedirectHits,
-    RequestsSeen, closed_loopback_url,
-};
-pub use key_scopes::{KeyScopes, KeyScopesError, TOKEN_SCOPES};
+pub(crate) use faults::{DEFAULT_TIMEOUT_HOLD, FaultPlan, RedirectHits, RequestsSeen};
+pub use faults::{Fault, closed_loopback_url};
+pub(crate) use key_scopes::KeyScopes;
 use state::Store;
 
 /// The port `make-credentials-mcp sandbox` listens on unless `--port` says otherwise
@@ -199,7 +197,8 @@ impl Sandbox {
     }
 
     /// Replaces the probabilistic plan from now on.
-    pub fn set_fault_plan(&self, plan: FaultPlan) {
+    #[cfg(test)]
+    pub(crate) fn set_fault_plan(&self, plan: FaultPlan) {
         self.state.faults.state.set_plan(plan);
     }
 

@@ -13,7 +13,7 @@ use super::state::{
 use super::time::iso;
 
 /// A connection. `scoped` is the per-row answer to a list's scope filter; get adds `scopes`.
-pub fn connection(store: &Store, c: &Connection, with_scopes: bool, scoped: bool) -> Value {
+pub(crate) fn connection(store: &Store, c: &Connection, with_scopes: bool, scoped: bool) -> Value {
     let ct = catalog::connection_type(&c.type_name);
     let mut v = json!({
         "id": c.id,
@@ -55,7 +55,7 @@ pub fn connection(store: &Store, c: &Connection, with_scopes: bool, scoped: bool
 }
 
 /// A key: metadata only, never its parameters.
-pub fn key(k: &Key) -> Value {
+pub(crate) fn key(k: &Key) -> Value {
     let theme = catalog::key_type(&k.type_name).map_or("#007ee5", |t| t.theme);
     json!({
         "id": k.id,
@@ -68,7 +68,7 @@ pub fn key(k: &Key) -> Value {
 }
 
 /// A credential request (the `request` object; no credentials).
-pub fn request(store: &Store, r: &CredRequest) -> Value {
+pub(crate) fn request(store: &Store, r: &CredRequest) -> Value {
     json!({
         "id": r.id,
         "organizationId": store.organization_of(r.team_id),
@@ -90,7 +90,7 @@ pub fn request(store: &Store, r: &CredRequest) -> Value {
 }
 
 /// The `requestDetail` object: request fields plus `user` and `credentials`.
-pub fn request_detail(store: &Store, r: &CredRequest) -> Value {
+pub(crate) fn request_detail(store: &Store, r: &CredRequest) -> Value {
     let mut v = request(store, r);
     v["user"] = if r.user_id == USER_ID && store.organization_of(r.team_id) == ORGANIZATION_ID {
         user_ref()
@@ -106,7 +106,7 @@ pub fn request_detail(store: &Store, r: &CredRequest) -> Value {
     v
 }
 
-pub fn credential(c: &Credential) -> Value {
+pub(crate) fn credential(c: &Credential) -> Value {
     json!({
         "id": c.id,
         "requestId": c.request_id,
@@ -132,6 +132,6 @@ pub fn credential(c: &Credential) -> Value {
 }
 
 /// `{id, email, name}` of the token's user.
-pub fn user_ref() -> Value {
+pub(crate) fn user_ref() -> Value {
     json!({"id": USER_ID, "email": USER_EMAIL, "name": USER_NAME})
 }

@@ -16,7 +16,7 @@ use super::catalog::ConnectionType;
 const MAX_SCOPE_LEN: usize = 256;
 
 /// The shape of a provider's scope strings.
-pub enum ScopeForm {
+pub(crate) enum ScopeForm {
     /// The connection type takes no scopes (API-key and basic-auth connections).
     None,
     /// A fixed URL prefix, then `/`-separated segments of `[A-Za-z0-9._-]` (Google).
@@ -35,7 +35,7 @@ fn is_word(s: &str) -> bool {
 
 impl ScopeForm {
     /// Whether `scope` is well-formed for this provider.
-    pub fn accepts(&self, scope: &str) -> bool {
+    pub(crate) fn accepts(&self, scope: &str) -> bool {
         if scope.len() > MAX_SCOPE_LEN {
             return false;
         }
@@ -73,13 +73,13 @@ impl ScopeForm {
 
 impl ConnectionType {
     /// A scope the catalog knows, or any well-formed scope of the provider's form.
-    pub fn accepts_scope(&self, scope: &str) -> bool {
+    pub(crate) fn accepts_scope(&self, scope: &str) -> bool {
         self.scope(scope).is_some() || self.scope_form.accepts(scope)
     }
 
     /// The catalog's description, or the scope's short name marked as undescribed, so the
     /// consent page never passes off a made-up description as the provider's.
-    pub fn describe_scope(&self, scope: &str) -> String {
+    pub(crate) fn describe_scope(&self, scope: &str) -> String {
         match self.scope(scope) {
             Some(def) => def.name.to_owned(),
             None => format!(
@@ -90,7 +90,7 @@ impl ConnectionType {
     }
 
     /// Error detail for a scope this type refuses.
-    pub fn scope_error_detail(&self, scope: &str) -> String {
+    pub(crate) fn scope_error_detail(&self, scope: &str) -> String {
         format!(
             "Scope '{scope}' is not valid for connection type '{}'. {}",
             self.name,

@@ -13,20 +13,20 @@ use serde_json::{Map, Value};
 use super::errors::ApiError;
 
 /// The token's user and organization (the sandbox has exactly one user).
-pub const USER_ID: u64 = 1;
-pub const USER_NAME: &str = "Sandbox User";
-pub const USER_EMAIL: &str = "sandbox.user@example.com";
-pub const ORGANIZATION_ID: u64 = 1;
+pub(crate) const USER_ID: u64 = 1;
+pub(crate) const USER_NAME: &str = "Sandbox User";
+pub(crate) const USER_EMAIL: &str = "sandbox.user@example.com";
+pub(crate) const ORGANIZATION_ID: u64 = 1;
 
-pub struct Team {
-    pub id: u64,
-    pub organization_id: u64,
-    pub name: &'static str,
+pub(crate) struct Team {
+    pub(crate) id: u64,
+    pub(crate) organization_id: u64,
+    pub(crate) name: &'static str,
 }
 
 /// How `POST /connections/{id}/test` behaves for a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Health {
+pub(crate) enum Health {
     /// `{"verified":true}`
     Ok,
     /// `{"verified":false}` (e.g. a revoked API key)
@@ -35,48 +35,48 @@ pub enum Health {
     Broken,
 }
 
-pub struct Connection {
-    pub id: u64,
+pub(crate) struct Connection {
+    pub(crate) id: u64,
     /// The user's label (response `name`).
-    pub name: String,
+    pub(crate) name: String,
     /// The connection type (response `accountName`).
-    pub type_name: String,
-    pub team_id: u64,
-    pub scopes: Vec<String>,
-    pub data: Map<String, Value>,
-    pub scenario_usages: Vec<(u64, String)>,
-    pub health: Health,
-    pub metadata: Value,
-    pub uid: Value,
-    pub expire: Option<u64>,
+    pub(crate) type_name: String,
+    pub(crate) team_id: u64,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) data: Map<String, Value>,
+    pub(crate) scenario_usages: Vec<(u64, String)>,
+    pub(crate) health: Health,
+    pub(crate) metadata: Value,
+    pub(crate) uid: Value,
+    pub(crate) expire: Option<u64>,
 }
 
-pub struct Key {
-    pub id: u64,
-    pub name: String,
-    pub type_name: String,
-    pub team_id: u64,
+pub(crate) struct Key {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) type_name: String,
+    pub(crate) team_id: u64,
     /// Secret parameters: stored, validated, never returned.
-    pub parameters: Map<String, Value>,
+    pub(crate) parameters: Map<String, Value>,
 }
 
-pub struct CredRequest {
-    pub id: String,
+pub(crate) struct CredRequest {
+    pub(crate) id: String,
     /// Creation order, for the default `pg[sortBy]`-less listing.
-    pub seq: u64,
-    pub team_id: u64,
-    pub user_id: u64,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: u64,
-    pub updated_at: u64,
-    pub expires_at: u64,
-    pub app_names: Vec<String>,
-    pub credential_ids: Vec<String>,
+    pub(crate) seq: u64,
+    pub(crate) team_id: u64,
+    pub(crate) user_id: u64,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) created_at: u64,
+    pub(crate) updated_at: u64,
+    pub(crate) expires_at: u64,
+    pub(crate) app_names: Vec<String>,
+    pub(crate) credential_ids: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Component {
+pub(crate) enum Component {
     /// A connection.
     Account,
     /// A key.
@@ -84,7 +84,7 @@ pub enum Component {
 }
 
 impl Component {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Component::Account => "account",
             Component::Keychain => "keychain",
@@ -93,14 +93,14 @@ impl Component {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredState {
+pub(crate) enum CredState {
     Pending,
     Authorized,
     Declined,
 }
 
 impl CredState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CredState::Pending => "pending",
             CredState::Authorized => "authorized",
@@ -109,38 +109,38 @@ impl CredState {
     }
 }
 
-pub struct Credential {
-    pub id: String,
-    pub request_id: String,
-    pub component: Component,
+pub(crate) struct Credential {
+    pub(crate) id: String,
+    pub(crate) request_id: String,
+    pub(crate) component: Component,
     /// The connection or key type (credential `name`, e.g. `google`, `apikeyauth`).
-    pub type_name: String,
+    pub(crate) type_name: String,
     /// `oauth`/`basic` for connections, `key` for keys.
-    pub auth_type: &'static str,
-    pub label: String,
-    pub description: Option<String>,
-    pub scope: Vec<String>,
-    pub remote_id: Option<u64>,
-    pub remote_scope: Vec<String>,
-    pub state: CredState,
-    pub decline_reason: Option<String>,
-    pub app_name: Option<String>,
-    pub app_modules: Vec<String>,
-    pub app_version: Option<u32>,
-    pub name_override: Option<String>,
-    pub prefill: Option<Value>,
+    pub(crate) auth_type: &'static str,
+    pub(crate) label: String,
+    pub(crate) description: Option<String>,
+    pub(crate) scope: Vec<String>,
+    pub(crate) remote_id: Option<u64>,
+    pub(crate) remote_scope: Vec<String>,
+    pub(crate) state: CredState,
+    pub(crate) decline_reason: Option<String>,
+    pub(crate) app_name: Option<String>,
+    pub(crate) app_modules: Vec<String>,
+    pub(crate) app_version: Option<u32>,
+    pub(crate) name_override: Option<String>,
+    pub(crate) prefill: Option<Value>,
     /// For an extend request: the existing connection whose scopes grow.
-    pub extends: Option<u64>,
-    pub created_at: u64,
-    pub updated_at: u64,
+    pub(crate) extends: Option<u64>,
+    pub(crate) created_at: u64,
+    pub(crate) updated_at: u64,
 }
 
-pub struct Store {
-    pub teams: Vec<Team>,
-    pub connections: BTreeMap<u64, Connection>,
-    pub keys: BTreeMap<u64, Key>,
-    pub requests: BTreeMap<String, CredRequest>,
-    pub credentials: BTreeMap<String, Credential>,
+pub(crate) struct Store {
+    pub(crate) teams: Vec<Team>,
+    pub(crate) connections: BTreeMap<u64, Connection>,
+    pub(crate) keys: BTreeMap<u64, Key>,
+    pub(crate) requests: BTreeMap<String, CredRequest>,
+    pub(crate) credentials: BTreeMap<String, Credential>,
     next_connection_id: u64,
     next_key_id: u64,
     next_seq: u64,
@@ -149,7 +149,7 @@ pub struct Store {
 
 impl Store {
     /// An empty store; `seed` seeds the id generator.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Store {
             teams: Vec::new(),
             connections: BTreeMap::new(),
@@ -164,54 +164,54 @@ impl Store {
     }
 
     /// Random bits for opaque ids (not for anything secret beyond the sandbox's own key).
-    pub fn random_u64(&mut self) -> u64 {
+    pub(crate) fn random_u64(&mut self) -> u64 {
         self.rng.random()
     }
 
     /// A 32-hex-character id, the shape of credential request and credential ids.
-    pub fn hex_id(&mut self) -> String {
+    pub(crate) fn hex_id(&mut self) -> String {
         format!("{:032x}", self.rng.random::<u128>())
     }
 
     /// A UUIDv4 token, so clients pick `Authorization: Token` (make-api.md §1.2).
-    pub fn uuid_v4(&mut self) -> String {
+    pub(crate) fn uuid_v4(&mut self) -> String {
         uuid::Builder::from_random_bytes(self.rng.random())
             .into_uuid()
             .to_string()
     }
 
-    pub fn next_connection_id(&mut self) -> u64 {
+    pub(crate) fn next_connection_id(&mut self) -> u64 {
         self.next_connection_id += 1;
         self.next_connection_id - 1
     }
 
-    pub fn next_key_id(&mut self) -> u64 {
+    pub(crate) fn next_key_id(&mut self) -> u64 {
         self.next_key_id += 1;
         self.next_key_id - 1
     }
 
-    pub fn next_seq(&mut self) -> u64 {
+    pub(crate) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq - 1
     }
 
     /// The team, if the token's organization owns it; otherwise 403 (unknown teams too, so
     /// the sandbox, like Make, does not reveal which team ids exist).
-    pub fn accessible_team(&self, team_id: u64) -> Result<&Team, ApiError> {
+    pub(crate) fn accessible_team(&self, team_id: u64) -> Result<&Team, ApiError> {
         self.teams
             .iter()
             .find(|t| t.id == team_id && t.organization_id == ORGANIZATION_ID)
             .ok_or_else(ApiError::forbidden)
     }
 
-    pub fn organization_of(&self, team_id: u64) -> u64 {
+    pub(crate) fn organization_of(&self, team_id: u64) -> u64 {
         self.teams
             .iter()
             .find(|t| t.id == team_id)
             .map_or(ORGANIZATION_ID, |t| t.organization_id)
     }
 
-    pub fn connection(&self, id: u64) -> Result<&Connection, ApiError> {
+    pub(crate) fn connection(&self, id: u64) -> Result<&Connection, ApiError> {
         let c = self
             .connections
             .get(&id)
@@ -220,14 +220,14 @@ impl Store {
         Ok(c)
     }
 
-    pub fn connection_mut(&mut self, id: u64) -> Result<&mut Connection, ApiError> {
+    pub(crate) fn connection_mut(&mut self, id: u64) -> Result<&mut Connection, ApiError> {
         self.connection(id)?;
         self.connections
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found("Connection", id))
     }
 
-    pub fn key(&self, id: u64) -> Result<&Key, ApiError> {
+    pub(crate) fn key(&self, id: u64) -> Result<&Key, ApiError> {
         let k = self
             .keys
             .get(&id)
@@ -236,14 +236,14 @@ impl Store {
         Ok(k)
     }
 
-    pub fn key_mut(&mut self, id: u64) -> Result<&mut Key, ApiError> {
+    pub(crate) fn key_mut(&mut self, id: u64) -> Result<&mut Key, ApiError> {
         self.key(id)?;
         self.keys
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found("Key", id))
     }
 
-    pub fn request(&self, id: &str) -> Result<&CredRequest, ApiError> {
+    pub(crate) fn request(&self, id: &str) -> Result<&CredRequest, ApiError> {
         let r = self
             .requests
             .get(id)
@@ -252,7 +252,7 @@ impl Store {
         Ok(r)
     }
 
-    pub fn credential(&self, id: &str) -> Result<&Credential, ApiError> {
+    pub(crate) fn credential(&self, id: &str) -> Result<&Credential, ApiError> {
         let c = self
             .credentials
             .get(id)
@@ -262,7 +262,7 @@ impl Store {
     }
 
     /// The credentials of a request, in request order.
-    pub fn credentials_of(&self, req: &CredRequest) -> Vec<&Credential> {
+    pub(crate) fn credentials_of(&self, req: &CredRequest) -> Vec<&Credential> {
         req.credential_ids
             .iter()
             .filter_map(|id| self.credentials.get(id))
@@ -270,7 +270,7 @@ impl Store {
     }
 
     /// Request status derived from its credentials' states.
-    pub fn request_status(&self, req: &CredRequest) -> &'static str {
+    pub(crate) fn request_status(&self, req: &CredRequest) -> &'static str {
         let states: Vec<CredState> = self.credentials_of(req).iter().map(|c| c.state).collect();
         let authorized = states
             .iter()

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, SecondsFormat};
 
 /// Seconds since the Unix epoch (0 if the clock is before 1970).
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -14,7 +14,7 @@ pub fn now() -> u64 {
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SS.000Z`, Make's timestamp shape.
-pub fn iso(secs: u64) -> String {
+pub(crate) fn iso(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
         .and_then(|secs| DateTime::from_timestamp(secs, 0))

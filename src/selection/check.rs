@@ -15,11 +15,11 @@ use crate::make::MakeClient;
 
 /// Longest `tools/list` waits for a pending scope check before it answers with every
 /// selected tool (a later answer reaches live clients as `notifications/tools/list_changed`).
-pub const LIST_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const LIST_WAIT: Duration = Duration::from_secs(2);
 
 /// What the scope check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The key's scopes, as Make listed them.
     Granted(BTreeSet<String>),
     /// Nothing is hidden, for this reason.
@@ -28,7 +28,7 @@ pub enum Outcome {
 
 /// Why the scope check hides nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
+pub(crate) enum Skip {
     /// No key or no zone configured: calls explain the setup.
     NotConfigured,
     /// `--no-scope-check`.
@@ -58,7 +58,7 @@ impl fmt::Display for Skip {
 }
 
 /// Why the check would hide nothing without asking Make, or `None` when it must ask.
-pub fn skip_without_asking(make: &MakeClient, enabled: bool) -> Option<Skip> {
+pub(crate) fn skip_without_asking(make: &MakeClient, enabled: bool) -> Option<Skip> {
     if !enabled {
         Some(Skip::Disabled)
     } else if !make.has_key() || make.base_url().is_none() {
@@ -71,7 +71,7 @@ pub fn skip_without_asking(make: &MakeClient, enabled: bool) -> Option<Skip> {
 }
 
 /// Asks Make for the key's scopes (with the client's timeout and retries).
-pub async fn ask(make: &MakeClient) -> Outcome {
+pub(crate) async fn ask(make: &MakeClient) -> Outcome {
     match make.current_authorization().await {
         Ok(auth) => Outcome::Granted(auth.scope.into_iter().collect()),
         Err(e) => Outcome::Skipped(Skip::Failed(e.to_string())),
@@ -80,7 +80,7 @@ pub async fn ask(make: &MakeClient) -> Outcome {
 
 /// Logs why nothing is hidden: a warning when the check failed (the operator may want to
 /// fix the key), info otherwise.
-pub fn log_skip(skip: &Skip) {
+pub(crate) fn log_skip(skip: &Skip) {
     match skip {
         Skip::Failed(_) => {
             tracing::warn!("scope check skipped, every selected tool stays listed: {skip}")

@@ -16,8 +16,8 @@
 //! found", -32602). Unknown toolset or tool names, and a selection that leaves nothing,
 //! are configuration errors: the server does not start.
 
-pub mod check;
-pub mod scopes;
+pub(crate) mod check;
+pub(crate) mod scopes;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,20 +28,20 @@ use rmcp::model::Tool;
 
 /// A group of tools, named like the prefix of their tool names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Toolset {
+pub(crate) enum Toolset {
     Connections,
     Keys,
     CredentialRequests,
 }
 
 impl Toolset {
-    pub const ALL: [Toolset; 3] = [
+    pub(crate) const ALL: [Toolset; 3] = [
         Toolset::Connections,
         Toolset::Keys,
         Toolset::CredentialRequests,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Toolset::Connections => "connections",
             Toolset::Keys => "keys",
@@ -51,7 +51,7 @@ impl Toolset {
 
     /// The toolset of `tool`: its name up to the first `_`. Membership follows the name, so
     /// a new tool needs no entry here.
-    pub fn of_tool(tool: &str) -> Option<Toolset> {
+    pub(crate) fn of_tool(tool: &str) -> Option<Toolset> {
         let (prefix, _) = tool.split_once('_')?;
         Toolset::ALL.into_iter().find(|t| t.name() == prefix)
     }
@@ -86,7 +86,7 @@ impl FromStr for Toolset {
 
 /// The step of the selection that hid a tool, named as the operator set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HiddenBy {
+pub(crate) enum HiddenBy {
     Toolsets,
     Tools,
     ExcludeTools,
@@ -95,7 +95,7 @@ pub enum HiddenBy {
 
 impl HiddenBy {
     /// In the order the steps apply.
-    pub const ALL: [HiddenBy; 4] = [
+    pub(crate) const ALL: [HiddenBy; 4] = [
         HiddenBy::Toolsets,
         HiddenBy::Tools,
         HiddenBy::ExcludeTools,
@@ -116,7 +116,7 @@ impl fmt::Display for HiddenBy {
 
 /// A selection the server cannot start with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelectionError {
+pub(crate) enum SelectionError {
     #[error("unknown tool '{name}' in {setting}; valid tool names: {valid}")]
     UnknownTool {
         name: String,
@@ -129,18 +129,21 @@ pub enum SelectionError {
 
 /// The operator's choice of tools (steps 1-4 of the module docs). The default shows all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// `None`: every toolset.
-    pub toolsets: Option<Vec<Toolset>>,
+    pub(crate) toolsets: Option<Vec<Toolset>>,
     /// `None`: no narrowing to names.
-    pub tools: Option<Vec<String>>,
-    pub exclude_tools: Vec<String>,
-    pub read_only: bool,
+    pub(crate) tools: Option<Vec<String>>,
+    pub(crate) exclude_tools: Vec<String>,
+    pub(crate) read_only: bool,
 }
 
 impl Selection {
     /// Which of `tools` this selection hides, and by which step (the first that removed it).
-    pub fn hidden(&self, tools: &[Tool]) -> Result<BTreeMap<String, HiddenBy>, SelectionError> {
+    pub(crate) fn hidden(
+        &self,
+        tools: &[Tool],
+    ) -> Result<BTreeMap<String, HiddenBy>, SelectionError> {
         let known = |name: &str| tools.iter().any(|t| t.name == name);
         let named = self.tools.iter().flatten().map(|n| (n, HiddenBy::Tools));
         let excluded = self
@@ -175,7 +178,7 @@ impl Selection {
 
     /// Removes the hidden routes from `router` (built once; nothing is rebuilt) and
     /// returns them with the step that hid each.
-    pub fn apply<S: Send + Sync + 'static>(
+    pub(crate) fn apply<S: Send + Sync + 'static>(
         &self,
         router: &mut ToolRouter<S>,
     ) -> Result<BTreeMap<String, HiddenBy>, SelectionError> {
@@ -187,7 +190,7 @@ impl Selection {
     }
 
     /// "connections, keys" or "all", for the startup log line.
-    pub fn toolsets_label(&self) -> String {
+    pub(crate) fn toolsets_label(&self) -> String {
         match &self.toolsets {
             None => "all".into(),
             Some(sets) => sets.iter().map(|s| s.name()).collect::<Vec<_>>().join(","),

@@ -9,13 +9,13 @@
 
 use std::collections::BTreeSet;
 
-pub const APPS_READ: &str = "apps:read";
-pub const CONNECTIONS_READ: &str = "connections:read";
-pub const CONNECTIONS_WRITE: &str = "connections:write";
-pub const CREDENTIAL_REQUESTS_READ: &str = "credential-requests:read";
-pub const CREDENTIAL_REQUESTS_WRITE: &str = "credential-requests:write";
-pub const KEYS_READ: &str = "keys:read";
-pub const KEYS_WRITE: &str = "keys:write";
+pub(crate) const APPS_READ: &str = "apps:read";
+pub(crate) const CONNECTIONS_READ: &str = "connections:read";
+pub(crate) const CONNECTIONS_WRITE: &str = "connections:write";
+pub(crate) const CREDENTIAL_REQUESTS_READ: &str = "credential-requests:read";
+pub(crate) const CREDENTIAL_REQUESTS_WRITE: &str = "credential-requests:write";
+pub(crate) const KEYS_READ: &str = "keys:read";
+pub(crate) const KEYS_WRITE: &str = "keys:write";
 
 /// One row per tool: its name and the scopes it needs (all of them). **A new tool needs a
 /// row here**; `every_registered_tool_has_a_row` fails without one. A tool without a row is
@@ -68,7 +68,7 @@ const REQUIRED_SCOPES: &[(&str, &[&str])] = &[
 ];
 
 /// The scopes `tool` needs, or `None` for a tool without a row.
-pub fn required_scopes(tool: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn required_scopes(tool: &str) -> Option<&'static [&'static str]> {
     REQUIRED_SCOPES
         .iter()
         .find(|(name, _)| *name == tool)
@@ -77,13 +77,13 @@ pub fn required_scopes(tool: &str) -> Option<&'static [&'static str]> {
 
 /// A tool the key's scopes cannot serve, with the scopes it lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lacking {
-    pub tool: String,
-    pub missing: Vec<&'static str>,
+pub(crate) struct Lacking {
+    pub(crate) tool: String,
+    pub(crate) missing: Vec<&'static str>,
 }
 
 /// The tools among `tools` that need a scope not in `granted`, in the given order.
-pub fn lacking<'a>(
+pub(crate) fn lacking<'a>(
     tools: impl IntoIterator<Item = &'a str>,
     granted: &BTreeSet<String>,
 ) -> Vec<Lacking> {
@@ -104,7 +104,7 @@ pub fn lacking<'a>(
 }
 
 /// "keys_create (keys:write), connections_update (connections:write)", for the log line.
-pub fn describe(lacking: &[Lacking]) -> String {
+pub(crate) fn describe(lacking: &[Lacking]) -> String {
     lacking
         .iter()
         .map(|l| format!("{} ({})", l.tool, l.missing.join(", ")))

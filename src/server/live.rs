@@ -22,7 +22,7 @@ use crate::tools::Toolbox;
 
 /// Why a registered tool is not visible.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hidden {
+pub(crate) enum Hidden {
     /// A selection setting hid it.
     Selection(HiddenBy),
     /// The key lacks these scopes.
@@ -51,7 +51,7 @@ pub(crate) struct LiveTools {
 
 impl LiveTools {
     /// Applies `selection` to the registry, once.
-    pub fn new(
+    pub(crate) fn new(
         mut registry: ToolRouter<Toolbox>,
         selection: &Selection,
     ) -> Result<Self, SelectionError> {
@@ -71,23 +71,23 @@ impl LiveTools {
 
     /// Resolves each time the scope check changes what is visible (for 2026-07-28
     /// `subscriptions/listen`); `true` when it hid tools.
-    pub async fn changed(receiver: &mut watch::Receiver<Visible>) -> Option<bool> {
+    pub(crate) async fn changed(receiver: &mut watch::Receiver<Visible>) -> Option<bool> {
         receiver.changed().await.ok()?;
         Some(!receiver.borrow().lacking.is_empty())
     }
 
     /// A receiver of visibility changes, for [`LiveTools::changed`].
-    pub fn watch(&self) -> watch::Receiver<Visible> {
+    pub(crate) fn watch(&self) -> watch::Receiver<Visible> {
         self.visible.subscribe()
     }
 
     /// The router calls go through now (hidden tools answer "tool not found").
-    pub fn current(&self) -> Arc<ToolRouter<Toolbox>> {
+    pub(crate) fn current(&self) -> Arc<ToolRouter<Toolbox>> {
         self.visible.borrow().tools.clone()
     }
 
     /// Why `tool` is hidden, `None` when it is visible or not registered at all.
-    pub fn hidden(&self, tool: &str) -> Option<Hidden> {
+    pub(crate) fn hidden(&self, tool: &str) -> Option<Hidden> {
         if let Some(by) = self.hidden.get(tool) {
             return Some(Hidden::Selection(*by));
         }
@@ -97,12 +97,12 @@ impl LiveTools {
     }
 
     /// Whether a scope check is running.
-    pub fn check_pending(&self) -> bool {
+    pub(crate) fn check_pending(&self) -> bool {
         self.visible.borrow().pending
     }
 
     /// Marks a scope check as running: from now on `tools/list` waits for it.
-    pub fn begin_check(&self) {
+    pub(crate) fn begin_check(&self) {
         *self.lock_listeners() = Some(Vec::new());
         self.visible.send_modify(|v| v.pending = true);
     }
@@ -110,7 +110,7 @@ impl LiveTools {
     /// The router to list, after waiting up to [`check::LIST_WAIT`] for a pending check.
     /// A live client that gets its list before the answer is remembered, to be told when
     /// the list changes.
-    pub async fn for_listing(
+    pub(crate) async fn for_listing(
         &self,
         context: &RequestContext<RoleServer>,
     ) -> Arc<ToolRouter<Toolbox>> {
@@ -128,7 +128,7 @@ impl LiveTools {
 
     /// Takes the check's answer: hides the tools the key cannot use, logs what and why,
     /// and tells live clients that already listed tools.
-    pub async fn settle(&self, outcome: Outcome) {
+    pub(crate) async fn settle(&self, outcome: Outcome) {
         let lacking = match outcome {
             Outcome::Granted(granted) => {
                 let names: Vec<String> = self
@@ -177,7 +177,7 @@ impl LiveTools {
     }
 
     /// Settles at once without asking Make.
-    pub async fn skip(&self, skip: Skip) {
+    pub(crate) async fn skip(&self, skip: Skip) {
         self.settle(Outcome::Skipped(skip)).await;
     }
 

@@ -17,7 +17,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use live::Hidden;
+pub(crate) use live::Hidden;
 use live::LiveTools;
 
 use crate::logging::quote;
@@ -53,13 +53,13 @@ struct Inner {
 
 /// How the server is set up, besides its Make client.
 #[derive(Debug, Clone, Default)]
-pub struct ServerSettings {
+pub(crate) struct ServerSettings {
     /// Team used when a call omits `teamId`.
-    pub default_team: Option<u64>,
+    pub(crate) default_team: Option<u64>,
     /// Links, confirmations and sealed state.
-    pub person: PersonSettings,
+    pub(crate) person: PersonSettings,
     /// Which tools are shown (default: all).
-    pub selection: Selection,
+    pub(crate) selection: Selection,
 }
 
 impl MakeServer {
@@ -86,7 +86,10 @@ impl MakeServer {
 
     /// Builds the server with `settings`; fails when the selection names unknown tools or
     /// leaves none.
-    pub fn build(make: MakeClient, settings: ServerSettings) -> Result<Self, SelectionError> {
+    pub(crate) fn build(
+        make: MakeClient,
+        settings: ServerSettings,
+    ) -> Result<Self, SelectionError> {
         let tools = LiveTools::new(tools::registry(), &settings.selection)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -124,25 +127,15 @@ impl MakeServer {
 
     /// Why `tool` is hidden (by a selection setting, or by the key's scopes); `None` when
     /// it is visible or no tool has that name.
-    pub fn hidden(&self, tool: &str) -> Option<Hidden> {
+    pub(crate) fn hidden(&self, tool: &str) -> Option<Hidden> {
         self.inner.tools.hidden(tool)
-    }
-
-    /// How tools reach the person behind the client.
-    pub fn person(&self) -> &Person {
-        self.inner.toolbox.person()
-    }
-
-    /// The shared Make client.
-    pub fn make(&self) -> &MakeClient {
-        self.inner.toolbox.make()
     }
 
     /// Ends every running tool call (and any started later) with [`CUT_BY_SHUTDOWN`] as an
     /// `isError` result, so the transport can still deliver an answer the model can act on
     /// before it closes. Without this, shutting the transport down under a running call
     /// left the client with a bare HTTP 500 or a stream that just stopped.
-    pub fn cut_calls(&self) {
+    pub(crate) fn cut_calls(&self) {
         self.inner.cut.cancel();
     }
 

@@ -13,7 +13,7 @@ use crate::tools::Toolbox;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ModulesArgs {
+pub(crate) struct ModulesArgs {
     /// App name, e.g. "slack" or "google-sheets"; custom apps as "app#<name>".
     app_name: String,
     /// Major app version such as "2", or "latest" (the default).
@@ -23,7 +23,7 @@ pub struct ModulesArgs {
 /// `{appModules: [...]}`
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ModulesOutput {
+pub(crate) struct ModulesOutput {
     /// The app's modules that need a connection or key.
     app_modules: Vec<AppModule>,
 }

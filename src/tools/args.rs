@@ -18,7 +18,7 @@ use super::limits::MAX_ECHO_CHARS;
 use crate::make::clip;
 
 /// Largest id accepted: JavaScript's `Number.MAX_SAFE_INTEGER`, the largest Make can use.
-pub const MAX_ID: u64 = 9_007_199_254_740_991;
+pub(crate) const MAX_ID: u64 = 9_007_199_254_740_991;
 
 /// The text rmcp looks for to turn an argument failure into an `isError` result.
 const RMCP_ARGUMENT_ERROR_PREFIX: &str = "failed to deserialize parameters:";
@@ -27,7 +27,7 @@ const RMCP_ARGUMENT_ERROR_PREFIX: &str = "failed to deserialize parameters:";
 ///
 /// Named `Parameters` on purpose: rmcp's `#[tool]` macro derives the input schema from the
 /// argument whose type is called `Parameters`.
-pub struct Parameters<T>(pub T);
+pub(crate) struct Parameters<T>(pub(crate) T);
 
 impl<T: JsonSchema> JsonSchema for Parameters<T> {
     fn schema_name() -> Cow<'static, str> {
@@ -54,7 +54,9 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
 }
 
 /// Deserializes tool arguments; the error names the field (`credentials[0].appName`) and the problem.
-pub fn parse_arguments<T: DeserializeOwned>(arguments: serde_json::Value) -> Result<T, String> {
+pub(crate) fn parse_arguments<T: DeserializeOwned>(
+    arguments: serde_json::Value,
+) -> Result<T, String> {
     serde_path_to_error::deserialize(arguments).map_err(|e| {
         // Both can quote the caller's input (a map key, a string of the wrong type): clipped.
         let path = clip(&e.path().to_string(), 200);
@@ -69,7 +71,7 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: serde_json::Value) -> Res
 }
 
 /// The team a call works in: the call's `teamId`, else `default` (the server's `MAKE_TEAM`).
-pub fn team(given: Option<Id>, default: Option<u64>) -> Result<u64, ToolError> {
+pub(crate) fn team(given: Option<Id>, default: Option<u64>) -> Result<u64, ToolError> {
     given.map(|id| id.0).or(default).ok_or_else(|| {
         ToolError::invalid(
             "teamId",
@@ -81,7 +83,7 @@ pub fn team(given: Option<Id>, default: Option<u64>) -> Result<u64, ToolError> {
 /// A numeric Make id (connection, key, team, user): a positive integer up to [`MAX_ID`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct Id(pub u64);
+pub(crate) struct Id(pub(crate) u64);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -141,10 +143,10 @@ impl JsonSchema for Id {
 /// A credential-request or credential id: 1–128 letters, digits, `-` or `_`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct OpaqueId(pub String);
+pub(crate) struct OpaqueId(pub(crate) String);
 
 impl OpaqueId {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -204,7 +206,7 @@ impl JsonSchema for OpaqueId {
 /// An id Make sends as a string or a number (`makeProviderId`); advertised as a string so
 /// the schema stays one type, and accepted either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StringOrNumber(pub String);
+pub(crate) struct StringOrNumber(pub(crate) String);
 
 impl<'de> Deserialize<'de> for StringOrNumber {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -235,7 +237,7 @@ impl JsonSchema for StringOrNumber {
 
 /// An app version: a major version number (as number or string) or `"latest"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppVersion(pub String);
+pub(crate) struct AppVersion(pub(crate) String);
 
 impl<'de> Deserialize<'de> for AppVersion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -93,7 +93,7 @@ fn capitalized(s: &str) -> String {
 }
 
 /// What the model (or the person) can do about `error`.
-pub fn hint(error: &MakeError) -> String {
+pub(crate) fn hint(error: &MakeError) -> String {
     match error {
         MakeError::NotConfigured(Missing::ApiKey) => "this server has no Make API key. Set MAKE_API_KEY in the server's environment (a Make API token from your Make profile, API access tab, with the connections, keys and credential-requests scopes), or log in once with the Make CLI (`make-cli login`), then restart the server. Try it without an account with --sandbox.".into(),
         MakeError::NotConfigured(Missing::Zone) => "this server does not know your Make zone. Set MAKE_ZONE to the host your organization uses (e.g. eu1.make.com, us2.make.com), then restart the server.".into(),

@@ -11,22 +11,22 @@ use super::ToolError;
 use crate::make::clip;
 
 /// Most values in a filter or scope list (connections_list `type`, every `scope`/`scopes`).
-pub const MAX_LIST_ITEMS: usize = 100;
+pub(crate) const MAX_LIST_ITEMS: usize = 100;
 /// Most connection types whose scopes connections_list checks in one call.
-pub const MAX_SCOPE_TYPES: usize = 32;
+pub(crate) const MAX_SCOPE_TYPES: usize = 32;
 /// Longest item of a scope or module list (real scope URLs are far shorter).
-pub const MAX_ITEM_CHARS: usize = 512;
+pub(crate) const MAX_ITEM_CHARS: usize = 512;
 /// Make's limit on the credentials of one credential-requests_create.
-pub const MAX_APP_CREDENTIALS: usize = 64;
+pub(crate) const MAX_APP_CREDENTIALS: usize = 64;
 /// Make's limit on the connections, and on the keys, of one create-by-credentials.
-pub const MAX_TYPED_CREDENTIALS: usize = 32;
+pub(crate) const MAX_TYPED_CREDENTIALS: usize = 32;
 /// Most module or endpoint ids for one app credential (an app's whole module list fits).
-pub const MAX_APP_MODULES: usize = 500;
+pub(crate) const MAX_APP_MODULES: usize = 500;
 /// Longest input value echoed back in an error message.
 pub(super) const MAX_ECHO_CHARS: usize = 64;
 
 /// Checks that a text argument is not blank and not longer than `max` characters.
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), ToolError> {
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ToolError> {
     if value.trim().is_empty() {
         return Err(ToolError::invalid(field, "must not be empty"));
     }
@@ -42,7 +42,7 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), ToolError>
 
 /// Checks a name Make uses as an identifier (app name, connection type): 1-128 letters,
 /// digits, `#`, `_`, `-` or `.`, and not `.`/`..`, which a URL path would swallow.
-pub fn check_identifier(field: &str, value: &str) -> Result<(), ToolError> {
+pub(crate) fn check_identifier(field: &str, value: &str) -> Result<(), ToolError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '#' | '_' | '-' | '.');
     let dots_only = value.chars().all(|c| c == '.');
     if value.is_empty() || value.len() > 128 || dots_only || !value.chars().all(allowed) {
@@ -58,7 +58,7 @@ pub fn check_identifier(field: &str, value: &str) -> Result<(), ToolError> {
 }
 
 /// Checks that a list has at most `max` items (the count is all that is echoed).
-pub fn check_count(field: &str, len: usize, max: usize) -> Result<(), ToolError> {
+pub(crate) fn check_count(field: &str, len: usize, max: usize) -> Result<(), ToolError> {
     if len > max {
         return Err(ToolError::invalid(
             field,
@@ -70,7 +70,7 @@ pub fn check_count(field: &str, len: usize, max: usize) -> Result<(), ToolError>
 
 /// Checks that a list is not empty, has at most `max` items, and that each item is neither
 /// blank nor longer than [`MAX_ITEM_CHARS`].
-pub fn check_strings(field: &str, values: &[String], max: usize) -> Result<(), ToolError> {
+pub(crate) fn check_strings(field: &str, values: &[String], max: usize) -> Result<(), ToolError> {
     if values.is_empty() {
         return Err(ToolError::invalid(field, "must list at least one item"));
     }
@@ -95,7 +95,7 @@ pub fn check_strings(field: &str, values: &[String], max: usize) -> Result<(), T
 
 /// Schema of connections_list `scopes`: per connection type, a list of scopes, with the
 /// limits [`check_strings`] and the tool enforce (attributes cannot reach inside a map).
-pub fn scopes_by_type_schema(_: &mut SchemaGenerator) -> Schema {
+pub(crate) fn scopes_by_type_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "maxProperties": MAX_SCOPE_TYPES,

@@ -2,24 +2,24 @@
 //! [`Toolbox`], merged once into the registry the server stores.
 
 mod apps;
-pub mod args;
+pub(crate) mod args;
 mod confirm;
 mod connections;
 mod credential_requests;
 mod deletion;
 mod error;
 mod keys;
-pub mod limits;
+pub(crate) mod limits;
 mod reply;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
 pub use error::ToolError;
-pub use keys::key_types::KeyTypeCache;
-pub use reply::Reply;
+pub(crate) use keys::key_types::KeyTypeCache;
+pub(crate) use reply::Reply;
 
 use crate::make::MakeClient;
 use crate::person::Person;
@@ -27,7 +27,7 @@ use crate::person::Person;
 /// What the tools work with: the shared Make client, the person behind the client, Make's
 /// key types (read once per process) and the team a call without `teamId` uses. The server
 /// owns one and runs the registry's tools on it.
-pub struct Toolbox {
+pub(crate) struct Toolbox {
     make: MakeClient,
     person: Person,
     key_types: KeyTypeCache,
@@ -35,7 +35,7 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    pub fn new(make: MakeClient, person: Person, default_team: Option<u64>) -> Self {
+    pub(crate) fn new(make: MakeClient, person: Person, default_team: Option<u64>) -> Self {
         Self {
             make,
             person,
@@ -45,12 +45,12 @@ impl Toolbox {
     }
 
     /// The shared Make client.
-    pub fn make(&self) -> &MakeClient {
+    pub(crate) fn make(&self) -> &MakeClient {
         &self.make
     }
 
     /// How tools reach the person behind the client.
-    pub fn person(&self) -> &Person {
+    pub(crate) fn person(&self) -> &Person {
         &self.person
     }
 
@@ -66,7 +66,7 @@ impl Toolbox {
 }
 
 /// All tools, with portable input and lean, portable output schemas. Called once per server.
-pub fn registry() -> ToolRouter<Toolbox> {
+pub(crate) fn registry() -> ToolRouter<Toolbox> {
     let merged = Toolbox::connections_router()
         + Toolbox::keys_router()
         + Toolbox::credential_requests_router()

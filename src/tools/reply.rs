@@ -11,7 +11,7 @@ use serde::Serialize;
 ///
 /// `#[tool]` cannot see an output type through this wrapper, so such tools name it with
 /// `output_schema = rmcp::handler::server::tool::schema_for_output::<T>()`.
-pub enum Reply<T> {
+pub(crate) enum Reply<T> {
     /// The normal result, as `Json<T>` would give it.
     Done(T),
     /// Ask the client for input, then expect a retry.

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 /// A copy of `schema` with every `$ref` inlined, nulls folded away and `$defs` removed.
-pub fn portable(schema: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn portable(schema: &Map<String, Value>) -> Map<String, Value> {
     let defs = schema
         .get("$defs")
         .and_then(Value::as_object)
@@ -31,7 +31,7 @@ pub fn portable(schema: &Map<String, Value>) -> Map<String, Value> {
 /// An output schema without descriptions, titles, the `minimum: 0` of unsigned integers and
 /// `additionalProperties: true` (the default): the types and structure a client validates
 /// against, nothing a model needs to read.
-pub fn lean_output(schema: &Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn lean_output(schema: &Map<String, Value>) -> Map<String, Value> {
     let mut root = Value::Object(schema.clone());
     strip_prose(&mut root);
     let Value::Object(root) = root else {

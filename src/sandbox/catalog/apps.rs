@@ -3,29 +3,29 @@
 //! connection and key types because it is a different table with its own consumers.
 
 /// An app module that needs a credential (`type` is `account:<t>[,<t>]` or `keychain:<t>`).
-pub struct AppModule {
-    pub id: &'static str,
-    pub label: &'static str,
-    pub kind: &'static str,
-    pub scope: &'static [&'static str],
-    pub hook: bool,
+pub(crate) struct AppModule {
+    pub(crate) id: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) scope: &'static [&'static str],
+    pub(crate) hook: bool,
 }
 
-pub struct App {
-    pub name: &'static str,
-    pub versions: &'static [u32],
-    pub modules: &'static [AppModule],
+pub(crate) struct App {
+    pub(crate) name: &'static str,
+    pub(crate) versions: &'static [u32],
+    pub(crate) modules: &'static [AppModule],
     /// Credential kind requested for `appEndpoints` (endpoints declare no scopes).
-    pub endpoint_kind: &'static str,
+    pub(crate) endpoint_kind: &'static str,
 }
 
 impl App {
-    pub fn latest(&self) -> u32 {
+    pub(crate) fn latest(&self) -> u32 {
         self.versions.iter().copied().max().unwrap_or(1)
     }
 }
 
-pub static APPS: &[App] = &[
+pub(crate) static APPS: &[App] = &[
     App {
         name: "google-sheets",
         versions: &[1, 2],
@@ -157,7 +157,7 @@ pub static APPS: &[App] = &[
     },
 ];
 
-pub fn app(name: &str) -> Option<&'static App> {
+pub(crate) fn app(name: &str) -> Option<&'static App> {
     APPS.iter().find(|a| a.name == name)
 }
 
@@ -165,7 +165,7 @@ pub fn app(name: &str) -> Option<&'static App> {
 ///
 /// `account:slack2,slack3` lists acceptable types oldest first; a new credential asks for
 /// the newest (last) one. Returns `("account"|"keychain", type)`.
-pub fn credential_for_kind(kind: &str) -> Option<(&'static str, &str)> {
+pub(crate) fn credential_for_kind(kind: &str) -> Option<(&'static str, &str)> {
     let (component, types) = kind.split_once(':')?;
     let component = match component {
         "account" => "account",

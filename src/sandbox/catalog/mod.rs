@@ -12,35 +12,35 @@ use super::scopes::ScopeForm;
 
 mod apps;
 
-pub use apps::{App, app, credential_for_kind};
+pub(crate) use apps::{App, app, credential_for_kind};
 
 /// An OAuth scope the sandbox can describe on the consent page and in connection responses.
-pub struct ScopeDef {
-    pub id: &'static str,
-    pub name: &'static str,
+pub(crate) struct ScopeDef {
+    pub(crate) id: &'static str,
+    pub(crate) name: &'static str,
 }
 
 /// A connection type (`accountName` in responses, `accountType` in the create body).
-pub struct ConnectionType {
-    pub name: &'static str,
-    pub label: &'static str,
+pub(crate) struct ConnectionType {
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
     /// Auth kind reported as the response `accountType`: `oauth` or `basic`.
-    pub auth: &'static str,
-    pub theme: &'static str,
+    pub(crate) auth: &'static str,
+    pub(crate) theme: &'static str,
     /// Scopes the sandbox can describe; not a limit (see [`ScopeForm`]).
-    pub scopes: &'static [ScopeDef],
+    pub(crate) scopes: &'static [ScopeDef],
     /// The provider's scope form: any well-formed scope is accepted, as Make would pass it on.
-    pub scope_form: ScopeForm,
+    pub(crate) scope_form: ScopeForm,
     /// Scopes an OAuth connection gets when none are requested.
-    pub default_scopes: &'static [&'static str],
+    pub(crate) default_scopes: &'static [&'static str],
     /// Data parameters accepted at create (and by set-data when editable).
-    pub params: &'static [&'static str],
-    pub required: &'static [&'static str],
-    pub editable: &'static [&'static str],
+    pub(crate) params: &'static [&'static str],
+    pub(crate) required: &'static [&'static str],
+    pub(crate) editable: &'static [&'static str],
 }
 
 impl ConnectionType {
-    pub fn scope(&self, id: &str) -> Option<&'static ScopeDef> {
+    pub(crate) fn scope(&self, id: &str) -> Option<&'static ScopeDef> {
         self.scopes.iter().find(|s| s.id == id)
     }
 }
@@ -84,7 +84,7 @@ const SLACK_SCOPES: &[ScopeDef] = &[
     },
 ];
 
-pub static CONNECTION_TYPES: &[ConnectionType] = &[
+pub(crate) static CONNECTION_TYPES: &[ConnectionType] = &[
     ConnectionType {
         name: "google",
         label: "Google",
@@ -176,25 +176,25 @@ pub static CONNECTION_TYPES: &[ConnectionType] = &[
     },
 ];
 
-pub fn connection_type(name: &str) -> Option<&'static ConnectionType> {
+pub(crate) fn connection_type(name: &str) -> Option<&'static ConnectionType> {
     CONNECTION_TYPES.iter().find(|t| t.name == name)
 }
 
 /// A parameter of a key type, as `GET /keys/types` describes it.
-pub struct KeyParam {
-    pub name: &'static str,
-    pub label: &'static str,
-    pub kind: &'static str,
-    pub required: bool,
-    pub default: Option<&'static str>,
-    pub options: &'static [&'static str],
+pub(crate) struct KeyParam {
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) required: bool,
+    pub(crate) default: Option<&'static str>,
+    pub(crate) options: &'static [&'static str],
 }
 
-pub struct KeyType {
-    pub name: &'static str,
-    pub label: &'static str,
-    pub theme: &'static str,
-    pub params: &'static [KeyParam],
+pub(crate) struct KeyType {
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) theme: &'static str,
+    pub(crate) params: &'static [KeyParam],
 }
 
 const fn param(name: &'static str, label: &'static str, kind: &'static str) -> KeyParam {
@@ -208,7 +208,7 @@ const fn param(name: &'static str, label: &'static str, kind: &'static str) -> K
     }
 }
 
-pub static KEY_TYPES: &[KeyType] = &[
+pub(crate) static KEY_TYPES: &[KeyType] = &[
     KeyType {
         name: "basicauth",
         label: "HTTP Basic Auth",
@@ -260,12 +260,12 @@ pub static KEY_TYPES: &[KeyType] = &[
     },
 ];
 
-pub fn key_type(name: &str) -> Option<&'static KeyType> {
+pub(crate) fn key_type(name: &str) -> Option<&'static KeyType> {
     KEY_TYPES.iter().find(|t| t.name == name)
 }
 
 /// The `keysTypes[]` item of `GET /keys/types`.
-pub fn key_type_json(kt: &KeyType) -> Value {
+pub(crate) fn key_type_json(kt: &KeyType) -> Value {
     let params: Vec<Value> = kt
         .params
         .iter()
@@ -290,7 +290,7 @@ pub fn key_type_json(kt: &KeyType) -> Value {
 }
 
 /// A full Google scope id from its short suffix (used by the seed data).
-pub fn google_scope(suffix: &str) -> String {
+pub(crate) fn google_scope(suffix: &str) -> String {
     format!("{G}{suffix}")
 }
 

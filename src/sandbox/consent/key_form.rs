@@ -17,7 +17,7 @@ use crate::sandbox::state::Credential;
 
 /// The `<form>` that posts the key's parameters to `action`. `entered` is a refused post
 /// being shown again; its non-secret values are kept so the person need not retype them.
-pub fn render(
+pub(crate) fn render(
     action: &str,
     c: &Credential,
     kt: &KeyType,

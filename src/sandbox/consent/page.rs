@@ -70,7 +70,7 @@ fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 /// An API error as an HTML page.
-pub fn api_error_page(e: &ApiError) -> Response {
+pub(crate) fn api_error_page(e: &ApiError) -> Response {
     // A request the token's organization cannot see is, for this page, simply unknown.
     let status = if e.status == StatusCode::FORBIDDEN {
         StatusCode::NOT_FOUND
@@ -88,11 +88,11 @@ fn message(e: &ApiError) -> String {
 }
 
 /// A refused authorize post, shown on its credential's card when the page is re-rendered.
-pub struct Feedback<'a> {
-    pub credential_id: &'a str,
-    pub error: &'a ApiError,
+pub(crate) struct Feedback<'a> {
+    pub(crate) credential_id: &'a str,
+    pub(crate) error: &'a ApiError,
     /// The posted fields, so the person need not retype what was fine (never secrets).
-    pub entered: &'a [(String, String)],
+    pub(crate) entered: &'a [(String, String)],
 }
 
 /// A list of scopes, each with the catalog's description or its plain name.
@@ -262,7 +262,7 @@ fn credential_card(
 }
 
 /// The whole page for a request; `feedback` marks the card whose post was refused.
-pub fn render_page(
+pub(crate) fn render_page(
     store: &Store,
     request_id: &str,
     feedback: Option<&Feedback<'_>>,

@@ -26,7 +26,7 @@ pub(super) struct Padding {
 
 impl Padding {
     /// A body of `bytes` bytes, or of the smallest such JSON (14 bytes) if `bytes` is less.
-    pub fn new(bytes: u64) -> Self {
+    pub(crate) fn new(bytes: u64) -> Self {
         let frame = (PREFIX.len() + SUFFIX.len()) as u64;
         Padding {
             left: bytes.saturating_sub(frame),
@@ -88,7 +88,7 @@ pub(super) struct Cut {
 const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Cut {
-    pub fn new(head: Bytes, kill: Option<ConnKill>) -> Self {
+    pub(crate) fn new(head: Bytes, kill: Option<ConnKill>) -> Self {
         Cut {
             head: Some(head).filter(|h| !h.is_empty()),
             pause: Box::pin(tokio::time::sleep(PAUSE)),

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A loopback TCP listener whose connections can be cut by the fault middleware.
-pub(in crate::sandbox) struct FaultListener(pub TcpListener);
+pub(in crate::sandbox) struct FaultListener(pub(crate) TcpListener);
 
 impl Listener for FaultListener {
     type Io = KillableStream;
@@ -95,7 +95,7 @@ pub(in crate::sandbox) struct ConnKill(Arc<AtomicBool>);
 
 impl ConnKill {
     /// Cuts the connection: nothing more is read from or written to it.
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.0.store(true, Ordering::Release);
     }
 }

@@ -17,8 +17,8 @@ use super::{ConnKill, Fault, FaultState, RedirectSink};
 
 /// What the middleware needs: the script, plan and counters, and the redirect target.
 pub(in crate::sandbox) struct Faults {
-    pub state: FaultState,
-    pub sink: RedirectSink,
+    pub(crate) state: FaultState,
+    pub(crate) sink: RedirectSink,
 }
 
 /// Largest endpoint answer [`Fault::Truncate`] reads before cutting it; the sandbox's

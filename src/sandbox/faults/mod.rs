@@ -44,10 +44,10 @@ use std::time::Duration;
 
 pub(super) use conn::{ConnKill, FaultListener};
 pub(super) use inject::{Faults, inject};
-pub use plan::{FaultPlan, FaultPlanError};
-pub use sink::RedirectHits;
+pub(crate) use plan::FaultPlan;
+pub(crate) use sink::RedirectHits;
 pub(super) use sink::RedirectSink;
-pub use state::RequestsSeen;
+pub(crate) use state::RequestsSeen;
 pub(super) use state::{FaultState, api_path};
 
 /// One way an API request can go wrong. See the module docs for which ones let the request
@@ -88,24 +88,25 @@ pub enum Fault {
 
 /// How long [`Fault::Timeout`] holds a request when the plan does not say: longer than the
 /// client's default 40 s timeout.
-pub const DEFAULT_TIMEOUT_HOLD: Duration = Duration::from_secs(90);
+pub(crate) const DEFAULT_TIMEOUT_HOLD: Duration = Duration::from_secs(90);
 
 /// The size of [`Fault::Oversize`] bodies from the command line: 20 MiB.
-pub const DEFAULT_OVERSIZE_BYTES: u64 = 20 * 1024 * 1024;
+pub(crate) const DEFAULT_OVERSIZE_BYTES: u64 = 20 * 1024 * 1024;
 
 impl Fault {
     /// 429 without `Retry-After`.
     pub const RATE_LIMITED: Fault = Fault::TooManyRequests { retry_after: None };
 
     /// A 20 MiB [`Fault::Oversize`].
-    pub const fn oversize() -> Fault {
+    #[cfg(test)]
+    pub(crate) const fn oversize() -> Fault {
         Fault::Oversize {
             bytes: DEFAULT_OVERSIZE_BYTES,
         }
     }
 
     /// A short name for logs and the command line (`429`, `drop`, `content-type`, ...).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Fault::TooManyRequests { retry_after: None } => "429",
             Fault::TooManyRequests { .. } => "429-retry-after",

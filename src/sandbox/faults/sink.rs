@@ -22,7 +22,7 @@ pub struct RedirectHits {
     /// Requests that reached the sink.
     pub hits: u64,
     /// Of those, requests that carried an `Authorization` header (a leaked token).
-    pub with_authorization: u64,
+    pub(crate) with_authorization: u64,
 }
 
 #[derive(Default)]
@@ -40,7 +40,7 @@ pub(in crate::sandbox) struct RedirectSink {
 
 impl RedirectSink {
     /// Binds a free port on 127.0.0.1 (never any other address).
-    pub async fn start() -> std::io::Result<Self> {
+    pub(crate) async fn start() -> std::io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
@@ -58,11 +58,11 @@ impl RedirectSink {
     }
 
     /// Where a redirected request for `path` goes.
-    pub fn url_for(&self, path_and_query: &str) -> String {
+    pub(crate) fn url_for(&self, path_and_query: &str) -> String {
         format!("http://{}/redirected{path_and_query}", self.addr)
     }
 
-    pub fn hits(&self) -> RedirectHits {
+    pub(crate) fn hits(&self) -> RedirectHits {
         RedirectHits {
             hits: self.counters.hits.load(Ordering::Acquire),
             with_authorization: self.counters.with_authorization.load(Ordering::Acquire),

@@ -67,12 +67,12 @@ pub(in crate::sandbox) struct FaultState {
 
 /// What the middleware should do with one request.
 pub(super) struct Decision {
-    pub latency: Duration,
-    pub fault: Option<Fault>,
+    pub(crate) latency: Duration,
+    pub(crate) fault: Option<Fault>,
 }
 
 impl FaultState {
-    pub fn new(plan: FaultPlan, base_latency: Option<Duration>, entropy: u64) -> Self {
+    pub(crate) fn new(plan: FaultPlan, base_latency: Option<Duration>, entropy: u64) -> Self {
         let seed = plan.seed_value().unwrap_or(entropy);
         FaultState {
             inner: Mutex::new(Inner {
@@ -90,7 +90,8 @@ impl FaultState {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn set_plan(&self, plan: FaultPlan) {
+    #[cfg(test)]
+    pub(crate) fn set_plan(&self, plan: FaultPlan) {
         let mut inner = self.lock();
         if let Some(seed) = plan.seed_value() {
             inner.rng = StdRng::seed_from_u64(seed);
@@ -98,7 +99,7 @@ impl FaultState {
         inner.plan = plan;
     }
 
-    pub fn script(&self, fault: Fault, times: u32, only: Option<(Method, String)>) {
+    pub(crate) fn script(&self, fault: Fault, times: u32, only: Option<(Method, String)>) {
         if times > 0 {
             self.lock().script.push(Scripted {
                 fault,
@@ -108,20 +109,20 @@ impl FaultState {
         }
     }
 
-    pub fn clear_script(&self) {
+    pub(crate) fn clear_script(&self) {
         self.lock().script.clear();
     }
 
     /// How many scripted faults have not met their request yet.
-    pub fn pending(&self) -> u32 {
+    pub(crate) fn pending(&self) -> u32 {
         self.lock().script.iter().map(|s| s.remaining).sum()
     }
 
-    pub fn seen(&self) -> RequestsSeen {
+    pub(crate) fn seen(&self) -> RequestsSeen {
         RequestsSeen(self.lock().seen.clone())
     }
 
-    pub fn reset_seen(&self) {
+    pub(crate) fn reset_seen(&self) {
         self.lock().seen.clear();
     }
 

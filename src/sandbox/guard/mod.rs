@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 
 /// What the page needs and nothing more: its inline stylesheet and forms posting to itself.
 /// No scripts, images, fonts or frames; nobody may frame it.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses requests whose Host is not this sandbox, and cross-site state changes.

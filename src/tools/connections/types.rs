@@ -13,7 +13,7 @@ use crate::tools::limits::{MAX_ITEM_CHARS, MAX_LIST_ITEMS, scopes_by_type_schema
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Team whose connections to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Only connections of these types, e.g. ["google", "slack3"].
@@ -28,14 +28,14 @@ pub struct ListArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ConnectionIdArgs {
+pub(crate) struct ConnectionIdArgs {
     /// Connection id (from connections_list).
     pub(super) connection_id: Id,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Label for the new connection (need not be unique).
     #[schemars(length(min = 1, max = 128))]
     pub(super) name: String,
@@ -52,7 +52,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// Connection id (from connections_list).
     pub(super) connection_id: Id,
     /// New label.
@@ -64,14 +64,14 @@ pub struct UpdateArgs {
 
 /// `{connections: [...]}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ConnectionsOutput {
+pub(crate) struct ConnectionsOutput {
     /// The team's connections, sorted by label.
     pub(super) connections: Vec<Connection>,
 }
 
 /// `{connection: {...}}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ConnectionOutput {
+pub(crate) struct ConnectionOutput {
     /// The connection.
     pub(super) connection: Connection,
 }
@@ -79,7 +79,7 @@ pub struct ConnectionOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UpdateOutput {
+pub(crate) struct UpdateOutput {
     /// The connection that was updated.
     pub(super) connection_id: u64,
     /// Whether the label was changed.
@@ -97,7 +97,7 @@ pub struct UpdateOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VerifyOutput {
+pub(crate) struct VerifyOutput {
     /// The connection that was tested.
     pub(super) connection_id: u64,
     /// True when Make could use the connection with its service.
@@ -111,7 +111,7 @@ pub struct VerifyOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeleteOutput {
+pub(crate) struct DeleteOutput {
     /// The connection concerned.
     pub(super) connection_id: u64,
     /// True when the connection was deleted; false when the person did not confirm.
@@ -127,7 +127,7 @@ pub struct DeleteOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct EditableSchemaOutput {
+pub(crate) struct EditableSchemaOutput {
     /// The connection asked about.
     pub(super) connection_id: u64,
     /// Names of the data parameters connections_update `data` can set; it must give every one of them.

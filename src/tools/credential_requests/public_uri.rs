@@ -6,14 +6,14 @@ use url::Url;
 use crate::make::{is_loopback_url, is_make_host};
 
 /// A link that may be shown, or why it may not.
-pub struct Vetted {
-    pub uri: Option<String>,
-    pub problem: Option<String>,
+pub(crate) struct Vetted {
+    pub(crate) uri: Option<String>,
+    pub(crate) problem: Option<String>,
 }
 
 /// Passes `uri` on when it is `https` on a Make host or on the API's own host; a plain
 /// `http` loopback link only when the API itself is on loopback (the sandbox, tests).
-pub fn vet(uri: Option<String>, api_base: Option<&Url>) -> Vetted {
+pub(crate) fn vet(uri: Option<String>, api_base: Option<&Url>) -> Vetted {
     let Some(text) = uri.filter(|u| !u.trim().is_empty()) else {
         return Vetted {
             uri: None,

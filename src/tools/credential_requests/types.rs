@@ -19,7 +19,7 @@ pub(super) const MAX_STATUS_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Team whose requests to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Only requests created by this user (numeric id).
@@ -42,14 +42,14 @@ pub struct ListArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RequestIdArgs {
+pub(crate) struct RequestIdArgs {
     /// Credential request id (a string, not a connection id).
     pub(super) request_id: OpaqueId,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DeclineArgs {
+pub(crate) struct DeclineArgs {
     /// Credential id: a string from the request's `credentials[].id` (not a connection id).
     pub(super) credential_id: OpaqueId,
     /// Why it is declined (shown in Make).
@@ -59,14 +59,14 @@ pub struct DeclineArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CredentialIdArgs {
+pub(crate) struct CredentialIdArgs {
     /// Credential id: a string from the request's `credentials[].id` (not a connection id).
     pub(super) credential_id: OpaqueId,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AppCredential {
+pub(crate) struct AppCredential {
     /// App name, e.g. "google-sheets" or "slack"; custom apps as "app#<name>".
     pub(super) app_name: String,
     /// Module ids (e.g. ["ActionSendDataBasicAuth"]) or ["*"] for all; give this and/or appEndpoints. Never guess ids.
@@ -85,7 +85,7 @@ pub struct AppCredential {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Team the credentials will belong to. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Title shown to the person.
@@ -101,7 +101,7 @@ pub struct CreateArgs {
 /// Values to fill in for the person on Make's page.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Prefill {
+pub(crate) struct Prefill {
     /// Fixed values the person cannot change (scalar values).
     pub(super) hard: Option<Map<String, Value>>,
     /// Suggested values the person can edit (scalar values).
@@ -110,7 +110,7 @@ pub struct Prefill {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ConnectionCredential {
+pub(crate) struct ConnectionCredential {
     /// Connection type, e.g. "google", "slack3", "airtable2".
     #[serde(rename = "type")]
     pub(super) kind: String,
@@ -127,7 +127,7 @@ pub struct ConnectionCredential {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeyCredential {
+pub(crate) struct KeyCredential {
     /// Key type, e.g. "apikeyauth", "basicauth".
     #[serde(rename = "type")]
     pub(super) kind: String,
@@ -141,7 +141,7 @@ pub struct KeyCredential {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateByCredentialsArgs {
+pub(crate) struct CreateByCredentialsArgs {
     /// Team the credentials will belong to. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Title shown to the person (Make's default: "Request for credentials").
@@ -159,7 +159,7 @@ pub struct CreateByCredentialsArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ExtendArgs {
+pub(crate) struct ExtendArgs {
     /// Numeric id of the OAuth connection to extend.
     pub(super) connection_id: Id,
     /// OAuth scopes the connection must have; only the ones it lacks are requested.
@@ -216,7 +216,7 @@ impl From<KeyCredential> for make::RequestedKey {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ListOutput {
+pub(crate) struct ListOutput {
     /// Matching credential requests (one page).
     pub(super) requests: Vec<CredentialRequest>,
     /// Make's paging: `offset` of the first row, page `limit`, `total` matching rows.
@@ -231,7 +231,7 @@ pub struct ListOutput {
 
 /// `{request: {...}}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RequestOutput {
+pub(crate) struct RequestOutput {
     /// The request with its `credentials` and their states.
     pub(super) request: CredentialRequest,
 }
@@ -239,7 +239,7 @@ pub struct RequestOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeleteOutput {
+pub(crate) struct DeleteOutput {
     /// The request concerned.
     pub(super) request_id: String,
     /// True when the request was deleted; false when the person did not confirm.
@@ -255,7 +255,7 @@ pub struct DeleteOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialDeleteOutput {
+pub(crate) struct CredentialDeleteOutput {
     /// The credential concerned.
     pub(super) credential_id: String,
     /// True when its connection or key was deleted; false when the person did not confirm.
@@ -270,7 +270,7 @@ pub struct CredentialDeleteOutput {
 
 /// `{credential: {...}}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct CredentialOutput {
+pub(crate) struct CredentialOutput {
     /// The credential in its new state.
     pub(super) credential: Credential,
 }
@@ -278,7 +278,7 @@ pub struct CredentialOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CreatedOutput {
+pub(crate) struct CreatedOutput {
     /// The new request (status `pending` until the person acts).
     pub(super) request: CredentialRequest,
     /// The requested credentials, when Make lists them.
@@ -294,7 +294,7 @@ pub struct CreatedOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ExtendOutput {
+pub(crate) struct ExtendOutput {
     /// The connection to extend.
     pub(super) connection_id: u64,
     /// True when the connection already had every requested scope: nothing was requested.

@@ -34,7 +34,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Credential request id (a string) from a create or extend call.
     request_id: OpaqueId,
     /// Longest wait in seconds (default 50); keep it under the client's request timeout.
@@ -46,7 +46,7 @@ pub struct WaitArgs {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CredentialState {
+pub(crate) struct CredentialState {
     /// Credential id.
     id: String,
     /// `account` (a connection) or `keychain` (a key).
@@ -67,7 +67,7 @@ pub struct CredentialState {
 
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct WaitOutput {
+pub(crate) struct WaitOutput {
     /// True when no credential is pending any more (each one authorized or declined).
     done: bool,
     /// True when the wait ended because `timeoutSeconds` passed first.

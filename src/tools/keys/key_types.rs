@@ -23,7 +23,7 @@ const MAX_NAMED: usize = 10;
 
 /// The key types of the Make zone, read once per process and shared by every session.
 #[derive(Default)]
-pub struct KeyTypeCache {
+pub(crate) struct KeyTypeCache {
     types: OnceCell<Arc<[KeyType]>>,
     failed_at: Mutex<Option<Instant>>,
 }
@@ -31,14 +31,14 @@ pub struct KeyTypeCache {
 impl KeyTypeCache {
     /// The key types; read from Make (with the client's retries) on first use. A failure is
     /// returned, not kept: the next call asks again.
-    pub async fn get(&self, make: &MakeClient) -> Result<Arc<[KeyType]>, MakeError> {
+    pub(crate) async fn get(&self, make: &MakeClient) -> Result<Arc<[KeyType]>, MakeError> {
         self.fetch(make, false).await
     }
 
     /// The key types for a check, or `None` when Make cannot say at once (one attempt; after
     /// a failure Make is not asked again for a minute). A check without them is skipped: it
     /// never makes the call it serves fail or wait.
-    pub async fn for_check(&self, make: &MakeClient) -> Option<Arc<[KeyType]>> {
+    pub(crate) async fn for_check(&self, make: &MakeClient) -> Option<Arc<[KeyType]>> {
         if let Some(types) = self.types.get() {
             return Some(types.clone());
         }
@@ -97,7 +97,7 @@ impl KeyTypeCache {
 /// and, unless `partial`, every required parameter without a default. Passes when the type
 /// is not listed or lists no parameters (Make decides then). The refusal names what the
 /// type takes; it quotes only names, never values.
-pub fn check_parameters(
+pub(crate) fn check_parameters(
     types: &[KeyType],
     type_name: &str,
     given: &Map<String, Value>,

@@ -13,7 +13,7 @@ use crate::tools::args::Id;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Team whose keys to list. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
 }
@@ -22,7 +22,7 @@ pub struct ListArgs {
 /// clients need even for a tool without inputs.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoArgs {}
+pub(crate) struct NoArgs {}
 
 impl JsonSchema for NoArgs {
     fn schema_name() -> Cow<'static, str> {
@@ -36,14 +36,14 @@ impl JsonSchema for NoArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeyIdArgs {
+pub(crate) struct KeyIdArgs {
     /// Key id (from keys_list).
     pub(super) key_id: Id,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Team to create the key in. Default: MAKE_TEAM.
     pub(super) team_id: Option<Id>,
     /// Label for the key.
@@ -57,7 +57,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// Key id (from keys_list).
     pub(super) key_id: Id,
     /// New label.
@@ -69,14 +69,14 @@ pub struct UpdateArgs {
 
 /// `{keys: [...]}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct KeysOutput {
+pub(crate) struct KeysOutput {
     /// The team's keys (secrets are never returned).
     pub(super) keys: Vec<Key>,
 }
 
 /// `{key: {...}}`
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct KeyOutput {
+pub(crate) struct KeyOutput {
     /// The key (secrets are never returned).
     pub(super) key: Key,
 }
@@ -84,7 +84,7 @@ pub struct KeyOutput {
 /// `{key: {...}}`, with the person's answer when they were asked.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UpdateOutput {
+pub(crate) struct UpdateOutput {
     /// The key after the update (absent when the person did not confirm; secrets are never returned).
     pub(super) key: Option<Key>,
     /// Present when the person was asked to confirm replacing the parameters.
@@ -96,7 +96,7 @@ pub struct UpdateOutput {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DeleteOutput {
+pub(crate) struct DeleteOutput {
     /// The key concerned.
     pub(super) key_id: u64,
     /// True when the key was deleted; false when the person did not confirm.
@@ -112,7 +112,7 @@ pub struct DeleteOutput {
 /// `{keysTypes: [...]}`
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct KeyTypesOutput {
+pub(crate) struct KeyTypesOutput {
     /// Every key type with the parameters it takes (names, labels, input kinds, whether required, options, defaults).
     pub(super) keys_types: Vec<KeyType>,
 }

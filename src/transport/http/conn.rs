@@ -34,13 +34,13 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(200);
 
 /// Connection limits.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnLimits {
-    pub max_connections: usize,
-    pub header_timeout: Duration,
+pub(crate) struct ConnLimits {
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout: Duration,
 }
 
 /// The running accept loop and the connections it opened.
-pub struct Connections {
+pub(crate) struct Connections {
     slots: Arc<Semaphore>,
     max: u32,
     stop_accepting: CancellationToken,
@@ -51,7 +51,7 @@ pub struct Connections {
 
 impl Connections {
     /// Starts accepting on `listener`, serving `app` on each connection.
-    pub fn start(listener: TcpListener, app: Router, limits: ConnLimits) -> Self {
+    pub(crate) fn start(listener: TcpListener, app: Router, limits: ConnLimits) -> Self {
         let max = limits
             .max_connections
             .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
@@ -84,7 +84,7 @@ impl Connections {
 
     /// Closes the listener (new connections are refused) and asks every open connection to
     /// close once its current response is done; idle ones close at once.
-    pub async fn close_gracefully(&mut self) {
+    pub(crate) async fn close_gracefully(&mut self) {
         self.stop_accepting.cancel();
         let _ = (&mut self.accepting).await;
         self.closing.cancel();
@@ -92,7 +92,7 @@ impl Connections {
 
     /// Waits up to `limit` for every connection to close, then drops the rest. True when
     /// all closed by themselves.
-    pub async fn wait_closed(self, limit: Duration) -> bool {
+    pub(crate) async fn wait_closed(self, limit: Duration) -> bool {
         let all = self.slots.acquire_many(self.max);
         let closed = tokio::time::timeout(limit, all).await.is_ok();
         if !closed {

@@ -4,13 +4,13 @@
 
 /// Descriptors kept for everything but client connections: stdio, the runtime, the
 /// listener, connections to Make (and to the sandbox with `--sandbox`), files.
-pub const RESERVED_FDS: u64 = 32;
+pub(crate) const RESERVED_FDS: u64 = 32;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit where allowed and returns the soft
 /// limit now in force (`None` where it cannot be read). Never fails: a server that cannot
 /// raise it still works, with fewer connections.
 #[cfg(unix)]
-pub fn raise() -> Option<u64> {
+pub(crate) fn raise() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -56,13 +56,13 @@ fn wide(value: libc::rlim_t) -> u64 {
 }
 
 #[cfg(not(unix))]
-pub fn raise() -> Option<u64> {
+pub(crate) fn raise() -> Option<u64> {
     None
 }
 
 /// The connection cap that fits in `open_files` descriptors: `requested`, or fewer when the
 /// limit would be hit first (then the cap, not `accept`, is what turns clients away).
-pub fn connection_cap(requested: usize, open_files: Option<u64>) -> usize {
+pub(crate) fn connection_cap(requested: usize, open_files: Option<u64>) -> usize {
     match open_files {
         Some(limit) if (requested as u64).saturating_add(RESERVED_FDS) > limit => {
             limit.saturating_sub(RESERVED_FDS).max(1) as usize

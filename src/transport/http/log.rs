@@ -23,9 +23,9 @@ use crate::logging::quote;
 
 /// What the body peek learned, handed back to the outer log layer.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct McpLabel {
-    pub method: Option<String>,
-    pub tool: Option<String>,
+pub(crate) struct McpLabel {
+    pub(crate) method: Option<String>,
+    pub(crate) tool: Option<String>,
 }
 
 /// A slot the outer layer puts in the request; the inner peek fills it.
@@ -36,7 +36,7 @@ pub struct McpLabel {
 struct LabelSlot(Arc<Mutex<McpLabel>>);
 
 /// Outermost layer: times the request and logs it once the response head is ready.
-pub async fn log_requests(mut request: Request, next: Next) -> Response {
+pub(crate) async fn log_requests(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -63,19 +63,23 @@ pub async fn log_requests(mut request: Request, next: Next) -> Response {
 
 /// Limits on reading a POST body.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimits {
+pub(crate) struct BodyLimits {
     /// 413 above this.
-    pub max_bytes: usize,
+    pub(crate) max_bytes: usize,
     /// 408 when the whole body has not arrived by then: a client that trickles its body
     /// must not hold a connection (and its buffer) open forever.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Inner layer on `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above)
 /// within `timeout` (408 after), reads `method` and `params.name`, and passes the same
 /// bytes on to rmcp. Other methods carry no body that anyone reads (hyper drops an unread
 /// body and closes the connection), so they pass as they are.
-pub async fn peek_mcp(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
+pub(crate) async fn peek_mcp(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }
@@ -145,7 +149,7 @@ struct Envelope {
 }
 
 /// `method` and, for `tools/call`, `params.name` of a JSON-RPC message (`batch` for arrays).
-pub fn label_from_body(bytes: &[u8]) -> McpLabel {
+pub(crate) fn label_from_body(bytes: &[u8]) -> McpLabel {
     if bytes.trim_ascii_start().first() == Some(&b'[') {
         return McpLabel {
             method: Some("batch".into()),

@@ -9,11 +9,11 @@
 //! outside in: request log → (`/mcp` only) drain/503 → bearer auth → body peek (size cap,
 //! read deadline) → rmcp (`Host`/`Origin` checks, protocol). See [`security`] for the rules.
 
-pub mod conn;
-pub mod fd_limit;
-pub mod log;
+pub(crate) mod conn;
+pub(crate) mod fd_limit;
+pub(crate) mod log;
 pub mod security;
-pub mod shutdown;
+pub(crate) mod shutdown;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -37,23 +37,23 @@ pub use security::{BearerToken, SecurityError};
 use shutdown::Drain;
 
 /// Default port of the HTTP transport.
-pub const DEFAULT_PORT: u16 = 3901;
+pub(crate) const DEFAULT_PORT: u16 = 3901;
 /// Default listen address: loopback only.
-pub const DEFAULT_LISTEN: SocketAddr =
+pub(crate) const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_PORT));
 /// Default cap on a POST body (rmcp's default too).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default cap on open connections: far more than a team's clients need, far fewer than the
 /// usual open-file limit.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default time a client has to send a request's headers, and the longest a keep-alive
 /// connection stays open with no request: long enough for slow networks, short enough
 /// that idle or stalled connections cannot pile up.
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a client has to send a whole request body (at most the body cap, 4 MiB).
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time shutdown waits for in-flight calls.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// After the grace, how long the calls that were cut get to send their answer.
 const CUT_ANSWER_TIME: Duration = Duration::from_secs(2);
 /// At the end of shutdown, how long connections get to close before they are dropped.
@@ -102,7 +102,7 @@ impl Default for HttpOptions {
 impl HttpOptions {
     /// Refuses settings that expose the server without a token
     /// ([`security::check_options`]); what passes is ready for [`serve`].
-    pub fn check(self) -> Result<CheckedOptions, SecurityError> {
+    pub(crate) fn check(self) -> Result<CheckedOptions, SecurityError> {
         security::check_options(&self)?;
         Ok(CheckedOptions(self))
     }
@@ -111,13 +111,6 @@ impl HttpOptions {
 /// [`HttpOptions`] that passed [`HttpOptions::check`], so serving them checks nothing again.
 #[derive(Debug, Clone)]
 pub struct CheckedOptions(HttpOptions);
-
-impl CheckedOptions {
-    /// The options themselves.
-    pub fn options(&self) -> &HttpOptions {
-        &self.0
-    }
-}
 
 /// Why the HTTP server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -230,7 +223,10 @@ async fn run(
 }
 
 /// The rmcp service settings that follow from `options`.
-pub fn rmcp_config(options: &HttpOptions, token: CancellationToken) -> StreamableHttpServerConfig {
+pub(crate) fn rmcp_config(
+    options: &HttpOptions,
+    token: CancellationToken,
+) -> StreamableHttpServerConfig {
     StreamableHttpServerConfig::default()
         .with_legacy_session_mode(options.sessions)
         .with_json_response(!options.sessions)
@@ -248,7 +244,7 @@ pub fn rmcp_config(options: &HttpOptions, token: CancellationToken) -> Streamabl
 ///
 /// The factory clones the one prebuilt `MakeServer` (an `Arc`): stateless mode calls it
 /// once per request, so it must not rebuild the tool registry.
-pub fn app(
+pub(crate) fn app(
     server: MakeServer,
     options: &HttpOptions,
     rmcp_token: CancellationToken,

@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 /// Host names a loopback client puts in `Host` (any port).
-pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Browser origins of pages served from this machine (any port).
-pub const LOOPBACK_ORIGINS: [&str; 3] =
+pub(crate) const LOOPBACK_ORIGINS: [&str; 3] =
     ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
 /// The shared secret clients present as `Authorization: Bearer …`.
@@ -39,7 +39,7 @@ impl BearerToken {
     }
 
     /// Reads the token from a file (e.g. a mounted secret).
-    pub fn from_file(path: &Path) -> Result<Self, SecurityError> {
+    pub(crate) fn from_file(path: &Path) -> Result<Self, SecurityError> {
         let text = std::fs::read_to_string(path).map_err(|e| SecurityError::TokenFile {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -49,7 +49,7 @@ impl BearerToken {
 
     /// True when `candidate` is this token; the time taken does not depend on where the two
     /// differ, so the token cannot be guessed byte by byte from response times.
-    pub fn matches(&self, candidate: &[u8]) -> bool {
+    pub(crate) fn matches(&self, candidate: &[u8]) -> bool {
         constant_time_eq(self.0.as_bytes(), candidate)
     }
 }
@@ -64,7 +64,7 @@ impl std::fmt::Debug for BearerToken {
 ///
 /// The length of a token is not secret enough to hide (it shows in the configuration), so
 /// a length mismatch may return early; equal lengths always scan every byte.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
@@ -128,7 +128,7 @@ pub fn check_exposure(
 }
 
 /// [`check_exposure`] for a whole set of options.
-pub fn check_options(options: &super::HttpOptions) -> Result<(), SecurityError> {
+pub(crate) fn check_options(options: &super::HttpOptions) -> Result<(), SecurityError> {
     check_exposure(
         options.listen,
         &options.allowed_hosts,
@@ -139,7 +139,7 @@ pub fn check_options(options: &super::HttpOptions) -> Result<(), SecurityError> 
 
 /// `localhost`, a loopback IP (`127.0.0.1`, `::1`, `[::1]`), each with or without a port
 /// (a number or `*`).
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim();
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return ip.is_loopback();
@@ -159,7 +159,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 /// An `http` or `https` origin whose host is loopback ([`is_loopback_host`]).
-pub fn is_loopback_origin(origin: &str) -> bool {
+pub(crate) fn is_loopback_origin(origin: &str) -> bool {
     let origin = origin.trim();
     let Some((scheme, rest)) = origin.split_once("://") else {
         return false;
@@ -172,7 +172,7 @@ pub fn is_loopback_origin(origin: &str) -> bool {
 
 /// The `Host` values rmcp accepts: loopback names, the listen IP when it is a specific
 /// address (clients use it), and the operator's extra names (a reverse proxy's host).
-pub fn allowed_hosts(listen: SocketAddr, extra: &[String]) -> Vec<String> {
+pub(crate) fn allowed_hosts(listen: SocketAddr, extra: &[String]) -> Vec<String> {
     let mut hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect();
     let ip = listen.ip();
     if !ip.is_unspecified() && !ip.is_loopback() {
@@ -184,7 +184,7 @@ pub fn allowed_hosts(listen: SocketAddr, extra: &[String]) -> Vec<String> {
 
 /// The `Origin` values rmcp accepts: loopback pages plus the operator's extra origins.
 /// A request without `Origin` (not a browser) passes; a foreign one gets 403.
-pub fn allowed_origins(extra: &[String]) -> Vec<String> {
+pub(crate) fn allowed_origins(extra: &[String]) -> Vec<String> {
     LOOPBACK_ORIGINS
         .iter()
         .map(|o| o.to_string())
@@ -194,7 +194,7 @@ pub fn allowed_origins(extra: &[String]) -> Vec<String> {
 
 /// Axum middleware: 401 with `WWW-Authenticate: Bearer` unless the request carries the
 /// token. The header is removed afterwards, so no tool can ever read it.
-pub async fn require_bearer(
+pub(crate) async fn require_bearer(
     State(token): State<BearerToken>,
     mut request: Request,
     next: Next,

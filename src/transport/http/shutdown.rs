@@ -24,25 +24,25 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 /// Shared drain state: the in-flight POSTs, tracked until their response body is done. The
 /// tracker is closed when draining starts.
 #[derive(Debug, Clone, Default)]
-pub struct Drain(TaskTracker);
+pub(crate) struct Drain(TaskTracker);
 
 impl Drain {
     /// From now on new requests get 503.
-    pub fn start(&self) {
+    pub(crate) fn start(&self) {
         self.0.close();
     }
 
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         self.0.is_closed()
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.0.len()
     }
 
     /// Waits until no call is in flight, or `grace` has passed; true when idle. Draining
     /// starts here if it has not already.
-    pub async fn wait_idle(&self, grace: Duration) -> bool {
+    pub(crate) async fn wait_idle(&self, grace: Duration) -> bool {
         self.start();
         tokio::time::timeout(grace, self.0.wait()).await.is_ok()
     }
@@ -55,7 +55,7 @@ impl Drain {
 
 /// Axum middleware on `/mcp`: 503 while draining; otherwise counts POSTs until their
 /// response body is done. (GET streams are not calls; they close with the rmcp token.)
-pub async fn track(State(drain): State<Drain>, request: Request, next: Next) -> Response {
+pub(crate) async fn track(State(drain): State<Drain>, request: Request, next: Next) -> Response {
     if drain.is_draining() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -78,7 +78,7 @@ pub async fn track(State(drain): State<Drain>, request: Request, next: Next) -> 
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container runtimes send).
-pub async fn signal() {
+pub(crate) async fn signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
