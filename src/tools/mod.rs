@@ -11,9 +11,7 @@ mod error;
 mod keys;
 pub(crate) mod limits;
 mod reply;
-pub(crate) mod schema;
-
-use std::sync::Arc;
+pub mod schema;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
@@ -65,21 +63,12 @@ impl Toolbox {
     }
 }
 
-/// All tools, with portable input and lean, portable output schemas. Called once per server.
+/// All tools, with portable input and lean, portable output schemas (see [`schema`]: each
+/// tool names its own with `input_schema` and `output_schema`). Called once per server.
 pub(crate) fn registry() -> ToolRouter<Toolbox> {
-    let merged = Toolbox::connections_router()
+    Toolbox::connections_router()
         + Toolbox::keys_router()
         + Toolbox::credential_requests_router()
         + Toolbox::wait_router()
-        + Toolbox::apps_router();
-    let mut registry = ToolRouter::new();
-    for mut route in merged {
-        route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));
-        if let Some(output) = &route.attr.output_schema {
-            route.attr.output_schema =
-                Some(Arc::new(schema::lean_output(&schema::portable(output))));
-        }
-        registry.add_route(route);
-    }
-    registry
+        + Toolbox::apps_router()
 }

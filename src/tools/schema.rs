@@ -9,7 +9,62 @@
 //! client only validates results against the output schema, so descriptions there are
 //! context spent twice.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use rmcp::handler::server::common::schema_for_input;
+use rmcp::handler::server::tool::schema_for_output;
+use schemars::JsonSchema;
 use serde_json::{Map, Value};
+
+include!(concat!(env!("OUT_DIR"), "/golden_tools.rs"));
+
+/// Set by the golden-file test: schemas come from the Rust types, not the golden files.
+static FROM_TYPES: AtomicBool = AtomicBool::new(false);
+
+/// Generates every schema from the Rust types from now on (for tests/tool_schemas.rs, which
+/// compares them with the golden files the server otherwise serves).
+pub fn generate_from_types() {
+    FROM_TYPES.store(true, Ordering::SeqCst);
+}
+
+/// The golden definitions, parsed on first use: about 40 KB of JSON, a fraction of what
+/// generating 46 schemas with schemars and rewriting them costs at start-up.
+static GOLDEN_TOOLS: LazyLock<HashMap<&'static str, Map<String, Value>>> = LazyLock::new(|| {
+    GOLDEN
+        .iter()
+        .filter_map(|(name, text)| Some((*name, serde_json::from_str(text).ok()?)))
+        .collect()
+});
+
+/// `tool`'s golden `part` (`inputSchema` or `outputSchema`), unless schemas come from types
+/// or no golden file names the tool yet (a new tool, before `UPDATE_TOOL_SCHEMAS=1`).
+fn golden(tool: &str, part: &str) -> Option<Arc<Map<String, Value>>> {
+    if FROM_TYPES.load(Ordering::SeqCst) {
+        return None;
+    }
+    match GOLDEN_TOOLS.get(tool)?.get(part)? {
+        Value::Object(schema) => Some(Arc::new(schema.clone())),
+        _ => None,
+    }
+}
+
+/// A tool's input schema: golden, or `T`'s made portable.
+pub(crate) fn input<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
+    golden(tool, "inputSchema").unwrap_or_else(|| {
+        let generated = schema_for_input::<T>()
+            .unwrap_or_else(|e| panic!("invalid input schema for {tool}: {e}"));
+        Arc::new(portable(&generated))
+    })
+}
+
+/// A tool's output schema: golden, or `T`'s made portable and lean.
+pub(crate) fn output<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
+    golden(tool, "outputSchema")
+        .unwrap_or_else(|| Arc::new(lean_output(&portable(&schema_for_output::<T>()))))
+}
 
 /// A copy of `schema` with every `$ref` inlined, nulls folded away and `$defs` removed.
 pub(crate) fn portable(schema: &Map<String, Value>) -> Map<String, Value> {
@@ -238,6 +293,23 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn the_server_serves_every_golden_file_it_was_built_with() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Probe {
+            probe: u64,
+        }
+        assert_eq!(GOLDEN_TOOLS.len(), GOLDEN.len(), "every golden file parses");
+        let served = input::<Probe>("keys_get");
+        let golden: Value =
+            serde_json::from_str(GOLDEN.iter().find(|(n, _)| *n == "keys_get").unwrap().1).unwrap();
+        assert_eq!(Value::Object((*served).clone()), golden["inputSchema"]);
+        // A tool without a golden file yet is served its generated schema.
+        let fresh = input::<Probe>("no-such-tool");
+        assert!(fresh["properties"].get("probe").is_some(), "{fresh:?}");
     }
 
     #[test]

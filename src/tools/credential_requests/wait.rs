@@ -20,8 +20,8 @@ use crate::make::jittered;
 use crate::make::{MakeClient, MakeError};
 use crate::person::Turn;
 use crate::tools::ToolError;
-use crate::tools::Toolbox;
 use crate::tools::args::{OpaqueId, Parameters};
+use crate::tools::{Toolbox, schema};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 50;
 const MAX_TIMEOUT_SECS: u64 = 600;
@@ -86,6 +86,8 @@ pub(crate) struct WaitOutput {
 impl Toolbox {
     #[tool(
         name = "credential-requests_wait-for-authorization",
+        input_schema = schema::input::<WaitArgs>("credential-requests_wait-for-authorization"),
+        output_schema = schema::output::<WaitOutput>("credential-requests_wait-for-authorization"),
         title = "Wait for authorization",
         description = "Wait until the person has authorized or declined every credential of a request (polls Make, reports progress). Returns `done`, each credential's state and `remoteId` (the new connection or key id). A timeout is normal (`done: false`): call again, or ask the person whether they need the link again.",
         annotations(
