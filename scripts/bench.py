@@ -164,7 +164,7 @@ def stdio_run(bin_, port, calls):
                 check(json.loads(p.stdout.readline()))
     wall = time.perf_counter() - t
     cpu = (cpu_ticks(p.pid) - before) / TICK / calls * 1e6
-    mem = status(p.pid, "VmRSS", "VmHWM")
+    mem = status(p.pid, "VmRSS", "VmHWM", "RssAnon", "RssFile")
     p.stdin.close(); p.wait()
     return listing, cpu, wall / calls * 1e6, mem
 
@@ -243,7 +243,8 @@ def main():
     print("| figure | measured | target | | detail |\n|---|---|---|---|---|")
     row("spawn -> initialize answered (median)", startup, TARGETS["startup"], "ms", f"{a.spawns} spawns")
     row(f"RSS after {a.calls:,} stdio calls", mem["VmRSS"] / 1024, TARGETS["rss"], "MiB",
-        f"VmHWM {mem['VmHWM'] / 1024:.1f} MiB")
+        f"VmHWM {mem['VmHWM'] / 1024:.1f} MiB; heap and stacks (RssAnon) {mem['RssAnon'] / 1024:.1f} MiB, "
+        f"mapped binary and libraries (RssFile) {mem['RssFile'] / 1024:.1f} MiB")
     row("CPU per call, stdio", stdio_cpu, TARGETS["cpu"], "µs",
         f"wall {stdio_wall:.0f} µs/call pipelined; one upstream round trip alone {upstream:.0f} µs")
     row("CPU per call, HTTP (stateless)", http_cpu, TARGETS["cpu"], "µs", f"{a.calls // 2:,} calls, one at a time")
