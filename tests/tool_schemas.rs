@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use make_credentials_mcp::make::ClientSettings;
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::tools::schema::CONSTRAINING;
 use serde_json::Value;
 
 const TABLE_START: &str =
@@ -202,31 +203,6 @@ fn hints_follow_the_product_rules() {
     }
 }
 
-/// Keywords that constrain a value. A schema node with none of them accepts anything: an
-/// empty object that MCP Inspector `--strict` reports, and that should say what it accepts.
-const CONSTRAINING: &[&str] = &[
-    "type",
-    "enum",
-    "const",
-    "properties",
-    "items",
-    "required",
-    "anyOf",
-    "oneOf",
-    "allOf",
-    "not",
-    "minimum",
-    "maximum",
-    "pattern",
-    "format",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "maxProperties",
-    "additionalProperties",
-];
-
 /// Walks every schema node; `path` is for messages. Input properties must be described (the
 /// model reads them); output schemas carry no prose (the tool description says it).
 fn lint(schema: &Value, path: &str, input: bool, problems: &mut Vec<String>) {
@@ -242,6 +218,7 @@ fn lint(schema: &Value, path: &str, input: bool, problems: &mut Vec<String>) {
     if map.get("type").is_some_and(Value::is_array) {
         problems.push(format!("{path}: type is an array"));
     }
+    // A node with no constraining keyword accepts anything: say what it accepts.
     if !map.keys().any(|k| CONSTRAINING.contains(&k.as_str())) {
         problems.push(format!("{path}: constrains nothing (say what it accepts)"));
     }

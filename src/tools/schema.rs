@@ -119,7 +119,8 @@ fn strip_prose(value: &mut Value) {
 }
 
 /// Keywords that constrain a value (anything else, such as a description, accepts anything).
-const CONSTRAINING: &[&str] = &[
+/// A node with none of them is what MCP Inspector `--strict` reports as untyped.
+pub const CONSTRAINING: &[&str] = &[
     "type",
     "enum",
     "const",
