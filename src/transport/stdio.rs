@@ -57,7 +57,8 @@ fn writer() -> Writer {
     }
 }
 
-/// A standard stream the event loop can wait on.
+/// A standard stream the event loop can wait on. Its open file description is set
+/// non-blocking; an MCP client gives the server pipes of its own, shared with no one else.
 enum Evented {
     Pipe(OwnedFd),
     Socket(UnixStream),
@@ -79,4 +80,19 @@ fn evented(fd: BorrowedFd<'_>) -> Option<Evented> {
     let socket = std::os::unix::net::UnixStream::from(owned);
     socket.set_nonblocking(true).ok()?;
     UnixStream::from_std(socket).ok().map(Evented::Socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pipes_and_sockets_go_on_the_event_loop_anything_else_does_not() {
+        let (read_end, _write_end) = std::io::pipe().unwrap();
+        assert!(matches!(evented(read_end.as_fd()), Some(Evented::Pipe(_))));
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(matches!(evented(ours.as_fd()), Some(Evented::Socket(_))));
+        let file = File::open(env!("CARGO_MANIFEST_PATH")).unwrap();
+        assert!(evented(file.as_fd()).is_none());
+    }
 }
