@@ -236,14 +236,7 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
     for mut stream in slow {
         read_until_closed(&mut stream, Duration::from_secs(30)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
+    common::http::terminate_and_drain(&child, &mut lines, &mut log).await;
     child.wait().await.unwrap();
     let log = log.join("\n");
     assert!(!log.contains("Too many open files"), "{log}");

@@ -386,15 +386,8 @@ async fn binary_serves_logs_one_line_per_request_without_secrets_and_stops_on_si
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let killed = terminate_and_drain(&child, &mut lines, &mut log).await;
     assert!(killed.success());
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
     let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("exits after SIGTERM")

@@ -149,14 +149,7 @@ async fn http_requests_cannot_forge_log_lines() {
         let _ =
             tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        log.push(line);
-    }
+    common::http::terminate_and_drain(&child, &mut lines, &mut log).await;
     child.wait().await.unwrap();
     let log = log.join("\n");
     assert!(log.contains(r#"tool="keys_list\n2099-"#), "{log}");

@@ -30,30 +30,42 @@ pub fn generate_from_types() {
     FROM_TYPES.store(true, Ordering::SeqCst);
 }
 
+/// A tool's golden schemas, shared with every route that serves them.
+struct Golden {
+    input: Arc<Map<String, Value>>,
+    output: Option<Arc<Map<String, Value>>>,
+}
+
 /// The golden definitions, parsed on first use: about 40 KB of JSON, a fraction of what
 /// generating 46 schemas with schemars and rewriting them costs at start-up.
-static GOLDEN_TOOLS: LazyLock<HashMap<&'static str, Map<String, Value>>> = LazyLock::new(|| {
+static GOLDEN_TOOLS: LazyLock<HashMap<&'static str, Golden>> = LazyLock::new(|| {
+    let object = |value: Option<&mut Value>| match value.map(Value::take) {
+        Some(Value::Object(schema)) => Some(Arc::new(schema)),
+        _ => None,
+    };
     GOLDEN
         .iter()
-        .filter_map(|(name, text)| Some((*name, serde_json::from_str(text).ok()?)))
+        .filter_map(|(name, text)| {
+            let mut tool: Value = serde_json::from_str(text).ok()?;
+            let input = object(tool.get_mut("inputSchema"))?;
+            let output = object(tool.get_mut("outputSchema"));
+            Some((*name, Golden { input, output }))
+        })
         .collect()
 });
 
-/// `tool`'s golden `part` (`inputSchema` or `outputSchema`), unless schemas come from types
-/// or no golden file names the tool yet (a new tool, before `UPDATE_TOOL_SCHEMAS=1`).
-fn golden(tool: &str, part: &str) -> Option<Arc<Map<String, Value>>> {
+/// `tool`'s golden schemas, unless schemas come from types or no golden file names the
+/// tool yet (a new tool, before `UPDATE_TOOL_SCHEMAS=1`).
+fn golden(tool: &str) -> Option<&'static Golden> {
     if FROM_TYPES.load(Ordering::SeqCst) {
         return None;
     }
-    match GOLDEN_TOOLS.get(tool)?.get(part)? {
-        Value::Object(schema) => Some(Arc::new(schema.clone())),
-        _ => None,
-    }
+    GOLDEN_TOOLS.get(tool)
 }
 
 /// A tool's input schema: golden, or `T`'s made portable.
 pub(crate) fn input<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
-    golden(tool, "inputSchema").unwrap_or_else(|| {
+    golden(tool).map(|g| g.input.clone()).unwrap_or_else(|| {
         let generated = schema_for_input::<T>()
             .unwrap_or_else(|e| panic!("invalid input schema for {tool}: {e}"));
         Arc::new(portable(&generated))
@@ -62,7 +74,8 @@ pub(crate) fn input<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> 
 
 /// A tool's output schema: golden, or `T`'s made portable and lean.
 pub(crate) fn output<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
-    golden(tool, "outputSchema")
+    golden(tool)
+        .and_then(|g| g.output.clone())
         .unwrap_or_else(|| Arc::new(lean_output(&portable(&schema_for_output::<T>()))))
 }
 

@@ -170,6 +170,26 @@ pub async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Out
         .unwrap()
 }
 
+/// The server's log lines, as the tests read them from its stderr.
+pub type LogLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// Sends SIGTERM to `child` and appends the rest of its log to `log`, up to its end.
+pub async fn terminate_and_drain(
+    child: &tokio::process::Child,
+    lines: &mut LogLines,
+    log: &mut Vec<String>,
+) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        log.push(line);
+    }
+    killed
+}
+
 /// Waits for `condition` (polling), so the test does not depend on timing.
 pub async fn eventually<F, Fut>(mut condition: F)
 where
