@@ -116,6 +116,23 @@ impl Browser {
         req.send().await.unwrap()
     }
 
+    /// Gets the request's authorize page with this one extra header.
+    async fn page(&self, header: &'static str, value: &str) -> reqwest::Response {
+        self.http
+            .get(self.page_url())
+            .header(header, value)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn page_url(&self) -> String {
+        format!(
+            "{}/credential-requests/{REQUEST}/authorize",
+            self.sb.origin()
+        )
+    }
+
     fn state(&self) -> CredState {
         self.sb.state.lock().credentials[CREDENTIAL].state
     }
@@ -138,16 +155,7 @@ async fn a_foreign_host_is_refused_on_every_route() {
             text.contains(&format!("Host '{host}' is not this sandbox")),
             "{text}"
         );
-        let page = b
-            .http
-            .get(format!(
-                "{}/credential-requests/{REQUEST}/authorize",
-                b.sb.origin()
-            ))
-            .header("Host", &host)
-            .send()
-            .await
-            .unwrap();
+        let page = b.page("Host", &host).await;
         assert_eq!(page.status(), StatusCode::FORBIDDEN, "page, {host}");
         let api = b
             .http
@@ -166,16 +174,7 @@ async fn a_foreign_host_is_refused_on_every_route() {
         format!("[::1]:{port}"),
         "127.0.0.1".into(),
     ] {
-        let page = b
-            .http
-            .get(format!(
-                "{}/credential-requests/{REQUEST}/authorize",
-                b.sb.origin()
-            ))
-            .header("Host", &host)
-            .send()
-            .await
-            .unwrap();
+        let page = b.page("Host", &host).await;
         assert_eq!(page.status(), StatusCode::OK, "{host}");
     }
 }
@@ -221,23 +220,14 @@ async fn the_pages_own_posts_and_plain_clients_pass() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(b.state(), CredState::Authorized);
     // A link opened from a chat is a cross-site GET: the page still shows.
-    let page = b
-        .http
-        .get(format!(
-            "{}/credential-requests/{REQUEST}/authorize",
-            b.sb.origin()
-        ))
-        .header("Sec-Fetch-Site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let page = b.page("Sec-Fetch-Site", "cross-site").await;
     assert_eq!(page.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn html_pages_carry_the_browser_protections() {
     let b = Browser::new().await;
-    let page = format!("{}/credential-requests/{REQUEST}/authorize", b.sb.origin());
+    let page = b.page_url();
     let unknown = format!("{}/credential-requests/nope/authorize", b.sb.origin());
     let ok = b.http.get(&page).send().await.unwrap();
     let missing = b.http.get(&unknown).send().await.unwrap();
