@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The five lean figures of the release binary, each beside its target (issue 11).
 
-    scripts/bench.py [--bin PATH] [--calls N] [--spawns N] [--install]
+    scripts/bench.py [--bin PATH] [--calls N] [--spawns N] [--install] [--compare]
 
 Everything runs against a canned Make double on loopback (started here, in a thread): the
 server's own cost is measured, not Make's.
@@ -13,6 +13,13 @@ server's own cost is measured, not Make's.
 4. `tools/list` compact bytes, split into what models read (names, titles, descriptions,
    input schemas, annotations) and output schemas;
 5. a clean `cargo install --path .` (only with --install: it takes minutes).
+
+With --compare, the first four figures are also taken, in the same run, for:
+- a minimal responder (examples/minimal_responder.rs): the same I/O (one upstream GET per
+  call, its body as the result) with no MCP framework, no validation, no security checks;
+- Make's own tool layer: @makehq/sdk's credential tools behind the TypeScript MCP SDK's
+  stdio server (scripts/make-sdk-server.mjs; needs node and npm, installs both packages into
+  target/bench-make-sdk). It has no HTTP transport, so that figure stays empty.
 
 A benchmark, not a test: it never fails on a number (exit 1 only when something broke).
 """
@@ -100,8 +107,10 @@ def env_for(port):
                 MAKE_TEAM="1", RUST_LOG="warn")
 
 
-def spawn(bin_, port, *args):
-    return subprocess.Popen([bin_, "--no-cli-login", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+def spawn(command, port, *args):
+    """`command` (a path, or a list such as ["node", script]) with the server's flags."""
+    command = [command] if isinstance(command, str) else command
+    return subprocess.Popen([*command, "--no-cli-login", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env_for(port))
 
 
@@ -224,34 +233,86 @@ def row(name, value, target, unit, extra=""):
     print(f"| {name} | {shown} | <= {target:,g} {unit} | {verdict if value is not None else '-'} | {extra} |")
 
 
+def minimal_responder():
+    subprocess.run(["cargo", "build", "--quiet", "--release", "--example", "minimal_responder"], check=True)
+    return os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "examples", "minimal_responder")
+
+
+def make_tool_layer():
+    """["node", script] serving Make's SDK tools, installed on first use; None without node/npm."""
+    root = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "bench-make-sdk")
+    script = os.path.join(root, "make-sdk-server.mjs")
+    try:
+        if not os.path.isdir(os.path.join(root, "node_modules", "@makehq")):
+            os.makedirs(root, exist_ok=True)
+            subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", root,
+                            "@makehq/sdk@1.6.10", "@modelcontextprotocol/sdk@1"], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"bench: Make's tool layer not measured ({e})", file=sys.stderr)
+        return None
+    subprocess.run(["cp", os.path.join(os.path.dirname(os.path.abspath(__file__)), "make-sdk-server.mjs"), script],
+                   check=True)
+    return ["node", script]
+
+
+def measure(command, port, a, http=True):
+    """Start-up, memory and CPU per call of one server command."""
+    startup = startup_ms(command, port, a.spawns)
+    listing, stdio_cpu, stdio_wall, mem = stdio_run(command, port, a.calls)
+    http_cpu = http_run(command, port, a.calls // 2) if http else None
+    return {"startup": startup, "listing": listing, "stdio": stdio_cpu, "wall": stdio_wall, "mem": mem,
+            "http": http_cpu}
+
+
+def comparison(subjects, a):
+    names = list(subjects)
+    print(f"\n| figure | {' | '.join(names)} | target |\n|---|{'---|' * len(names)}---|")
+    fmt = lambda v, unit: "-" if v is None else f"{v:,.1f} {unit}"
+    rows = [("spawn -> initialize answered (median)", lambda m: m["startup"], "ms", "startup"),
+            (f"RSS after {a.calls:,} stdio calls", lambda m: m["mem"]["VmRSS"] / 1024, "MiB", "rss"),
+            ("CPU per call, stdio", lambda m: m["stdio"], "µs", "cpu"),
+            ("CPU per call, HTTP (stateless)", lambda m: m["http"], "µs", "cpu")]
+    for title, get, unit, target in rows:
+        cells = " | ".join(fmt(get(subjects[n]), unit) for n in names)
+        print(f"| {title} | {cells} | <= {TARGETS[target]:g} {unit} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/make-credentials-mcp")
     ap.add_argument("--calls", type=int, default=10_000)
     ap.add_argument("--spawns", type=int, default=25)
     ap.add_argument("--install", action="store_true")
+    ap.add_argument("--compare", action="store_true")
     a = ap.parse_args()
     port = start_double()
     upstream = upstream_round_trip_us(port)
-    startup = startup_ms(a.bin, port, a.spawns)
-    listing, stdio_cpu, stdio_wall, mem = stdio_run(a.bin, port, a.calls)
-    http_cpu = http_run(a.bin, port, a.calls // 2)
+    ours = measure(a.bin, port, a)
+    listing, mem = ours["listing"], ours["mem"]
     total, model, output = list_sizes(listing)
+    subjects = {"this server": ours}
+    if a.compare:
+        subjects["minimal responder"] = measure(minimal_responder(), port, a)
+        make = make_tool_layer()
+        if make:
+            subjects["Make's tool layer (Node)"] = measure(make, port, a, http=False)
     install = install_secs() if a.install else None
     cpu = os.popen("grep -m1 'model name' /proc/cpuinfo").read().split(":")[-1].strip()
     print(f"machine: {cpu}, {os.cpu_count()} cores; binary {os.path.getsize(a.bin) / 2**20:.1f} MiB")
     print("| figure | measured | target | | detail |\n|---|---|---|---|---|")
-    row("spawn -> initialize answered (median)", startup, TARGETS["startup"], "ms", f"{a.spawns} spawns")
+    row("spawn -> initialize answered (median)", ours["startup"], TARGETS["startup"], "ms", f"{a.spawns} spawns")
     row(f"RSS after {a.calls:,} stdio calls", mem["VmRSS"] / 1024, TARGETS["rss"], "MiB",
         f"VmHWM {mem['VmHWM'] / 1024:.1f} MiB; heap and stacks (RssAnon) {mem['RssAnon'] / 1024:.1f} MiB, "
         f"mapped binary and libraries (RssFile) {mem['RssFile'] / 1024:.1f} MiB")
-    row("CPU per call, stdio", stdio_cpu, TARGETS["cpu"], "µs",
-        f"wall {stdio_wall:.0f} µs/call pipelined; one upstream round trip alone {upstream:.0f} µs")
-    row("CPU per call, HTTP (stateless)", http_cpu, TARGETS["cpu"], "µs", f"{a.calls // 2:,} calls, one at a time")
+    row("CPU per call, stdio", ours["stdio"], TARGETS["cpu"], "µs",
+        f"wall {ours['wall']:.0f} µs/call pipelined; one upstream round trip alone {upstream:.0f} µs")
+    row("CPU per call, HTTP (stateless)", ours["http"], TARGETS["cpu"], "µs", f"{a.calls // 2:,} calls, one at a time")
     row("tools/list, compact", total / 1000, TARGETS["list"] / 1000, "KB",
         f"models read {model / 1000:.1f} KB, output schemas {output / 1000:.1f} KB, {len(listing['tools'])} tools")
     row("clean cargo install --path .", install, TARGETS["install"], "s",
         "" if a.install else "pass --install to measure")
+    if len(subjects) > 1:
+        comparison(subjects, a)
 
 
 if __name__ == "__main__":

@@ -34,15 +34,38 @@ const SECRET_PARTS: [&str; 6] = ["secret", "token", "password", "passwd", "priva
 const SECRET_ENDINGS: [&str; 3] = ["pass", "pwd", "key"];
 
 /// True for a field name that may hold a secret.
+///
+/// Runs for every field name in every Make answer, so the usual short ASCII name is folded
+/// on the stack; longer or non-ASCII names take the general (Unicode) path.
 pub(crate) fn is_secret_name(name: &str) -> bool {
-    let folded: String = name
-        .chars()
-        .filter(|c| !matches!(c, '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_NAMES.contains(&folded.as_str())
-        || SECRET_PARTS.iter().any(|p| folded.contains(p))
-        || SECRET_ENDINGS.iter().any(|e| folded.ends_with(e))
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for byte in name.bytes() {
+        if matches!(byte, b'_' | b'-') {
+            continue;
+        }
+        if !byte.is_ascii() || len == buf.len() {
+            let folded: String = name
+                .chars()
+                .filter(|c| !matches!(c, '_' | '-'))
+                .flat_map(char::to_lowercase)
+                .collect();
+            return is_secret_folded(folded.as_bytes());
+        }
+        buf[len] = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    is_secret_folded(&buf[..len])
+}
+
+/// The name rules, on a name already lower-cased and without `_` and `-`.
+fn is_secret_folded(folded: &[u8]) -> bool {
+    let contains = |part: &str| folded.windows(part.len()).any(|w| w == part.as_bytes());
+    SECRET_NAMES.iter().any(|n| n.as_bytes() == folded)
+        || SECRET_PARTS.iter().any(|p| contains(p))
+        || SECRET_ENDINGS
+            .iter()
+            .any(|e| folded.ends_with(e.as_bytes()))
 }
 
 /// Drops secret-named fields from `value`, in nested objects and arrays too.
@@ -122,9 +145,13 @@ mod tests {
             "aesKey",
             "key",
             "Authorization",
+            "Zugangs_PASSWORD_ü",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
+        // Longer than the stack buffer: the general path still applies every rule.
+        assert!(is_secret_name(&format!("{}_access-Token", "x".repeat(80))));
+        assert!(!is_secret_name(&"x".repeat(80)));
         for name in [
             "id",
             "name",

@@ -1,6 +1,6 @@
 //! App tools: which modules of an app need which credentials (Make's 20th credential tool).
 
-use rmcp::handler::server::wrapper::Json;
+use crate::tools::Json;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! Connection tools: list, get, create, update, verify, delete.
 
-use rmcp::handler::server::wrapper::Json;
+use crate::tools::Json;
 use rmcp::{tool, tool_router};
 
 use super::args::Parameters;

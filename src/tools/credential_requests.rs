@@ -1,7 +1,7 @@
 //! Credential-request tools: list, get, delete, decline or delete a credential, and the
 //! three ways to ask a person for credentials (by app module, by type, by extra scopes).
 
-use rmcp::handler::server::wrapper::Json;
+use crate::tools::Json;
 use rmcp::{tool, tool_router};
 
 use super::args::Parameters;

@@ -1,7 +1,7 @@
 //! Key tools (Make's keychain): list, get, create, update, delete, and the key types that
 //! say which parameters each kind of key takes.
 
-use rmcp::handler::server::wrapper::Json;
+use crate::tools::Json;
 use rmcp::{tool, tool_router};
 use serde_json::Map;
 

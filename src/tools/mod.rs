@@ -8,6 +8,7 @@ mod connections;
 mod credential_requests;
 mod deletion;
 mod error;
+mod json;
 mod keys;
 pub(crate) mod limits;
 mod reply;
@@ -16,6 +17,7 @@ pub mod schema;
 use rmcp::handler::server::router::tool::ToolRouter;
 
 pub use error::ToolError;
+pub(crate) use json::Json;
 pub(crate) use keys::key_types::KeyTypeCache;
 pub(crate) use reply::Reply;
 

@@ -1,8 +1,8 @@
 //! What a tool that may ask the person returns: its normal structured result, or (in a
 //! 2026-07-28 call) an input-required result the client answers and retries.
 
+use crate::tools::Json;
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::handler::server::wrapper::Json;
 use rmcp::model::{CallToolResponse, InputRequiredResult};
 use schemars::JsonSchema;
 use serde::Serialize;

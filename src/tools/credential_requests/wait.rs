@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rmcp::handler::server::wrapper::Json;
+use crate::tools::Json;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;

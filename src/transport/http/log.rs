@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -71,17 +71,13 @@ pub(crate) struct BodyLimits {
     pub(crate) timeout: Duration,
 }
 
-/// Inner layer on `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above)
-/// within `timeout` (408 after), reads `method` and `params.name`, and passes the same
-/// bytes on to rmcp. Other methods carry no body that anyone reads (hyper drops an unread
-/// body and closes the connection), so they pass as they are.
-pub(crate) async fn peek_mcp(
-    State(limits): State<BodyLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// On `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above) within
+/// `timeout` (408 after), reads `method` and `params.name` for the log line, and gives back
+/// the request with the same bytes for rmcp. Other methods carry no body that anyone reads
+/// (hyper drops an unread body and closes the connection), so they pass as they are.
+pub(crate) async fn peek(limits: BodyLimits, request: Request) -> Result<Request, Response> {
     if request.method() != Method::POST {
-        return next.run(request).await;
+        return Ok(request);
     }
     let max_bytes = limits.max_bytes;
     let declared = request
@@ -90,25 +86,24 @@ pub(crate) async fn peek_mcp(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max_bytes as u64) {
-        return too_large(max_bytes);
+        return Err(too_large(max_bytes));
     }
     let (parts, body) = request.into_parts();
     let read = tokio::time::timeout(limits.timeout, axum::body::to_bytes(body, max_bytes));
     let bytes = match read.await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) if is_length_limit(&e) => return too_large(max_bytes),
+        Ok(Err(e)) if is_length_limit(&e) => return Err(too_large(max_bytes)),
         Ok(Err(_)) => {
-            return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response();
+            return Err((StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response());
         }
-        Err(_) => return too_slow(limits.timeout),
+        Err(_) => return Err(too_slow(limits.timeout)),
     };
     if let Some(slot) = parts.extensions.get::<LabelSlot>()
         && let Ok(mut label) = slot.0.lock()
     {
         *label = label_from_body(&bytes);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 fn too_slow(timeout: Duration) -> Response {

@@ -5,12 +5,14 @@
 //! stateless). `sessions: true` turns on legacy `Mcp-Session-Id` sessions with SSE, for
 //! 2025-11-25 clients that need server-to-client requests; those pin a client to one replica.
 //!
-//! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Layers,
-//! outside in: request log → (`/mcp` only) drain/503 → bearer auth → body peek (size cap,
-//! read deadline) → rmcp (`Host`/`Origin` checks, protocol). See [`security`] for the rules.
+//! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
+//! request is logged ([`log`]); `/mcp` then passes [`gate`]: drain/503 → bearer auth → body
+//! peek (size cap, read deadline) → rmcp (`Host`/`Origin` checks, protocol). See
+//! [`security`] for the rules.
 
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
+mod gate;
 pub(crate) mod log;
 pub mod security;
 pub(crate) mod shutdown;
@@ -23,10 +25,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use conn::{ConnLimits, Connections};
+use gate::{Gate, McpService};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
@@ -250,27 +253,22 @@ pub(crate) fn app(
     rmcp_token: CancellationToken,
     drain: Drain,
 ) -> Router {
-    let mcp = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        rmcp_config(options, rmcp_token),
-    );
-    let mut mcp_routes = Router::new()
-        .route_service("/mcp", mcp)
-        .layer(from_fn_with_state(
-            log::BodyLimits {
-                max_bytes: options.max_body_bytes,
-                timeout: options.body_timeout,
-            },
-            log::peek_mcp,
-        ));
-    if let Some(token) = &options.auth_token {
-        mcp_routes = mcp_routes.layer(from_fn_with_state(token.clone(), security::require_bearer));
-    }
-    let mcp_routes = mcp_routes.layer(from_fn_with_state(drain.clone(), shutdown::track));
+    let gate = Gate {
+        rmcp: StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            rmcp_config(options, rmcp_token),
+        ),
+        drain: drain.clone(),
+        token: options.auth_token.clone(),
+        limits: log::BodyLimits {
+            max_bytes: options.max_body_bytes,
+            timeout: options.body_timeout,
+        },
+    };
     Router::new()
         .route("/healthz", get(healthz).with_state(drain))
-        .merge(mcp_routes)
+        .route_service("/mcp", McpService(Arc::new(gate)))
         .layer(from_fn(log::log_requests))
 }
 

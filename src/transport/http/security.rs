@@ -8,9 +8,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
@@ -192,33 +191,32 @@ pub(crate) fn allowed_origins(extra: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Axum middleware: 401 with `WWW-Authenticate: Bearer` unless the request carries the
-/// token. The header is removed afterwards, so no tool can ever read it.
-pub(crate) async fn require_bearer(
-    State(token): State<BearerToken>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// 401 with `WWW-Authenticate: Bearer` unless the request carries the token. The header is
+/// removed afterwards, so no tool can ever read it.
+#[expect(
+    clippy::result_large_err,
+    reason = "a refusal is the response itself, as with axum's rejections"
+)]
+pub(crate) fn check_bearer(token: &BearerToken, request: &mut Request) -> Result<(), Response> {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| bearer_credentials(v.as_bytes()));
-    let ok = presented.is_some_and(|p| token.matches(p));
-    if !ok {
-        let error = if presented.is_some() {
-            r#"Bearer error="invalid_token""#
-        } else {
-            "Bearer"
-        };
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, HeaderValue::from_static(error))],
-            "Unauthorized: send Authorization: Bearer <token> (the server's MCP_AUTH_TOKEN)\n",
-        )
-            .into_response();
+    if presented.is_some_and(|p| token.matches(p)) {
+        request.headers_mut().remove(header::AUTHORIZATION);
+        return Ok(());
     }
-    request.headers_mut().remove(header::AUTHORIZATION);
-    next.run(request).await
+    let error = if presented.is_some() {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
+    };
+    Err((
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, HeaderValue::from_static(error))],
+        "Unauthorized: send Authorization: Bearer <token> (the server's MCP_AUTH_TOKEN)\n",
+    )
+        .into_response())
 }
 
 /// The credentials of an `Authorization: Bearer <token>` value (scheme case-insensitive).

@@ -10,14 +10,14 @@
 //! A call counts as in flight until its response body has been sent or dropped, so a tool
 //! result streamed over SSE is not cut off.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
+use http_body::{Frame, SizeHint};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -53,28 +53,68 @@ impl Drain {
     }
 }
 
-/// Axum middleware on `/mcp`: 503 while draining; otherwise counts POSTs until their
-/// response body is done. (GET streams are not calls; they close with the rmcp token.)
-pub(crate) async fn track(State(drain): State<Drain>, request: Request, next: Next) -> Response {
-    if drain.is_draining() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONNECTION, "close"), (header::RETRY_AFTER, "1")],
-            "Service Unavailable: the server is shutting down\n",
-        )
-            .into_response();
+impl Drain {
+    /// Admits a request to `/mcp`: 503 while draining; otherwise a POST (a call) is counted
+    /// until its response body is done (pass the token to [`tracked`]). GET streams are not
+    /// calls; they close with the rmcp token.
+    #[expect(
+        clippy::result_large_err,
+        reason = "a refusal is the response itself, as with axum's rejections"
+    )]
+    pub(crate) fn admit(&self, method: &Method) -> Result<Option<TaskTrackerToken>, Response> {
+        if self.is_draining() {
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONNECTION, "close"), (header::RETRY_AFTER, "1")],
+                "Service Unavailable: the server is shutting down\n",
+            )
+                .into_response());
+        }
+        Ok((method == Method::POST).then(|| self.enter()))
     }
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let guard = drain.enter();
-    let response = next.run(request).await;
+}
+
+/// `response`, counted as in flight (when `call` holds a token) until its body is done.
+pub(crate) fn tracked(response: Response, call: Option<TaskTrackerToken>) -> Response {
+    let Some(guard) = call else { return response };
     let (parts, body) = response.into_parts();
-    let body = body.map_frame(move |frame| {
-        let _keep = &guard;
-        frame
-    });
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(
+        parts,
+        Body::new(Tracked {
+            body,
+            _guard: guard,
+        }),
+    )
+}
+
+/// A response body that counts its call as in flight until it is done or dropped.
+///
+/// Unlike `BodyExt::map_frame`, it passes the size on: a JSON answer keeps its
+/// `Content-Length`, so hyper writes head and body at once instead of a chunked body and a
+/// separate final chunk (one system call and one TCP segment less per call).
+struct Tracked {
+    body: Body,
+    _guard: TaskTrackerToken,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container runtimes send).

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Writes link/hot-text.txt: the functions a session runs, busiest first (issue 11).
+
+    scripts/hot-text.py [--bin PATH] [--calls N]
+
+build.rs hands the list to the linker (`--symbol-ordering-file`), which puts those functions
+together at the front of the binary. The kernel maps code in 64 KiB windows around every page
+that runs, so functions spread over 9 MiB of code made nearly all of it resident; packed, the
+code a session runs fits in under 2 MiB.
+
+How: the release binary (its symbol table is kept: `strip = "debuginfo"`) runs under
+valgrind's callgrind against the canned Make double of scripts/bench.py: a stdio session
+(initialize, tools/list, tool calls) and an HTTP one in each protocol era. Every function of
+the binary that ran is listed, by its own instruction count. Rebuild afterwards
+(`cargo build --release`) and check the figure with scripts/bench.py.
+
+Re-run it when the bench shows the resident size creeping up: names that changed since the
+list was made are ignored by the linker, so a stale list costs memory, never correctness.
+Needs valgrind (apt install valgrind).
+"""
+import argparse, collections, http.client, json, os, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the canned Make double and the stdio helpers)
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "link", "hot-text.txt")
+CALLGRIND = ["valgrind", "--tool=callgrind", "--demangle=no", "--compress-strings=no",
+             "--compress-pos=no", "--dump-line=no"]
+# Tools whose code runs against the double: lists answer, the rest take the error path.
+CALLS = [("connections_list", {"teamId": 1}), ("connections_get", {"connectionId": 1000}),
+         ("keys_list", {"teamId": 1}), ("credential-requests_list", {"teamId": 1}),
+         ("connections_list", {"teamId": "x"})]
+
+
+def traced(bin_, out, port, *args):
+    return subprocess.Popen([*CALLGRIND, f"--callgrind-out-file={out}", bin_, "--no-cli-login", *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=bench.env_for(port))
+
+
+def tool_call(i, name, arguments):
+    return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def stdio_session(bin_, out, port, calls):
+    p = traced(bin_, out, port)
+    bench.rpc(p, bench.INIT)
+    bench.send(p, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    bench.rpc(p, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    for i in range(calls):
+        bench.rpc(p, tool_call(10 + i, *CALLS[i % len(CALLS)]))
+    bench.rpc(p, {"jsonrpc": "2.0", "id": 2, "method": "ping"})
+    p.stdin.close()
+    p.wait()
+
+
+def http_session(bin_, out, port, calls):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        mcp_port = s.getsockname()[1]
+    p = traced(bin_, out, port, "http", "--listen", f"127.0.0.1:{mcp_port}")
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", mcp_port)).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    conn = http.client.HTTPConnection("127.0.0.1", mcp_port)
+    for version in ("2025-11-25", "2026-07-28"):
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                   "MCP-Protocol-Version": version}
+        modern = version > "2025"
+        meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": version,
+                          "io.modelcontextprotocol/clientCapabilities": {}}} if modern else {}
+
+        def post(message, name=None):
+            message.setdefault("params", {}).update(meta)
+            extra = {"Mcp-Method": message["method"], **({"Mcp-Name": name} if name else {})} if modern else {}
+            conn.request("POST", "/mcp", json.dumps(message), {**headers, **extra})
+            reply = conn.getresponse().read()
+            if b'"error"' in reply[:200] and b'"result"' not in reply:
+                sys.exit(f"hot-text: {version} {message['method']} failed: {reply[:300]!r}")
+        for i in range(calls):
+            name, arguments = CALLS[i % len(CALLS)]
+            post(tool_call(i, name, arguments), name)
+        post({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    p.terminate()
+    p.wait()
+
+
+def own_cost(profile, binary):
+    """Instructions each function of `binary` ran itself (calls to others not counted)."""
+    cost, ob, fn, skip = collections.Counter(), None, None, False
+    for line in open(profile):
+        if line.startswith("ob="):
+            ob = line[3:].strip()
+        elif line.startswith("fn="):
+            fn = line[3:].strip() if ob == binary else None
+        elif line.startswith("calls="):
+            skip = True  # the next cost line is the call's, not this function's
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            if not skip and fn:
+                parts = line.split()
+                cost[fn] += int(parts[1]) if len(parts) > 1 else 0
+            skip = False
+    return cost
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/release/make-credentials-mcp")
+    ap.add_argument("--calls", type=int, default=60)
+    a = ap.parse_args()
+    binary = os.path.abspath(a.bin)
+    if not subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout:
+        sys.exit("hot-text: the binary has no symbol table (strip = \"debuginfo\" keeps it)")
+    port = bench.start_double()
+    cost = collections.Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for session in (stdio_session, http_session):
+            out = os.path.join(tmp, session.__name__)
+            session(binary, out, port, a.calls)
+            cost.update(own_cost(out, binary))
+    names = [n for n, _ in cost.most_common() if n.startswith(("_ZN", "_R"))]
+    with open(OUT, "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    print(f"hot-text: {len(names)} functions -> {os.path.relpath(OUT)}; rebuild to apply")
+
+
+if __name__ == "__main__":
+    main()

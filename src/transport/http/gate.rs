@@ -1,0 +1,75 @@
+//! `/mcp`: the checks every MCP request passes, in order, then rmcp.
+//!
+//! drain (503 while shutting down; a POST counts as in flight until its answer is sent) →
+//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp.
+//!
+//! One service rather than a middleware layer per check: each axum layer clones the service
+//! below it and boxes a future for every request, and rmcp's own `Service::call` clones its
+//! whole configuration; here a request costs one reference count.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+
+use super::log::{self, BodyLimits};
+use super::security::{self, BearerToken};
+use super::shutdown::{self, Drain};
+use crate::server::MakeServer;
+
+pub(crate) type RmcpService = StreamableHttpService<MakeServer, LocalSessionManager>;
+
+/// Everything `/mcp` needs, shared by all requests.
+pub(crate) struct Gate {
+    pub(crate) rmcp: RmcpService,
+    pub(crate) drain: Drain,
+    /// `None`: auth is off (loopback only, checked at start-up).
+    pub(crate) token: Option<BearerToken>,
+    pub(crate) limits: BodyLimits,
+}
+
+impl Gate {
+    async fn handle(&self, mut request: Request) -> Response {
+        let call = match self.drain.admit(request.method()) {
+            Ok(call) => call,
+            Err(refused) => return refused,
+        };
+        if let Some(token) = &self.token
+            && let Err(refused) = security::check_bearer(token, &mut request)
+        {
+            return refused;
+        }
+        let request = match log::peek(self.limits, request).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+        let response = self.rmcp.handle(request).await.map(Body::new);
+        shutdown::tracked(response, call)
+    }
+}
+
+/// The [`Gate`] as the `/mcp` route's service.
+#[derive(Clone)]
+pub(crate) struct McpService(pub(crate) Arc<Gate>);
+
+impl tower_service::Service<Request> for McpService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let gate = self.0.clone();
+        Box::pin(async move { Ok(gate.handle(request).await) })
+    }
+}
