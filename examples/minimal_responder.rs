@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 
 struct Upstream {
-    client: reqwest::Client,
+    /// Built on the first call, as the server builds its Make client: start-up is not spent
+    /// on TLS set-up a plain-http upstream never uses.
+    client: std::sync::OnceLock<reqwest::Client>,
     url: String,
     token: String,
 }
@@ -32,10 +34,7 @@ impl Upstream {
     fn from_env() -> Self {
         let base = std::env::var("MAKE_API_URL").unwrap_or_default();
         Self {
-            // The server's own builder: rustls on ring, no HTTP/2.
-            client: make_credentials_mcp::make::client_builder()
-                .build()
-                .expect("an HTTP client"),
+            client: std::sync::OnceLock::new(),
             url: format!("{base}/connections?teamId=1"),
             token: format!(
                 "Token {}",
@@ -62,8 +61,13 @@ impl Upstream {
     }
 
     async fn call(&self) -> Value {
-        let sent = self
-            .client
+        // The server's own builder: rustls on ring, no HTTP/2.
+        let client = self.client.get_or_init(|| {
+            make_credentials_mcp::make::client_builder()
+                .build()
+                .expect("an HTTP client")
+        });
+        let sent = client
             .get(&self.url)
             .header("authorization", &self.token)
             .send()
