@@ -63,6 +63,15 @@ async fn stateless_default_hands_out_no_session() {
             .unwrap()
             .starts_with("application/json")
     );
+    // The answer carries its Content-Length, not a chunked body: the in-flight counter
+    // around `/mcp` passes the body's size on.
+    assert!(response.headers().get("transfer-encoding").is_none());
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(response.bytes().await.unwrap().len(), length);
     running.stop().await;
 }
 
