@@ -7,9 +7,11 @@ Everything runs against a canned Make double on loopback (started here, in a thr
 server's own cost is measured, not Make's.
 
 1. start-up: spawn -> `initialize` answered over stdio, median of --spawns runs (default 25);
-2. memory: VmRSS and VmHWM of the stdio server after --calls `connections_list` calls;
+2. memory: VmRSS and VmHWM of the stdio server after --calls `connections_list` calls, one
+   at a time and with 16 in flight;
 3. CPU per call: the server's own utime+stime (/proc/PID/stat) over --calls calls, over
-   stdio and over HTTP (stateless), with one upstream round trip alone beside it;
+   stdio (one at a time and 16 in flight) and over HTTP (stateless, one at a time, median
+   of three runs), with one upstream round trip alone beside it;
 4. `tools/list` compact bytes, split into what models read (names, titles, descriptions,
    input schemas, annotations) and output schemas;
 5. a clean `cargo install --path .` (only with --install: it takes minutes).
@@ -157,20 +159,20 @@ def startup_ms(bin_, port, spawns):
     return statistics.median(times)
 
 
-def stdio_run(bin_, port, calls):
+def stdio_run(bin_, port, calls, window):
+    """A stdio session of `calls` calls, `window` in flight at a time (1: one at a time)."""
     p = spawn(bin_, port)
     rpc(p, INIT); send(p, {"jsonrpc": "2.0", "method": "notifications/initialized"})
     listing = rpc(p, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})["result"]
     check(rpc(p, call(2)))
     before = cpu_ticks(p.pid)
     t = time.perf_counter()
-    for i in range(calls):  # pipelined in windows of 16, as a busy agent would
-        if i % 16 == 0:
-            window = min(16, calls - i)
-            for j in range(window):
-                send(p, call(10 + i + j))
-            for _ in range(window):
-                check(json.loads(p.stdout.readline()))
+    for i in range(0, calls, window):
+        sent = min(window, calls - i)
+        for j in range(sent):
+            send(p, call(10 + i + j))
+        for _ in range(sent):
+            check(json.loads(p.stdout.readline()))
     wall = time.perf_counter() - t
     cpu = (cpu_ticks(p.pid) - before) / TICK / calls * 1e6
     mem = status(p.pid, "VmRSS", "VmHWM", "RssAnon", "RssFile")
@@ -227,6 +229,19 @@ def install_secs():
     return secs
 
 
+def hot_text(bin_):
+    """How much of link/hot-text.txt the binary has: a stale list shows here (and in RSS)."""
+    listed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "link", "hot-text.txt")
+    try:
+        names = set(open(listed).read().split())
+        nm = subprocess.run(["nm", "--defined-only", bin_], capture_output=True, text=True).stdout
+    except OSError:
+        return "hot-text: not checked"
+    found = len(names & {line.split()[-1] for line in nm.splitlines() if line.strip()})
+    stale = "" if found >= 0.98 * len(names) else " (stale: run scripts/hot-text.py and rebuild)"
+    return f"hot-text: {found} of {len(names)} listed functions in the binary{stale}"
+
+
 def row(name, value, target, unit, extra=""):
     verdict = "meets" if value is not None and value <= target else "misses"
     shown = f"{value:,.1f} {unit}" if value is not None else "not measured"
@@ -256,13 +271,15 @@ def make_tool_layer():
 
 
 def measure(command, port, a, http=True):
-    """Start-up, memory and CPU per call of one server command."""
+    """Start-up, memory and CPU per call of one server command: stdio one call at a time and
+    with 16 in flight (as a busy agent would), HTTP one at a time."""
     startup = startup_ms(command, port, a.spawns)
-    listing, stdio_cpu, stdio_wall, mem = stdio_run(command, port, a.calls)
+    listing, serial_cpu, serial_wall, serial_mem = stdio_run(command, port, a.calls, 1)
+    _, stdio_cpu, stdio_wall, mem = stdio_run(command, port, a.calls, 16)
     # The median of three runs: one-at-a-time HTTP calls are the noisiest figure.
     http_cpu = statistics.median(http_run(command, port, a.calls // 2) for _ in range(3)) if http else None
-    return {"startup": startup, "listing": listing, "stdio": stdio_cpu, "wall": stdio_wall, "mem": mem,
-            "http": http_cpu}
+    return {"startup": startup, "listing": listing, "serial": serial_cpu, "serial_wall": serial_wall,
+            "serial_mem": serial_mem, "stdio": stdio_cpu, "wall": stdio_wall, "mem": mem, "http": http_cpu}
 
 
 def comparison(subjects, a):
@@ -270,8 +287,11 @@ def comparison(subjects, a):
     print(f"\n| figure | {' | '.join(names)} | target |\n|---|{'---|' * len(names)}---|")
     fmt = lambda v, unit: "-" if v is None else f"{v:,.1f} {unit}"
     rows = [("spawn -> initialize answered (median)", lambda m: m["startup"], "ms", "startup"),
-            (f"RSS after {a.calls:,} stdio calls", lambda m: m["mem"]["VmRSS"] / 1024, "MiB", "rss"),
-            ("CPU per call, stdio", lambda m: m["stdio"], "µs", "cpu"),
+            (f"RSS after {a.calls:,} stdio calls, one at a time", lambda m: m["serial_mem"]["VmRSS"] / 1024,
+             "MiB", "rss"),
+            (f"RSS after {a.calls:,} stdio calls, 16 in flight", lambda m: m["mem"]["VmRSS"] / 1024, "MiB", "rss"),
+            ("CPU per call, stdio, one at a time", lambda m: m["serial"], "µs", "cpu"),
+            ("CPU per call, stdio, 16 in flight", lambda m: m["stdio"], "µs", "cpu"),
             ("CPU per call, HTTP (stateless)", lambda m: m["http"], "µs", "cpu")]
     for title, get, unit, target in rows:
         cells = " | ".join(fmt(get(subjects[n]), unit) for n in names)
@@ -299,14 +319,17 @@ def main():
             subjects["Make's tool layer (Node)"] = measure(make, port, a, http=False)
     install = install_secs() if a.install else None
     cpu = os.popen("grep -m1 'model name' /proc/cpuinfo").read().split(":")[-1].strip()
-    print(f"machine: {cpu}, {os.cpu_count()} cores; binary {os.path.getsize(a.bin) / 2**20:.1f} MiB")
+    print(f"machine: {cpu}, {os.cpu_count()} cores; binary {os.path.getsize(a.bin) / 2**20:.1f} MiB; {hot_text(a.bin)}")
     print("| figure | measured | target | | detail |\n|---|---|---|---|---|")
     row("spawn -> initialize answered (median)", ours["startup"], TARGETS["startup"], "ms", f"{a.spawns} spawns")
-    row(f"RSS after {a.calls:,} stdio calls", mem["VmRSS"] / 1024, TARGETS["rss"], "MiB",
-        f"VmHWM {mem['VmHWM'] / 1024:.1f} MiB; heap and stacks (RssAnon) {mem['RssAnon'] / 1024:.1f} MiB, "
-        f"mapped binary and libraries (RssFile) {mem['RssFile'] / 1024:.1f} MiB")
-    row("CPU per call, stdio", ours["stdio"], TARGETS["cpu"], "µs",
-        f"wall {ours['wall']:.0f} µs/call pipelined; one upstream round trip alone {upstream:.0f} µs")
+    for label, m in (("one at a time", ours["serial_mem"]), ("16 in flight", mem)):
+        row(f"RSS after {a.calls:,} stdio calls, {label}", m["VmRSS"] / 1024, TARGETS["rss"], "MiB",
+            f"VmHWM {m['VmHWM'] / 1024:.1f} MiB; heap and stacks (RssAnon) {m['RssAnon'] / 1024:.1f} MiB, "
+            f"mapped binary and libraries (RssFile) {m['RssFile'] / 1024:.1f} MiB")
+    row("CPU per call, stdio, one at a time", ours["serial"], TARGETS["cpu"], "µs",
+        f"wall {ours['serial_wall']:.0f} µs/call; one upstream round trip alone {upstream:.0f} µs")
+    row("CPU per call, stdio, 16 in flight", ours["stdio"], TARGETS["cpu"], "µs",
+        f"wall {ours['wall']:.0f} µs/call")
     row("CPU per call, HTTP (stateless)", ours["http"], TARGETS["cpu"], "µs", f"median of 3 runs of {a.calls // 2:,} calls, one at a time")
     row("tools/list, compact", total / 1000, TARGETS["list"] / 1000, "KB",
         f"models read {model / 1000:.1f} KB, output schemas {output / 1000:.1f} KB, {len(listing['tools'])} tools")

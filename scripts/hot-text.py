@@ -10,7 +10,8 @@ code a session runs fits in under 2 MiB.
 
 How: the release binary (its symbol table is kept: `strip = "debuginfo"`) runs under
 valgrind's callgrind against the canned Make double of scripts/bench.py: a stdio session
-(initialize, tools/list, tool calls) and an HTTP one in each protocol era. Every function of
+(initialize, tools/list, tool calls one at a time and 16 in flight) and an HTTP one in each
+protocol era. Every function of
 the binary that ran is listed, by its own instruction count. Rebuild afterwards
 (`cargo build --release`) and check the figure with scripts/bench.py.
 
@@ -18,7 +19,7 @@ Re-run it when the bench shows the resident size creeping up: names that changed
 list was made are ignored by the linker, so a stale list costs memory, never correctness.
 Needs valgrind (apt install valgrind).
 """
-import argparse, collections, http.client, json, os, socket, subprocess, sys, tempfile, time
+import argparse, collections, http.client, json, os, re, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the canned Make double and the stdio helpers)
@@ -49,6 +50,11 @@ def stdio_session(bin_, out, port, calls):
     bench.rpc(p, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     for i in range(calls):
         bench.rpc(p, tool_call(10 + i, *CALLS[i % len(CALLS)]))
+    for i in range(0, calls, 16):  # and 16 in flight, as scripts/bench.py also runs them
+        for j in range(16):
+            bench.send(p, bench.call(10_000 + i + j))
+        for _ in range(16):
+            p.stdout.readline()
     bench.rpc(p, {"jsonrpc": "2.0", "id": 2, "method": "ping"})
     p.stdin.close()
     p.wait()
@@ -95,7 +101,8 @@ def own_cost(profile, binary):
         if line.startswith("ob="):
             ob = line[3:].strip()
         elif line.startswith("fn="):
-            fn = line[3:].strip() if ob == binary else None
+            # callgrind marks recursion depth with a suffix (`name'2`): one function
+            fn = re.sub(r"'\d+$", "", line[3:].strip()) if ob == binary else None
         elif line.startswith("calls="):
             skip = True  # the next cost line is the call's, not this function's
         elif line[:1].isdigit() or line[:1] in "+-*":
