@@ -10,8 +10,10 @@ use std::path::PathBuf;
 
 fn main() {
     compile_golden_schemas();
-    link_hot_text_first();
-    pack_relative_relocations();
+    if linker_is_lld() {
+        link_hot_text_first();
+        pack_relative_relocations();
+    }
 }
 
 fn compile_golden_schemas() {
@@ -48,16 +50,15 @@ fn compile_golden_schemas() {
 /// README's "Lean" section). Names the build no longer has are ignored, so a stale list
 /// costs memory, never correctness.
 ///
-/// Only where the linker is known to be LLD, which has `--symbol-ordering-file`: x86_64
-/// Linux with GNU libc, rustc 1.90 or later, no linker chosen by the user.
-/// `MAKE_MCP_NO_LINK_ORDER=1` turns it off.
+/// Only where the linker is known to be LLD (see [`linker_is_lld`]), which has
+/// `--symbol-ordering-file`. `MAKE_MCP_NO_LINK_ORDER=1` turns it off.
 fn link_hot_text_first() {
     println!("cargo:rerun-if-env-changed=MAKE_MCP_NO_LINK_ORDER");
     let list = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap())
         .join("link")
         .join("hot-text.txt");
     println!("cargo:rerun-if-changed={}", list.display());
-    if std::env::var_os("MAKE_MCP_NO_LINK_ORDER").is_some() || !list.exists() || !linker_is_lld() {
+    if std::env::var_os("MAKE_MCP_NO_LINK_ORDER").is_some() || !list.exists() {
         return;
     }
     println!(
@@ -67,7 +68,8 @@ fn link_hot_text_first() {
     println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
 }
 
-/// True when rustc links this target with its own LLD by default and nothing overrides it.
+/// True when rustc links this target with its own LLD by default and nothing overrides it:
+/// x86_64 Linux with GNU libc, rustc 1.90 or later, no linker or link flags from the user.
 fn linker_is_lld() -> bool {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let target = var("TARGET");
@@ -100,9 +102,9 @@ fn rustc_minor() -> Option<u32> {
 /// `.rela.dyn` that the loader reads at every start become a few KiB.
 ///
 /// The binary then needs GNU libc 2.36 or later, so only when the libc it is built against
-/// (the one `cargo install` users run it with) is that new, and the linker is LLD.
+/// (the one `cargo install` users run it with) is that new. Called only when the linker is LLD.
 fn pack_relative_relocations() {
-    if linker_is_lld() && build_libc_at_least(2, 36) {
+    if build_libc_at_least(2, 36) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }

@@ -109,6 +109,9 @@ pub fn transport(
     url: String,
     token: Option<&str>,
 ) -> StreamableHttpClientTransport<reqwest::Client> {
+    // rmcp builds its own reqwest client, which needs the process's rustls provider: without
+    // this, a test run alone (no other test installed it first) panics.
+    make_credentials_mcp::make::install_crypto_provider();
     let mut config = StreamableHttpClientTransportConfig::with_uri(url);
     if let Some(token) = token {
         config = config.auth_header(token);

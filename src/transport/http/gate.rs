@@ -24,7 +24,7 @@ use super::security::{self, BearerToken};
 use super::shutdown::{self, Drain};
 use crate::server::MakeServer;
 
-pub(crate) type RmcpService = StreamableHttpService<MakeServer, LocalSessionManager>;
+type RmcpService = StreamableHttpService<MakeServer, LocalSessionManager>;
 
 /// Everything `/mcp` needs, shared by all requests.
 pub(crate) struct Gate {

@@ -51,9 +51,7 @@ impl Drain {
     fn enter(&self) -> TaskTrackerToken {
         self.0.token()
     }
-}
 
-impl Drain {
     /// Admits a request to `/mcp`: 503 while draining; otherwise a POST (a call) is counted
     /// until its response body is done (pass the token to [`tracked`]). GET streams are not
     /// calls; they close with the rmcp token.
@@ -89,9 +87,8 @@ pub(crate) fn tracked(response: Response, call: Option<TaskTrackerToken>) -> Res
 
 /// A response body that counts its call as in flight until it is done or dropped.
 ///
-/// Unlike `BodyExt::map_frame`, it passes the size on: a JSON answer keeps its
-/// `Content-Length`, so hyper writes head and body at once instead of a chunked body and a
-/// separate final chunk (one system call and one TCP segment less per call).
+/// Unlike `BodyExt::map_frame`, it passes the size on, so a JSON answer keeps its
+/// `Content-Length` instead of becoming a chunked body.
 struct Tracked {
     body: Body,
     _guard: TaskTrackerToken,
