@@ -241,6 +241,12 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
     let log = log.join("\n");
     assert!(!log.contains("Too many open files"), "{log}");
     assert!(log.contains("lowering --max-connections"), "{log}");
+    // How many episodes there are depends on how the 80 timeouts interleave with accepting,
+    // but an episode ends only once more than a quarter of the 32 slots (9) are free, so
+    // every episode after the first needs at least 9 newly accepted connections. Logging per
+    // connection would show up to 49.
+    let (connections, cap) = (80 + 1, 32);
+    let most = 1 + (connections - cap) / (cap / 4 + 1);
     let episodes = log.matches("connection limit reached").count();
-    assert!((1..=3).contains(&episodes), "{episodes} episodes:\n{log}");
+    assert!((1..=most).contains(&episodes), "{episodes} episodes:\n{log}");
 }
