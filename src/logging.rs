@@ -123,11 +123,16 @@ impl Verbosity {
 
 /// Logs go to stderr only: in stdio mode stdout is the protocol. `RUST_LOG` wins over
 /// `verbosity`. rmcp's debug logs print whole messages, tool arguments included (connection
-/// data, key parameters), so a second filter, applied after `RUST_LOG`'s, caps every `rmcp`
-/// target at info whatever it says.
+/// data, key parameters), so every `rmcp` target is capped at info whatever `RUST_LOG` says.
+///
+/// One global filter rather than a filter per layer: with per-layer filters, tracing asks
+/// the filters again for every span and event and builds every span that any of them lets
+/// through (rmcp opens one per request), even when nothing is logged. A global filter also
+/// tells the `tracing` macros the most verbose level in use, so a disabled level costs one
+/// comparison.
 pub fn init(verbosity: Verbosity) {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty());
@@ -136,18 +141,42 @@ pub fn init(verbosity: Verbosity) {
         Some(Ok(targets)) => targets.clone(),
         _ => default_targets(verbosity),
     };
-    let secrets_cap = Targets::new()
-        .with_target("rmcp", LevelFilter::INFO)
-        .with_default(LevelFilter::TRACE);
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(OneLine(std::io::stderr))
-        .with_ansi(false)
-        .with_filter(requested)
-        .with_filter(secrets_cap);
-    tracing_subscriber::registry().with(stderr).init();
+        .with_ansi(false);
+    tracing_subscriber::registry()
+        .with(without_rmcp_debug(requested))
+        .with(stderr)
+        .init();
     if let Some(Err(e)) = parsed {
         tracing::warn!(error = %e, "RUST_LOG is not a list of `target=level` directives; using the default");
     }
+}
+
+/// `targets` with `rmcp` and every target under it at most at info.
+fn without_rmcp_debug(
+    targets: tracing_subscriber::filter::Targets,
+) -> tracing_subscriber::filter::Targets {
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+    let cap = |level: LevelFilter| level.min(LevelFilter::INFO);
+    let for_rmcp = [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ]
+    .into_iter()
+    .find(|level| targets.would_enable("rmcp", level))
+    .map_or(LevelFilter::OFF, LevelFilter::from_level);
+    let mut capped = targets.clone().with_target("rmcp", cap(for_rmcp));
+    for (target, level) in targets.iter() {
+        if target.starts_with("rmcp") {
+            capped = capped.with_target(target, cap(level));
+        }
+    }
+    capped
 }
 
 fn default_targets(verbosity: Verbosity) -> tracing_subscriber::filter::Targets {
@@ -171,6 +200,43 @@ mod tests {
         for directive in ["debug", "make_credentials_mcp=debug,rmcp=info,warn", "off"] {
             assert!(directive.parse::<Targets>().is_ok(), "{directive}");
         }
+    }
+
+    #[test]
+    fn rmcp_is_never_logged_below_info() {
+        use tracing::Level;
+        let filter = |directives: &str| without_rmcp_debug(directives.parse().unwrap());
+        for directives in [
+            "trace",
+            "debug",
+            "rmcp=trace",
+            "rmcp::service=trace,warn",
+            "rm=trace",
+            "make_credentials_mcp=debug,rmcp::transport=debug",
+        ] {
+            let f = filter(directives);
+            for target in [
+                "rmcp",
+                "rmcp::service",
+                "rmcp::transport::streamable_http_server",
+            ] {
+                assert!(
+                    !f.would_enable(target, &Level::DEBUG),
+                    "{directives}: {target}"
+                );
+            }
+        }
+        // Below the cap, nothing changes: info stays info, warn stays warn, off stays off.
+        assert!(filter("debug").would_enable("rmcp::service", &Level::INFO));
+        assert!(filter("rmcp::service=trace").would_enable("rmcp::service", &Level::INFO));
+        assert!(!filter("info,rmcp=warn").would_enable("rmcp::service", &Level::INFO));
+        assert!(filter("info,rmcp=warn").would_enable("rmcp::service", &Level::WARN));
+        assert!(!filter("off").would_enable("rmcp", &Level::ERROR));
+        // Other targets keep what was asked for.
+        let f = filter("make_credentials_mcp=debug,hyper=trace,warn");
+        assert!(f.would_enable("make_credentials_mcp::make", &Level::DEBUG));
+        assert!(f.would_enable("hyper::proto", &Level::TRACE));
+        assert!(!f.would_enable("reqwest", &Level::INFO));
     }
 
     #[test]

@@ -248,5 +248,8 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
     let (connections, cap) = (80 + 1, 32);
     let most = 1 + (connections - cap) / (cap / 4 + 1);
     let episodes = log.matches("connection limit reached").count();
-    assert!((1..=most).contains(&episodes), "{episodes} episodes:\n{log}");
+    assert!(
+        (1..=most).contains(&episodes),
+        "{episodes} episodes:\n{log}"
+    );
 }

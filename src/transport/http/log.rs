@@ -35,8 +35,13 @@ pub(crate) struct McpLabel {
 #[derive(Debug, Default, Clone)]
 struct LabelSlot(Arc<Mutex<McpLabel>>);
 
-/// Outermost layer: times the request and logs it once the response head is ready.
+/// Outermost layer: times the request and logs it once the response head is ready. With
+/// the line filtered out (`RUST_LOG` below info for this target), it neither times nor
+/// labels anything.
 pub(crate) async fn log_requests(mut request: Request, next: Next) -> Response {
+    if !tracing::enabled!(target: "make_credentials_mcp::http", tracing::Level::INFO) {
+        return next.run(request).await;
+    }
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
