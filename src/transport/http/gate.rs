@@ -1,7 +1,8 @@
 //! `/mcp`: the checks every MCP request passes, in order, then rmcp.
 //!
 //! drain (503 while shutting down; a POST counts as in flight until its answer is sent) →
-//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp.
+//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp, or
+//! for a plain stateless tool call, rmcp's dispatch in place ([`super::in_place`]).
 //!
 //! One service rather than a middleware layer per check: each axum layer clones the service
 //! below it and boxes a future for every request, and rmcp's own `Service::call` clones its
@@ -19,7 +20,8 @@ use axum::response::Response;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
-use super::log::{self, BodyLimits};
+use super::in_place::InPlace;
+use super::log::{self, BodyLimits, Peeked};
 use super::security::{self, BearerToken};
 use super::shutdown::{self, Drain};
 use crate::server::MakeServer;
@@ -33,12 +35,14 @@ pub(crate) struct Gate {
     /// `None`: auth is off (loopback only, checked at start-up).
     pub(crate) token: Option<BearerToken>,
     pub(crate) limits: BodyLimits,
+    /// `None`: every request goes to rmcp (sessions mode, or `MAKE_MCP_NO_IN_PLACE`).
+    pub(crate) in_place: Option<InPlace>,
 }
 
 impl Gate {
     async fn handle(&self, mut request: Request) -> Response {
-        let call = match self.drain.admit(request.method()) {
-            Ok(call) => call,
+        let call_token = match self.drain.admit(request.method()) {
+            Ok(token) => token,
             Err(refused) => return refused,
         };
         if let Some(token) = &self.token
@@ -46,12 +50,20 @@ impl Gate {
         {
             return refused;
         }
-        let request = match log::peek(self.limits, request).await {
-            Ok(request) => request,
+        let peeked = match log::peek(self.limits, request).await {
+            Ok(peeked) => peeked,
             Err(refused) => return refused,
         };
-        let response = self.rmcp.handle(request).await.map(Body::new);
-        shutdown::tracked(response, call)
+        if let (Some(in_place), Peeked::Read(parts, body)) = (&self.in_place, &peeked)
+            && let Some(call) = in_place.plain_call(parts, body)
+        {
+            let Peeked::Read(parts, _) = peeked else {
+                unreachable!("matched above")
+            };
+            return shutdown::tracked(in_place.answer(parts, call).await, call_token);
+        }
+        let response = self.rmcp.handle(peeked.into_request()).await.map(Body::new);
+        shutdown::tracked(response, call_token)
     }
 }
 

@@ -12,8 +12,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -76,13 +77,29 @@ pub(crate) struct BodyLimits {
     pub(crate) timeout: Duration,
 }
 
+/// A request after [`peek`]: a POST with its body in memory, anything else as it came.
+pub(crate) enum Peeked {
+    Read(Parts, Bytes),
+    Untouched(Request),
+}
+
+impl Peeked {
+    /// The request again, with the same bytes as its body.
+    pub(crate) fn into_request(self) -> Request {
+        match self {
+            Peeked::Read(parts, bytes) => Request::from_parts(parts, Body::from(bytes)),
+            Peeked::Untouched(request) => request,
+        }
+    }
+}
+
 /// On `/mcp` (after auth): buffers a POST body up to `max_bytes` (413 above) within
-/// `timeout` (408 after), reads `method` and `params.name` for the log line, and gives back
-/// the request with the same bytes for rmcp. Other methods carry no body that anyone reads
-/// (hyper drops an unread body and closes the connection), so they pass as they are.
-pub(crate) async fn peek(limits: BodyLimits, request: Request) -> Result<Request, Response> {
+/// `timeout` (408 after) and reads `method` and `params.name` for the log line. Other
+/// methods carry no body that anyone reads (hyper drops an unread body and closes the
+/// connection), so they pass as they are.
+pub(crate) async fn peek(limits: BodyLimits, request: Request) -> Result<Peeked, Response> {
     if request.method() != Method::POST {
-        return Ok(request);
+        return Ok(Peeked::Untouched(request));
     }
     let max_bytes = limits.max_bytes;
     let declared = request
@@ -108,7 +125,7 @@ pub(crate) async fn peek(limits: BodyLimits, request: Request) -> Result<Request
     {
         *label = label_from_body(&bytes);
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok(Peeked::Read(parts, bytes))
 }
 
 fn too_slow(timeout: Duration) -> Response {

@@ -13,6 +13,7 @@
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
 mod gate;
+mod in_place;
 pub(crate) mod log;
 pub mod security;
 pub(crate) mod shutdown;
@@ -83,6 +84,9 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// Time to send a request body (408 after it).
     pub body_timeout: Duration,
+    /// Answer plain stateless tool calls without rmcp's per-request service
+    /// ([`in_place`]); off only to compare the two ways.
+    pub in_place: bool,
 }
 
 impl Default for HttpOptions {
@@ -98,6 +102,7 @@ impl Default for HttpOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            in_place: true,
         }
     }
 }
@@ -253,6 +258,9 @@ pub(crate) fn app(
     rmcp_token: CancellationToken,
     drain: Drain,
 ) -> Router {
+    let allowed_hosts = security::allowed_hosts(options.listen, &options.allowed_hosts);
+    let in_place = (options.in_place && !options.sessions)
+        .then(|| in_place::InPlace::new(server.clone(), &allowed_hosts));
     let gate = Gate {
         rmcp: StreamableHttpService::new(
             move || Ok(server.clone()),
@@ -265,6 +273,7 @@ pub(crate) fn app(
             max_bytes: options.max_body_bytes,
             timeout: options.body_timeout,
         },
+        in_place,
     };
     Router::new()
         .route("/healthz", get(healthz).with_state(drain))
