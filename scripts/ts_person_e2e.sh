@@ -9,7 +9,7 @@
 #     @modelcontextprotocol/inspector 2.12.0.
 #  2. Runs scripts/ts-client/person_e2e.mjs (TS SDK Client over stdio and over Streamable HTTP
 #     with --sessions; URL + form elicitation, consent page, progress, elicitation/complete,
-#     confirmed delete).
+#     confirmed delete; then plain tool calls over stateless Streamable HTTP).
 #  3. Runs the MCP Inspector CLI against the stdio sandbox: `tools/list --strict` (tool-schema
 #     portability report; exit 6 = unportable) and a tools/call of
 #     credential-requests_wait-for-authorization on the seeded pending request (expects

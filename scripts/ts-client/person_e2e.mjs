@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // End-to-end check of the "person in the loop" features with an independent client: the
 // official TypeScript MCP SDK (@modelcontextprotocol/sdk, version pinned in package.json here),
-// against the server's built-in sandbox, over stdio and over Streamable HTTP with sessions.
+// against the server's built-in sandbox, over stdio and over Streamable HTTP with sessions, and
+// plain tool calls over stateless Streamable HTTP (the default HTTP mode).
 //
 // Usage: node scripts/ts-client/person_e2e.mjs /path/to/make-credentials-mcp
 // (scripts/ts_person_e2e.sh installs the pinned packages into a temp dir, points NODE_PATH at
@@ -190,9 +191,9 @@ function serverEnv() {
   return env;
 }
 
-async function startHttp(binary, logFd) {
+async function startHttp(binary, logFd, sessions = true) {
   const port = await freePort();
-  const args = ["--sandbox", "http", "--listen", `127.0.0.1:${port}`, "--sessions"];
+  const args = ["--sandbox", "http", "--listen", `127.0.0.1:${port}`, ...(sessions ? ["--sessions"] : [])];
   const proc = spawn(binary, args, { stdio: ["ignore", logFd, logFd], env: serverEnv() });
   let exited = null;
   proc.on("exit", (code, signal) => {
@@ -329,6 +330,42 @@ async function safeDelete(combo, client, person) {
   check(c, "connection gone afterwards", gone.isError === true, textOf(gone));
 }
 
+// Stateless HTTP (the default mode): plain tool calls, which the server answers without
+// rmcp's per-request service (src/transport/http/in_place.rs). The SDK validates every
+// structuredContent against the output schema from tools/list.
+async function plainCalls(combo, client) {
+  const c = `${combo}/plain calls`;
+  const got = await call(client, "connections_get", { connectionId: SLACK_CONNECTION });
+  check(c, "connections_get: the seeded Slack connection",
+    !got.isError && got.structuredContent?.connection?.id === SLACK_CONNECTION,
+    got.isError ? textOf(got) : got.structuredContent?.connection?.name);
+  const text = got.content?.[0]?.text ?? "";
+  check(c, "the text copy is the same JSON", deepEqual(JSON.parse(text), got.structuredContent), text.slice(0, 80));
+  const listed = await call(client, "connections_list", { teamId: TEAM });
+  check(c, "connections_list lists the seeded connections",
+    !listed.isError && Array.isArray(listed.structuredContent?.connections)
+      && listed.structuredContent.connections.length > 0,
+    listed.isError ? textOf(listed) : `${listed.structuredContent?.connections?.length} connections`);
+  const missing = await call(client, "keys_get", { keyId: 999999 });
+  check(c, "a missing key is an isError result", missing.isError === true, textOf(missing).slice(0, 80));
+  const invalid = await call(client, "connections_list", { teamId: "x" });
+  check(c, "an invalid argument is an isError result", invalid.isError === true, textOf(invalid).slice(0, 80));
+  let unknown = null;
+  try {
+    await call(client, "no_such_tool", {});
+  } catch (err) {
+    unknown = err;
+  }
+  check(c, "an unknown tool is a JSON-RPC error -32602", unknown?.code === -32602, String(unknown?.message ?? unknown));
+}
+
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]));
+}
+
 async function runCombo(binary, transportName, logdir) {
   const combo = transportName;
   const logPath = path.join(logdir, `${transportName}.log`);
@@ -355,7 +392,7 @@ async function runCombo(binary, transportName, logdir) {
         stderr: logFd,
       });
     } else {
-      const started = await startHttp(binary, logFd);
+      const started = await startHttp(binary, logFd, transportName === "http");
       proc = started.proc;
       transport = new StreamableHTTPClientTransport(new URL(started.url));
     }
@@ -381,6 +418,11 @@ async function runCombo(binary, transportName, logdir) {
       check(combo, "tools/list has the tools under test",
         ["credential-requests_create-by-credentials", "credential-requests_wait-for-authorization",
           "connections_delete", "connections_get"].every((n) => names.includes(n)), `${names.length} tools`);
+      if (transportName === "stateless") {
+        check(combo, "no Mcp-Session-Id", transport.sessionId === undefined, transport.sessionId);
+        await plainCalls(combo, client);
+        return;
+      }
       await newCredentials(combo, client, person);
       await safeDelete(combo, client, person);
     })(), COMBO_LIMIT_MS, combo);
@@ -415,7 +457,7 @@ async function main() {
   const logdir = fs.mkdtempSync(path.join(os.tmpdir(), "ts-person-e2e-"));
   const started = Date.now();
   console.log(`INFO node ${process.version}, @modelcontextprotocol/sdk ${sdkVersion()}, client protocol ${LATEST_PROTOCOL_VERSION}`);
-  for (const t of ["stdio", "http"]) await runCombo(bin, t, logdir);
+  for (const t of ["stdio", "http", "stateless"]) await runCombo(bin, t, logdir);
   console.log(`(server logs in ${logdir}; ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
