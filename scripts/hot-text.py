@@ -11,9 +11,11 @@ code a session runs fits in under 2 MiB.
 How: the release binary (its symbol table is kept: `strip = "debuginfo"`) runs under
 valgrind's callgrind against the canned Make double of scripts/bench.py: a stdio session
 (initialize, tools/list, tool calls one at a time and 16 in flight) and an HTTP one in each
-protocol era. Every function of
-the binary that ran is listed, by its own instruction count. Rebuild afterwards
-(`cargo build --release`) and check the figure with scripts/bench.py.
+protocol era. Every function of the binary that ran is listed in parts: first those that ran
+after the first tool call, by their own instruction count from then on (those both transports
+ran, then those only stdio ran, then those only HTTP ran); then those that only start-up ran. After the first call the server unmaps its code (src/startup_pages.rs),
+and only what runs from then on comes back, so that part must be packed on its own. Rebuild
+afterwards (`cargo build --release`) and check the figure with scripts/bench.py.
 
 Re-run it when the bench shows the resident size creeping up: names that changed since the
 list was made are ignored by the linker, so a stale list costs memory, never correctness.
@@ -43,6 +45,13 @@ def tool_call(i, name, arguments):
     return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
 
 
+def start_up_done(p, out):
+    """Writes what ran so far (start-up and the first call) to `out`.start-up, and counts
+    from zero again: the profile written at exit is what runs after start-up."""
+    subprocess.run(["callgrind_control", f"--dump={os.path.basename(out)}.start-up", str(p.pid)],
+                   check=True, capture_output=True)
+
+
 def stdio_session(bin_, out, port, calls):
     p = traced(bin_, out, port)
     bench.rpc(p, bench.INIT)
@@ -50,6 +59,8 @@ def stdio_session(bin_, out, port, calls):
     bench.rpc(p, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     for i in range(calls):
         bench.rpc(p, tool_call(10 + i, *CALLS[i % len(CALLS)]))
+        if i == 0:
+            start_up_done(p, out)
     for i in range(0, calls, 16):  # and 16 in flight, as scripts/bench.py also runs them
         for j in range(16):
             bench.send(p, bench.call(10_000 + i + j))
@@ -75,7 +86,7 @@ def http_session(bin_, out, port, calls):
     for version in ("2025-11-25", "2026-07-28"):
         headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                    "MCP-Protocol-Version": version}
-        modern = version > "2025"
+        modern = version >= "2026"
         meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": version,
                           "io.modelcontextprotocol/clientCapabilities": {}}} if modern else {}
 
@@ -89,6 +100,8 @@ def http_session(bin_, out, port, calls):
         for i in range(calls):
             name, arguments = CALLS[i % len(CALLS)]
             post(tool_call(i, name, arguments), name)
+            if i == 0 and not modern:
+                start_up_done(p, out)
         post({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     p.terminate()
     p.wait()
@@ -122,16 +135,28 @@ def main():
     if not subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout:
         sys.exit("hot-text: the binary has no symbol table (strip = \"debuginfo\" keeps it)")
     port = bench.start_double()
-    cost = collections.Counter()
+    steady, start_up = {}, collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
         for session in (stdio_session, http_session):
             out = os.path.join(tmp, session.__name__)
             session(binary, out, port, a.calls)
-            cost.update(own_cost(out, binary))
-    names = [n for n, _ in cost.most_common() if n.startswith(("_ZN", "_R"))]
+            dumps = [f for f in os.listdir(tmp) if f.startswith(session.__name__ + ".")]
+            if len(dumps) != 1:
+                sys.exit(f"hot-text: expected one start-up dump of {session.__name__}, found {dumps}")
+            start_up.update(own_cost(os.path.join(tmp, dumps[0]), binary))
+            steady[session] = own_cost(out, binary)
+    ours = lambda counter: [n for n, _ in counter.most_common() if n.startswith(("_ZN", "_R"))]
+    # What both transports run comes first, then what only stdio runs, then only HTTP: a
+    # process serves one transport, so the other's code stays out of its pages.
+    stdio, http_ = steady[stdio_session], steady[http_session]
+    both = collections.Counter({n: stdio[n] + http_[n] for n in stdio.keys() & http_.keys()})
+    names = ours(both) + [n for n in ours(stdio) if n not in http_] + [n for n in ours(http_) if n not in stdio]
+    after_start_up = len(names)
+    names += [n for n in ours(start_up) if n not in stdio and n not in http_]
     with open(OUT, "w") as f:
         f.write("".join(n + "\n" for n in names))
-    print(f"hot-text: {len(names)} functions -> {os.path.relpath(OUT)}; rebuild to apply")
+    print(f"hot-text: {len(names)} functions ({after_start_up} after start-up) -> "
+          f"{os.path.relpath(OUT)}; rebuild to apply")
 
 
 if __name__ == "__main__":

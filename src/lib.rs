@@ -16,5 +16,6 @@ pub mod sandbox;
 mod selection;
 pub mod server;
 pub mod startup;
+mod startup_pages;
 pub mod tools;
 pub mod transport;

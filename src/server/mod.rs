@@ -184,6 +184,8 @@ impl ServerHandler for MakeServer {
         };
         // The name is the client's text: quoted, so it cannot start a forged log line.
         tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+        // Start-up is over once a call has been answered: give its pages back.
+        crate::startup_pages::release_once();
         outcome
     }
 
