@@ -30,12 +30,11 @@ fn compile_golden_schemas() {
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
         let name = file.file_stem().unwrap().to_string_lossy();
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?})),",
-            file.display().to_string()
-        )
-        .unwrap();
+        // The text itself, not `include_str!(absolute path)`: a path in the code would make
+        // the build depend on where the checkout is, down to the symbol names that
+        // link/hot-text.txt lists (ThinLTO's `.llvm.<hash>` suffixes hash the module).
+        let text = std::fs::read_to_string(file).unwrap();
+        writeln!(out, "    ({name:?}, {text:?}),").unwrap();
     }
     out.push_str("];\n");
     let target = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("golden_tools.rs");

@@ -115,6 +115,36 @@ fn cases() -> Vec<Case> {
             json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}),
         ),
         case("an unknown version", "2099-01-01", keys()),
+        case(
+            "a stray result member",
+            "2025-11-25",
+            json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call",
+                "params": {"name": "keys_list", "arguments": {"teamId": 1}}, "result": null}),
+        ),
+        case(
+            "JSON-RPC 1.0",
+            "2025-11-25",
+            json!({"jsonrpc": "1.0", "id": 11, "method": "tools/call",
+                "params": {"name": "keys_list", "arguments": {"teamId": 1}}}),
+        ),
+        case(
+            "an unknown member",
+            "2025-11-25",
+            json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call", "extra": [1],
+                "params": {"name": "keys_list", "arguments": {"teamId": 1}, "more": true}}),
+        ),
+        case(
+            "an empty _meta",
+            "2025-11-25",
+            json!({"jsonrpc": "2.0", "id": 13, "method": "tools/call",
+                "params": {"name": "keys_list", "arguments": {"teamId": 1}, "_meta": {}}}),
+        ),
+        case(
+            "a null id",
+            "2025-11-25",
+            json!({"jsonrpc": "2.0", "id": null, "method": "tools/call",
+                "params": {"name": "keys_list", "arguments": {"teamId": 1}}}),
+        ),
         case("a batch", "2025-11-25", json!([keys()])),
     ];
     let with = |name, headers: Vec<(&'static str, Option<&'static str>)>| Case {

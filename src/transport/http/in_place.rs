@@ -27,9 +27,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use rmcp::model::{
-    ClientCapabilities, ClientJsonRpcMessage, ClientRequest, GetExtensions, GetMeta,
-    Implementation, InitializeRequestParams, JsonRpcMessage, JsonRpcRequest, ProtocolVersion,
-    ServerJsonRpcMessage,
+    CallToolRequest, ClientCapabilities, ClientRequest, GetExtensions, GetMeta, Implementation,
+    InitializeRequestParams, JsonRpcMessage, JsonRpcRequest, ProtocolVersion, ServerJsonRpcMessage,
 };
 use rmcp::service::{Peer, RequestContext, serve_directly};
 use rmcp::{RoleServer, Service};
@@ -83,12 +82,12 @@ impl InPlace {
             return None;
         }
         let peer = self.peer_for(parts.headers.get("mcp-protocol-version")?)?;
-        let ClientJsonRpcMessage::Request(request) = serde_json::from_slice(body).ok()? else {
-            return None;
-        };
-        let plain = matches!(request.request, ClientRequest::CallToolRequest(_))
-            && request.request.get_meta().is_empty();
-        plain.then_some(PlainCall { peer, request })
+        let request = tool_call(body)?;
+        request
+            .request
+            .get_meta()
+            .is_empty()
+            .then_some(PlainCall { peer, request })
     }
 
     /// Runs the call through rmcp's dispatch and writes its JSON-RPC answer, as rmcp's
@@ -169,6 +168,52 @@ impl InPlace {
             .iter()
             .find(|(v, _)| v.as_str() == version)
             .map(|(_, peer)| peer.clone())
+    }
+}
+
+/// `body` as a `tools/call` request, parsed as rmcp parses it, minus the trial of every
+/// other request type (rmcp's `ClientRequest` tries them in turn, building an error for
+/// each). Like rmcp, a message that also has a `result` or `error` member is refused.
+fn tool_call(body: &[u8]) -> Option<JsonRpcRequest<ClientRequest>> {
+    let JsonRpcRequest {
+        jsonrpc,
+        id,
+        request,
+    } = serde_json::from_slice::<JsonRpcRequest<CallToolRequest>>(body).ok()?;
+    if serde_json::from_slice::<ReplyMembers>(body).ok()?.0 {
+        return None;
+    }
+    Some(JsonRpcRequest {
+        jsonrpc,
+        id,
+        request: ClientRequest::CallToolRequest(request),
+    })
+}
+
+/// Whether a JSON object has a `result` or an `error` member (with any value, `null` too).
+struct ReplyMembers(bool);
+
+impl<'de> serde::Deserialize<'de> for ReplyMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = ReplyMembers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    found |= key == "result" || key == "error";
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(ReplyMembers(found))
+            }
+        }
+        deserializer.deserialize_map(Keys)
     }
 }
 
@@ -350,6 +395,12 @@ mod tests {
             json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
             json!([plain.clone()]),
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call"}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "keys_list"}, "result": null}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "keys_list"}, "error": {}}),
+            json!({"jsonrpc": "1.0", "id": 1, "method": "tools/call",
+                "params": {"name": "keys_list"}}),
         ];
         for body in &bodies {
             assert!(!takes(&in_place, &parts(&[]), body), "{body}");
