@@ -7,9 +7,9 @@
 //! with 16 calls in flight (scripts/bench.py's Make double), about half of the binary's
 //! resident pages, 1.8 of 3.1 MiB, were not touched again once calls flowed.
 //!
-//! After the first tool call, [`release_once`] unmaps the binary's read-only segments (its
-//! code and constants): clean pages of the executable file that nothing ever writes, so
-//! nothing is lost. What runs afterwards is mapped again on first use, with a minor fault
+//! When a serving process (stdio or HTTP, see `startup::start`) has answered its first tool
+//! call, [`release_once`] unmaps the binary's read-only segments (its code and constants):
+//! clean pages of the executable file that nothing ever writes, so nothing is lost. What runs afterwards is mapped again on first use, with a minor fault
 //! (about a hundred of them, once). The released pages stay in the page cache as unmapped
 //! file data, which the kernel reclaims first and at no cost when memory is short.
 //!

@@ -21,7 +21,7 @@ use make_credentials_mcp::sandbox::seed::{
     BASICAUTH_KEY_ID, DEFAULT_TEAM, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID,
     PENDING_CREDENTIAL_ID, PENDING_REQUEST_ID, SLACK_CONNECTION_ID,
 };
-use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_url};
+use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_port};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::in_process;
 use rmcp::model::CallToolRequestParams;
@@ -201,11 +201,11 @@ fn acts(method: &str, path: &str) -> bool {
 
 async fn run_cell(tool: &'static str, args: Value, column: Column) -> Cell {
     let sandbox = Sandbox::start().await.expect("sandbox");
-    let base = if column.name == "refused" {
-        closed_loopback_url().unwrap()
-    } else {
-        sandbox.api_base_url()
-    };
+    // Held until the cell ends, so no other cell's sandbox can take the port meanwhile.
+    let closed = (column.name == "refused").then(|| closed_loopback_port().unwrap());
+    let base = closed
+        .as_ref()
+        .map_or_else(|| sandbox.api_base_url(), |c| c.url().to_owned());
     let settings = ClientSettings {
         base_url: Some(parse_api_url(&base).unwrap()),
         api_key: ApiKey::new(sandbox.api_key()),

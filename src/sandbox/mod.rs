@@ -58,9 +58,9 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use faults::{ClosedPort, Fault, closed_loopback_port};
 use faults::{ConnKill, FaultListener, FaultState, Faults, RedirectSink};
 pub(crate) use faults::{DEFAULT_TIMEOUT_HOLD, FaultPlan, RedirectHits, RequestsSeen};
-pub use faults::{Fault, closed_loopback_url};
 pub(crate) use key_scopes::KeyScopes;
 use state::Store;
 

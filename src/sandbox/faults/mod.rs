@@ -29,7 +29,7 @@
 //! # Refused connections
 //!
 //! A running server cannot refuse its own connections. Tests simulate Make being down by
-//! pointing the client at a loopback port nothing listens on: [`closed_loopback_url`].
+//! pointing the client at a loopback port nothing listens on: [`closed_loopback_port`].
 
 mod bodies;
 mod conn;
@@ -126,14 +126,31 @@ impl Fault {
     }
 }
 
-/// `http://127.0.0.1:<port>/api/v2` for a loopback port nothing listens on, so a client
-/// pointed there sees its connection refused (what a client sees when Make is unreachable).
+/// A loopback port nothing listens on, so a client pointed at [`ClosedPort::url`] sees its
+/// connection refused (what a client sees when Make is unreachable).
 ///
-/// The port is taken from the OS and released at once; another process could take it in
-/// between, which on a test machine is vanishingly rare.
-pub fn closed_loopback_url() -> std::io::Result<String> {
-    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
-    let port = listener.local_addr()?.port();
-    drop(listener);
-    Ok(format!("http://127.0.0.1:{port}/api/v2"))
+/// The port stays bound, without listening, for as long as the value lives: nothing else
+/// can take it in the meantime. (Releasing it at once let the next sandbox a test started
+/// get the same port, and the "refused" client then reached that sandbox.)
+pub struct ClosedPort {
+    _bound: tokio::net::TcpSocket,
+    url: String,
+}
+
+impl ClosedPort {
+    /// `http://127.0.0.1:<port>/api/v2`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Binds a loopback port without listening on it; see [`ClosedPort`].
+pub fn closed_loopback_port() -> std::io::Result<ClosedPort> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, 0).into())?;
+    let port = socket.local_addr()?.port();
+    Ok(ClosedPort {
+        _bound: socket,
+        url: format!("http://127.0.0.1:{port}/api/v2"),
+    })
 }

@@ -335,8 +335,17 @@ async fn plan_latency_and_the_delay_fault_slow_requests_down() {
 
 #[tokio::test]
 async fn a_closed_loopback_port_refuses_connections() {
-    let url = super::closed_loopback_url().unwrap();
+    let closed = super::closed_loopback_port().unwrap();
+    let url = closed.url();
     assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/api/v2"));
-    let err = reqwest::get(format!("{url}/users/me")).await.unwrap_err();
+    let client = crate::make::client_builder().build().unwrap();
+    let err = client
+        .get(format!("{url}/users/me"))
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.is_connect(), "{err:?}");
+    // Held: nobody else can listen on it meanwhile.
+    let port = url["http://127.0.0.1:".len()..].split('/').next().unwrap();
+    assert!(std::net::TcpListener::bind(format!("127.0.0.1:{port}")).is_err());
 }

@@ -54,16 +54,19 @@ impl Gate {
             Ok(peeked) => peeked,
             Err(refused) => return refused,
         };
-        if let (Some(in_place), Peeked::Read(parts, body)) = (&self.in_place, &peeked)
-            && let Some(call) = in_place.plain_call(parts, body)
-        {
-            let Peeked::Read(parts, _) = peeked else {
-                unreachable!("matched above")
-            };
-            return shutdown::tracked(in_place.answer(parts, call).await, call_token);
-        }
-        let response = self.rmcp.handle(peeked.into_request()).await.map(Body::new);
+        let response = match (&self.in_place, peeked) {
+            (Some(in_place), Peeked::Read(parts, body)) => match in_place.plain_call(&parts, &body)
+            {
+                Some(call) => in_place.answer(parts, call).await,
+                None => self.to_rmcp(Peeked::Read(parts, body)).await,
+            },
+            (_, peeked) => self.to_rmcp(peeked).await,
+        };
         shutdown::tracked(response, call_token)
+    }
+
+    async fn to_rmcp(&self, peeked: Peeked) -> Response {
+        self.rmcp.handle(peeked.into_request()).await.map(Body::new)
     }
 }
 

@@ -19,8 +19,8 @@
 //! The peer in the context carries what rmcp gives a stateless request: the protocol
 //! version from the header and no client capabilities (so no elicitation). Its transport
 //! is closed: anything a tool tried to send the client fails at once, as it cannot reach a
-//! stateless client anyway. `MAKE_MCP_NO_IN_PLACE=true` turns the shortcut off; the tests
-//! compare both ways answer for answer.
+//! stateless client anyway. `http --no-in-place` (`MAKE_MCP_NO_IN_PLACE=true`) turns the
+//! shortcut off; tests/http_in_place.rs compares both ways answer for answer.
 
 use axum::body::{Body, Bytes};
 use axum::http::request::Parts;
@@ -153,7 +153,9 @@ impl InPlace {
             return false;
         };
         let name = match host.rsplit_once(':') {
-            Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((name, port))
+                if port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok() =>
+            {
                 name
             }
             Some(_) => return false,
@@ -337,7 +339,7 @@ mod tests {
             let parts = parts(&[("mcp-protocol-version", Some(version))]);
             assert!(takes(&in_place, &parts, &call(None)), "{version}");
         }
-        for host in ["localhost", "LOCALHOST:80", "127.0.0.1"] {
+        for host in ["localhost", "LOCALHOST:80", "127.0.0.1", "localhost:65535"] {
             assert!(takes(
                 &in_place,
                 &parts(&[("host", Some(host))]),
@@ -375,6 +377,9 @@ mod tests {
             &[("host", Some("evil.example"))],
             &[("host", Some("[::1]:3901"))],
             &[("host", Some("localhost:x"))],
+            &[("host", Some("localhost:65536"))],
+            &[("host", Some("localhost:+1"))],
+            &[("host", Some("localhost:"))],
             &[("host", None)],
             &[("content-type", Some("text/plain"))],
             &[("content-type", None)],

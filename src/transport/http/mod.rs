@@ -7,8 +7,9 @@
 //!
 //! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
 //! request is logged ([`log`]); `/mcp` then passes [`gate`]: drain/503 → bearer auth → body
-//! peek (size cap, read deadline) → rmcp (`Host`/`Origin` checks, protocol). See
-//! [`security`] for the rules.
+//! peek (size cap, read deadline) → rmcp (`Host`/`Origin` checks, protocol), or, for a plain
+//! stateless tool call, rmcp's dispatch run in place ([`in_place`]). See [`security`] for
+//! the rules.
 
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
