@@ -51,6 +51,7 @@ struct Inner {
     cut: CancellationToken,
     /// Cancelled once the first tool call has been answered (see [`MakeServer::first_answer`]).
     answered: CancellationToken,
+    /// Guards `answered.cancel()`, which takes a lock: every later call pays one atomic load.
     answered_once: std::sync::Once,
 }
 

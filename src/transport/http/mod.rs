@@ -259,14 +259,15 @@ pub(crate) fn app(
     rmcp_token: CancellationToken,
     drain: Drain,
 ) -> Router {
-    let allowed_hosts = security::allowed_hosts(options.listen, &options.allowed_hosts);
+    let config = rmcp_config(options, rmcp_token);
+    // The same allowed hosts rmcp checks: the shortcut never takes a Host rmcp would refuse.
     let in_place = (options.in_place && !options.sessions)
-        .then(|| in_place::InPlace::new(server.clone(), &allowed_hosts));
+        .then(|| in_place::InPlace::new(server.clone(), &config.allowed_hosts));
     let gate = Gate {
         rmcp: StreamableHttpService::new(
             move || Ok(server.clone()),
             Arc::new(LocalSessionManager::default()),
-            rmcp_config(options, rmcp_token),
+            config,
         ),
         drain: drain.clone(),
         token: options.auth_token.clone(),
