@@ -45,7 +45,7 @@
 //!   those headers (curl, reqwest, scripts) pass.
 //!
 //! Every response of these routes carries a Content-Security-Policy,
-//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
+//! `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`
 //! and `Cache-Control: no-store`.
 
 mod key_form;

@@ -8,10 +8,13 @@
 //! - **Host** must name this sandbox: `127.0.0.1`, `localhost` or `[::1]`, with the
 //!   sandbox's port or none. Anything else is 403 (DNS rebinding).
 //! - **State-changing requests** (anything but GET, HEAD, OPTIONS, TRACE) from a browser
-//!   must come from the sandbox's own pages: a present `Origin` that is not a loopback
-//!   origin on the sandbox's port is 403, and so is `Sec-Fetch-Site` other than
-//!   `same-origin` or `none`. Requests without these headers (curl, reqwest, the tests, the
-//!   Make client) pass: they are not a browser acting for a foreign page.
+//!   must come from the sandbox's own pages: `Sec-Fetch-Site` other than `same-origin` or
+//!   `none` is 403, and so is a present `Origin` that is not a loopback origin on the
+//!   sandbox's port. `Origin: null` passes only beside `Sec-Fetch-Site: same-origin`: a
+//!   browser sends `null` for its own page's post whenever a referrer policy hides the
+//!   origin (Fetch, "serializing a request origin"), and `Sec-Fetch-Site` is set by the
+//!   browser alone, so no page can forge it. Requests without these headers (curl, reqwest,
+//!   the tests, the Make client) pass: they are not a browser acting for a foreign page.
 //!
 //! A GET of the page may come from anywhere: the person opens it from a chat or a link.
 //! [`page_headers`] then forbids framing, scripts, foreign form targets and referrers.
@@ -58,22 +61,23 @@ pub(super) async fn require_loopback(
 
 /// Why a state-changing request looks like a foreign page's, if it does.
 fn cross_site(headers: &HeaderMap, port: u16) -> Option<String> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let text = origin.to_str().unwrap_or("(not text)");
-        if !origin_is_sandbox(text, port) {
-            return Some(format!(
-                "a request from the page at Origin '{text}' was refused"
-            ));
-        }
+    let site = headers
+        .get("sec-fetch-site")
+        .map(|s| s.to_str().unwrap_or("(not text)"));
+    if let Some(site) = site
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Some(format!("a {site} request (Sec-Fetch-Site) was refused"));
     }
-    let site = headers.get("sec-fetch-site")?;
-    match site.to_str() {
-        Ok("same-origin" | "none") => None,
-        other => Some(format!(
-            "a {} request (Sec-Fetch-Site) was refused",
-            other.unwrap_or("cross-site")
-        )),
+    let origin = headers.get(header::ORIGIN)?;
+    let text = origin.to_str().unwrap_or("(not text)");
+    let own_page_hiding_its_origin = text == "null" && site == Some("same-origin");
+    if origin_is_sandbox(text, port) || own_page_hiding_its_origin {
+        return None;
     }
+    Some(format!(
+        "a request from the page at Origin '{text}' was refused"
+    ))
 }
 
 /// `127.0.0.1`, `localhost` or `[::1]` (case-insensitive), with `:port` or no port.
@@ -136,7 +140,8 @@ pub(super) async fn page_headers(mut resp: Response) -> Response {
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Referrers never leave the sandbox, yet its own form posts keep their Origin.
+        (header::REFERRER_POLICY, "same-origin"),
         // The page shows the state of a request; a stale copy would mislead.
         (header::CACHE_CONTROL, "no-store"),
     ] {

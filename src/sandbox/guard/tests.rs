@@ -85,6 +85,33 @@ fn fetch_metadata() {
     assert!(cross_site(&with("origin", "null"), 3902).is_some());
 }
 
+/// What Chromium and Firefox send when the page's own form posts under a referrer policy
+/// that hides the origin, and what a foreign page's post looks like under the same policy.
+#[test]
+fn a_null_origin_passes_only_from_the_same_origin() {
+    let headers = |pairs: &[(&'static str, &'static str)]| {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_static(value));
+        }
+        h
+    };
+    let own = headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]);
+    assert_eq!(cross_site(&own, 3902), None);
+    for foreign in [
+        headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]),
+        headers(&[("origin", "null"), ("sec-fetch-site", "same-site")]),
+        headers(&[("origin", "null"), ("sec-fetch-site", "none")]),
+        headers(&[("origin", "null")]),
+        headers(&[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ]),
+    ] {
+        assert!(cross_site(&foreign, 3902).is_some(), "{foreign:?}");
+    }
+}
+
 struct Browser {
     sb: Sandbox,
     http: reqwest::Client,
@@ -219,6 +246,15 @@ async fn the_pages_own_posts_and_plain_clients_pass() {
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(b.state(), CredState::Authorized);
+    let b = Browser::new().await;
+    let hidden_origin = b
+        .authorize(&[
+            ("Origin", "null".into()),
+            ("Sec-Fetch-Site", "same-origin".into()),
+        ])
+        .await;
+    assert_eq!(hidden_origin.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.state(), CredState::Authorized);
     // A link opened from a chat is a cross-site GET: the page still shows.
     let page = b.page("Sec-Fetch-Site", "cross-site").await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -238,7 +274,7 @@ async fn html_pages_carry_the_browser_protections() {
         assert_eq!(h["content-security-policy"], CONTENT_SECURITY_POLICY);
         assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["referrer-policy"], "same-origin");
         assert_eq!(h["cache-control"], "no-store");
     }
     // The policy allows what the page uses: its inline <style> and forms posting to itself.
