@@ -6,59 +6,6 @@ mod common;
 use common::{Harness, err};
 use serde_json::{Value, json};
 
-/// Each tool with a valid set of arguments; every case below breaks one of them.
-fn valid_calls() -> Vec<(&'static str, Value)> {
-    vec![
-        ("connections_list", json!({"teamId": 1})),
-        ("connections_get", json!({"connectionId": 1})),
-        (
-            "connections_get-editable-data-schema",
-            json!({"connectionId": 1}),
-        ),
-        (
-            "connections_create",
-            json!({"teamId": 1, "name": "a", "accountName": "slack"}),
-        ),
-        (
-            "connections_update",
-            json!({"connectionId": 1, "name": "a"}),
-        ),
-        ("connections_verify", json!({"connectionId": 1})),
-        ("connections_delete", json!({"connectionId": 1})),
-        ("keys_list", json!({"teamId": 1})),
-        ("keys_get", json!({"keyId": 1})),
-        (
-            "keys_create",
-            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": {"authUser": "u"}}),
-        ),
-        ("keys_update", json!({"keyId": 1, "name": "a"})),
-        ("keys_delete", json!({"keyId": 1})),
-        ("credential-requests_list", json!({"teamId": 1})),
-        ("credential-requests_get", json!({"requestId": "abc"})),
-        ("credential-requests_delete", json!({"requestId": "abc"})),
-        (
-            "credential-requests_credential-decline",
-            json!({"credentialId": "abc"}),
-        ),
-        (
-            "credential-requests_credential-delete",
-            json!({"credentialId": "abc"}),
-        ),
-        (
-            "credential-requests_create",
-            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": ["*"]}]}),
-        ),
-        (
-            "credential-requests_create-by-credentials",
-            json!({"teamId": 1, "keys": [{"type": "apikeyauth"}]}),
-        ),
-        (
-            "credential-requests_extend-connection",
-            json!({"connectionId": 1, "scopes": ["a"]}),
-        ),
-    ]
-}
-
 fn numeric_id_field(args: &Value) -> Option<&'static str> {
     ["connectionId", "keyId", "teamId"]
         .into_iter()
@@ -95,7 +42,7 @@ async fn bad_numeric_ids_are_refused_by_every_tool() {
         (json!("12"), "not a string"),
         (json!(true), "positive integer"),
     ];
-    for (tool, args) in valid_calls() {
+    for (tool, args) in common::valid_calls() {
         let Some(field) = numeric_id_field(&args) else {
             continue;
         };
@@ -120,7 +67,7 @@ async fn bad_string_ids_are_refused_by_every_tool() {
         json!(42),
         json!("x".repeat(129)),
     ];
-    for (tool, args) in valid_calls() {
+    for (tool, args) in common::valid_calls() {
         let Some(field) = string_id_field(&args) else {
             continue;
         };
@@ -157,7 +104,7 @@ async fn missing_required_inputs_are_named() {
             &["connectionId", "scopes"],
         ),
     ];
-    let calls = valid_calls();
+    let calls = common::valid_calls();
     for (tool, fields) in required {
         let args = &calls.iter().find(|(t, _)| t == tool).unwrap().1;
         for field in *fields {

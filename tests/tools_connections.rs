@@ -159,29 +159,25 @@ async fn create_puts_team_in_query_and_swaps_names_and_sends_scopes() {
 #[tokio::test]
 async fn create_rejects_reserved_data_keys_and_blank_names() {
     let h = Harness::new().await;
-    let text = err(&h
-        .call(
-            "connections_create",
-            json!({"name": "x", "accountName": "slack", "teamId": 1, "data": {"accountType": "y"}}),
-        )
-        .await);
-    assert!(text.contains("data.accountType"), "{text}");
-    let text = err(&h
-        .call(
-            "connections_create",
-            json!({"name": " ", "accountName": "slack", "teamId": 1}),
-        )
-        .await);
-    assert!(text.contains("`name`") && text.contains("empty"), "{text}");
     let long = "x".repeat(129);
-    let text = err(&h
-        .call(
-            "connections_create",
-            json!({"name": long, "accountName": "slack", "teamId": 1}),
-        )
-        .await);
-    assert!(text.contains("at most 128"), "{text}");
-    assert!(h.seen().await.is_empty());
+    h.assert_refused(
+        "connections_create",
+        &[
+            (
+                json!({"name": "x", "accountName": "slack", "teamId": 1, "data": {"accountType": "y"}}),
+                &["data.accountType"],
+            ),
+            (
+                json!({"name": " ", "accountName": "slack", "teamId": 1}),
+                &["`name`", "empty"],
+            ),
+            (
+                json!({"name": long, "accountName": "slack", "teamId": 1}),
+                &["at most 128"],
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -204,36 +200,47 @@ async fn create_shows_makes_400_with_code_and_hint() {
     assert!(text.contains("Hint:"), "{text}");
 }
 
+/// Make answers connection 5's editable schema with `parameters`, a rename, and `set-data`
+/// with `set_data_status` and `set_data_body`.
+async fn update_answers(
+    h: &Harness,
+    parameters: serde_json::Value,
+    set_data_status: u16,
+    set_data_body: serde_json::Value,
+) {
+    h.respond_to_each(&[
+        (
+            "GET",
+            "/connections/5/editable-data-schema",
+            200,
+            json!({ "editableParameters": parameters }),
+        ),
+        (
+            "PATCH",
+            "/connections/5",
+            200,
+            json!({"connection": {"id": 5, "name": "New"}}),
+        ),
+        (
+            "POST",
+            "/connections/5/set-data",
+            set_data_status,
+            set_data_body,
+        ),
+    ])
+    .await;
+}
+
 #[tokio::test]
 async fn update_renames_then_sets_data_after_checking_the_editable_schema() {
     let h = Harness::new().await;
-    h.respond_to(
-        "GET",
-        "/connections/5/editable-data-schema",
-        200,
-        json!({"editableParameters": ["apiKey", "url"]}),
-    )
-    .await;
-    h.respond_to(
-        "PATCH",
-        "/connections/5",
-        200,
-        json!({"connection": {"id": 5, "name": "New"}}),
-    )
-    .await;
-    h.respond_to(
-        "POST",
-        "/connections/5/set-data",
-        200,
-        json!({"changed": true}),
-    )
-    .await;
-    let out = ok(&h
-        .call(
+    update_answers(&h, json!(["apiKey", "url"]), 200, json!({"changed": true})).await;
+    let out = h
+        .call_ok(
             "connections_update",
             json!({"connectionId": 5, "name": "New", "data": {"apiKey": "k", "url": "u"}}),
         )
-        .await);
+        .await;
     assert_eq!(out["renamed"], true);
     assert_eq!(out["dataUpdated"], true);
     assert_eq!(out["connection"]["name"], "New");
@@ -267,23 +274,18 @@ async fn update_with_name_only_sends_only_the_patch() {
     let h = Harness::new().await;
     h.respond(200, json!({"connection": {"id": 5, "name": "New"}}))
         .await;
-    let out = ok(&h
-        .call(
+    let out = h
+        .call_ok(
             "connections_update",
             json!({"connectionId": 5, "name": "New"}),
         )
-        .await);
+        .await;
     assert_eq!(
         (out["renamed"].clone(), out["dataUpdated"].clone()),
         (json!(true), json!(false))
     );
-    assert_request(
-        &h.only_request().await,
-        "PATCH",
-        "/connections/5",
-        &[],
-        Some(json!({"name": "New"})),
-    );
+    h.assert_only_request("PATCH", "/connections/5", &[], Some(json!({"name": "New"})))
+        .await;
 }
 
 #[tokio::test]
@@ -296,19 +298,19 @@ async fn update_refuses_data_that_would_clear_or_cannot_be_stored() {
         json!({"editableParameters": ["apiKey", "url"]}),
     )
     .await;
-    let text = err(&h
-        .call(
+    let text = h
+        .call_err(
             "connections_update",
             json!({"connectionId": 5, "data": {"apiKey": "k"}}),
         )
-        .await);
+        .await;
     assert!(text.contains("url") && text.contains("clear"), "{text}");
-    let text = err(&h
-        .call(
+    let text = h
+        .call_err(
             "connections_update",
             json!({"connectionId": 5, "data": {"apiKey": "k", "url": "u", "bogus": 1}}),
         )
-        .await);
+        .await;
     assert!(text.contains("bogus"), "{text}");
     let seen = h.seen().await;
     assert!(
@@ -320,43 +322,29 @@ async fn update_refuses_data_that_would_clear_or_cannot_be_stored() {
 #[tokio::test]
 async fn update_with_nothing_to_do_is_an_error_not_a_fake_success() {
     let h = Harness::new().await;
-    let text = err(&h
-        .call("connections_update", json!({"connectionId": 5}))
-        .await);
-    assert!(text.contains("nothing to update"), "{text}");
-    assert!(h.seen().await.is_empty());
+    h.assert_refused(
+        "connections_update",
+        &[(json!({"connectionId": 5}), &["nothing to update"])],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn update_reports_a_rename_that_succeeded_before_set_data_failed() {
     let h = Harness::new().await;
-    h.respond_to(
-        "GET",
-        "/connections/5/editable-data-schema",
-        200,
-        json!({"editableParameters": ["apiKey"]}),
-    )
-    .await;
-    h.respond_to(
-        "PATCH",
-        "/connections/5",
-        200,
-        json!({"connection": {"id": 5, "name": "New"}}),
-    )
-    .await;
-    h.respond_to(
-        "POST",
-        "/connections/5/set-data",
+    update_answers(
+        &h,
+        json!(["apiKey"]),
         400,
         make_error("IM005", "Cannot edit this connection"),
     )
     .await;
-    let text = err(&h
-        .call(
+    let text = h
+        .call_err(
             "connections_update",
             json!({"connectionId": 5, "name": "New", "data": {"apiKey": "k"}}),
         )
-        .await);
+        .await;
     assert!(
         text.starts_with("Renamed connection 5 to \"New\", but its data was NOT changed."),
         "{text}"
@@ -367,66 +355,54 @@ async fn update_reports_a_rename_that_succeeded_before_set_data_failed() {
     );
 }
 
+/// Make answers `POST /connections/{id}/test` with each `(id, status, body)`.
+async fn verify_answers(h: &Harness, answers: &[(u64, u16, serde_json::Value)]) {
+    for (id, status, body) in answers {
+        h.respond_to(
+            "POST",
+            &format!("/connections/{id}/test"),
+            *status,
+            body.clone(),
+        )
+        .await;
+    }
+}
+
+async fn verify(h: &Harness, id: u64) -> rmcp::model::CallToolResult {
+    h.call("connections_verify", json!({ "connectionId": id }))
+        .await
+}
+
 #[tokio::test]
 async fn verify_maps_true_false_and_connection_level_errors_to_results() {
     let h = Harness::new().await;
-    h.respond_to(
-        "POST",
-        "/connections/1/test",
-        200,
-        json!({"verified": true}),
+    verify_answers(
+        &h,
+        &[
+            (1, 200, json!({"verified": true})),
+            (2, 200, json!({"verified": false})),
+            (3, 424, make_error("SC424", "Connection action crashed")),
+            (
+                4,
+                403,
+                json!({"message": "Access denied: Invalid token header."}),
+            ),
+        ],
     )
     .await;
-    h.respond_to(
-        "POST",
-        "/connections/2/test",
-        200,
-        json!({"verified": false}),
-    )
-    .await;
-    h.respond_to(
-        "POST",
-        "/connections/3/test",
-        424,
-        make_error("SC424", "Connection action crashed"),
-    )
-    .await;
-    h.respond_to(
-        "POST",
-        "/connections/4/test",
-        403,
-        json!({"message": "Access denied: Invalid token header."}),
-    )
-    .await;
-    let out = ok(&h
-        .call("connections_verify", json!({"connectionId": 1}))
-        .await);
+    let out = ok(&verify(&h, 1).await);
     assert_eq!(out["verified"], true);
     assert!(out.get("reason").is_none());
-    let out = ok(&h
-        .call("connections_verify", json!({"connectionId": 2}))
-        .await);
+    let out = ok(&verify(&h, 2).await);
     assert_eq!(out["verified"], false);
     assert!(out["message"].as_str().unwrap().contains("not valid"));
-    let out = ok(&h
-        .call("connections_verify", json!({"connectionId": 3}))
-        .await);
+    let out = ok(&verify(&h, 3).await);
     assert_eq!(out["verified"], false);
-    assert!(
-        out["reason"]
-            .as_str()
-            .unwrap()
-            .contains("Connection action crashed")
-    );
-    let out = ok(&h
-        .call("connections_verify", json!({"connectionId": 4}))
-        .await);
-    assert!(
-        out["reason"]
-            .as_str()
-            .unwrap()
-            .contains("Invalid token header")
-    );
+    let reason = out["reason"].as_str().unwrap();
+    assert!(reason.contains("Connection action crashed"), "{reason}");
+    let out = ok(&verify(&h, 4).await);
+    let reason = out["reason"].as_str().unwrap();
+    assert!(reason.contains("Invalid token header"), "{reason}");
     let seen = h.seen().await;
     assert_request(&seen[0], "POST", "/connections/1/test", &[], None);
 }
@@ -434,45 +410,19 @@ async fn verify_maps_true_false_and_connection_level_errors_to_results() {
 #[tokio::test]
 async fn verify_keeps_key_problems_and_unknown_ids_as_errors() {
     let h = Harness::new().await;
-    h.respond_to(
-        "POST",
-        "/connections/1/test",
-        403,
-        make_error("SC403", "Permission denied"),
+    verify_answers(
+        &h,
+        &[
+            (1, 403, make_error("SC403", "Permission denied")),
+            (2, 404, make_error("SC404", "Connection not found")),
+            (3, 401, make_error("IM015", "User is not logged in.")),
+        ],
     )
     .await;
-    h.respond_to(
-        "POST",
-        "/connections/2/test",
-        404,
-        make_error("SC404", "Connection not found"),
-    )
-    .await;
-    h.respond_to(
-        "POST",
-        "/connections/3/test",
-        401,
-        make_error("IM015", "User is not logged in."),
-    )
-    .await;
-    assert!(
-        err(&h
-            .call("connections_verify", json!({"connectionId": 1}))
-            .await)
-        .contains("SC403")
-    );
-    assert!(
-        err(&h
-            .call("connections_verify", json!({"connectionId": 2}))
-            .await)
-        .contains("Connection not found")
-    );
-    assert!(
-        err(&h
-            .call("connections_verify", json!({"connectionId": 3}))
-            .await)
-        .contains("IM015")
-    );
+    for (id, expected) in [(1, "SC403"), (2, "Connection not found"), (3, "IM015")] {
+        let text = err(&verify(&h, id).await);
+        assert!(text.contains(expected), "{id}: {text}");
+    }
 }
 
 #[tokio::test]
@@ -517,19 +467,13 @@ async fn every_connection_tool_shows_makes_error_body() {
     let h = Harness::new().await;
     h.respond(403, make_error("SC403", "Permission denied"))
         .await;
-    let calls = [
-        ("connections_list", json!({"teamId": 1})),
-        ("connections_get", json!({"connectionId": 1})),
-        (
-            "connections_create",
-            json!({"teamId": 1, "name": "a", "accountName": "b"}),
-        ),
-        (
-            "connections_update",
-            json!({"connectionId": 1, "name": "a"}),
-        ),
-        ("connections_delete", json!({"connectionId": 1})),
-    ];
+    let calls = common::valid_calls_of(&[
+        "connections_list",
+        "connections_get",
+        "connections_create",
+        "connections_update",
+        "connections_delete",
+    ]);
     // The 403 hint mentions the zone.
     h.assert_errors_show(
         &calls,

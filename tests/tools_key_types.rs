@@ -124,33 +124,26 @@ async fn create_refuses_user_and_pass_for_basicauth_naming_auth_user_and_auth_pa
 #[tokio::test]
 async fn create_refuses_missing_required_parameters_but_not_defaulted_ones() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to("POST", "/keys", 200, json!({"key": key(18, "apikeyauth")}))
-        .await;
-    let text = err(&h
-        .call(
+    h.respond_to_each(&[
+        ("GET", "/keys/types", 200, key_types()),
+        ("POST", "/keys", 200, json!({"key": key(18, "apikeyauth")})),
+    ])
+    .await;
+    let text = h
+        .call_err(
             "keys_create",
             create("apikeyauth", json!({"placement": "query"})),
         )
-        .await);
+        .await;
     assert!(
         text.starts_with("Invalid argument `parameters`: misses required key. Key type 'apikeyauth' takes: key (Key, required), placement (API Key placement, default \"header\"), name (API Key parameter name, default \"X-API-Key\")"),
         "{text}"
     );
-    ok(&h
-        .call("keys_create", create("apikeyauth", json!({"key": "k"})))
-        .await);
+    let args = create("apikeyauth", json!({"key": "k"}));
+    h.call_ok("keys_create", args.clone()).await;
     let seen = h.seen().await;
     assert_eq!(seen.len(), 2, "{seen:#?}");
-    assert_request(
-        &seen[1],
-        "POST",
-        "/keys",
-        &[],
-        Some(
-            json!({"teamId": 22, "name": "K", "typeName": "apikeyauth", "parameters": {"key": "k"}}),
-        ),
-    );
+    assert_request(&seen[1], "POST", "/keys", &[], Some(args));
 }
 
 #[tokio::test]
@@ -161,21 +154,22 @@ async fn create_is_sent_unchecked_when_the_key_types_cannot_be_read() {
         ..Options::default()
     })
     .await;
-    h.respond_to(
-        "GET",
-        "/keys/types",
-        503,
-        make_error("SC503", "Service unavailable"),
-    )
+    h.respond_to_each(&[
+        (
+            "GET",
+            "/keys/types",
+            503,
+            make_error("SC503", "Service unavailable"),
+        ),
+        ("POST", "/keys", 200, json!({"key": key(19, "basicauth")})),
+    ])
     .await;
-    h.respond_to("POST", "/keys", 200, json!({"key": key(19, "basicauth")}))
-        .await;
     let args = create("basicauth", json!({"user": "u", "pass": "p"}));
     assert_eq!(
-        ok(&h.call("keys_create", args.clone()).await)["key"]["id"],
+        h.call_ok("keys_create", args.clone()).await["key"]["id"],
         19
     );
-    ok(&h.call("keys_create", args).await);
+    h.call_ok("keys_create", args.clone()).await;
     let seen = h.seen().await;
     let paths: Vec<(&str, &str)> = seen
         .iter()
@@ -189,15 +183,7 @@ async fn create_is_sent_unchecked_when_the_key_types_cannot_be_read() {
             ("POST", "/api/v2/keys")
         ]
     );
-    assert_request(
-        &seen[1],
-        "POST",
-        "/keys",
-        &[],
-        Some(
-            json!({"teamId": 22, "name": "K", "typeName": "basicauth", "parameters": {"user": "u", "pass": "p"}}),
-        ),
-    );
+    assert_request(&seen[1], "POST", "/keys", &[], Some(args));
 }
 
 #[tokio::test]
@@ -212,23 +198,25 @@ async fn create_is_sent_unchecked_when_the_answer_is_not_a_type_list() {
     h.respond_to("POST", "/keys", 200, json!({"key": key(20, "basicauth")}))
         .await;
     let args = create("basicauth", json!({"user": "u", "pass": "p"}));
-    ok(&h.call("keys_create", args).await);
+    h.call_ok("keys_create", args).await;
     assert_eq!(h.seen().await.len(), 2);
 }
 
 #[tokio::test]
 async fn create_of_a_type_make_does_not_list_is_left_to_make() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to(
-        "POST",
-        "/keys",
-        400,
-        json!({"code": "IM005", "message": "Invalid input file"}),
-    )
+    h.respond_to_each(&[
+        ("GET", "/keys/types", 200, key_types()),
+        (
+            "POST",
+            "/keys",
+            400,
+            json!({"code": "IM005", "message": "Invalid input file"}),
+        ),
+    ])
     .await;
     let args = create("clientcertauth", json!({"file": "x"}));
-    let text = err(&h.call("keys_create", args).await);
+    let text = h.call_err("keys_create", args).await;
     assert!(
         text.contains("HTTP 400 [IM005]: Invalid input file"),
         "{text}"
@@ -236,14 +224,32 @@ async fn create_of_a_type_make_does_not_list_is_left_to_make() {
     assert_eq!(h.seen().await.len(), 2);
 }
 
+/// Make answers the key types with `types`, the read of key 16 with `key`, and its update.
+async fn update_answers(h: &Harness, types: (u16, Value), key_read: (u16, Value)) {
+    h.respond_to_each(&[
+        ("GET", "/keys/types", types.0, types.1),
+        ("GET", "/keys/16", key_read.0, key_read.1),
+        (
+            "PATCH",
+            "/keys/16",
+            200,
+            json!({"key": key(16, "basicauth")}),
+        ),
+    ])
+    .await;
+}
+
 #[tokio::test]
 async fn update_refuses_names_the_keys_type_does_not_take() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to("GET", "/keys/16", 200, json!({"key": key(16, "basicauth")}))
-        .await;
+    update_answers(
+        &h,
+        (200, key_types()),
+        (200, json!({"key": key(16, "basicauth")})),
+    )
+    .await;
     let args = json!({"keyId": 16, "parameters": {"user": "u", "authPass": "p"}});
-    let text = err(&h.call("keys_update", args).await);
+    let text = h.call_err("keys_update", args).await;
     assert!(
         text.starts_with("Invalid argument `parameters`: has names key type 'basicauth' does not take: user (did you mean authUser?). Key type 'basicauth' takes: authUser (Username), authPass (Password)"),
         "{text}"
@@ -257,17 +263,14 @@ async fn update_refuses_names_the_keys_type_does_not_take() {
 #[tokio::test]
 async fn update_is_sent_unchecked_when_the_key_types_cannot_be_read() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 500, make_error("SC500", "Oops"))
-        .await;
-    h.respond_to(
-        "PATCH",
-        "/keys/16",
-        200,
-        json!({"key": key(16, "basicauth")}),
+    update_answers(
+        &h,
+        (500, make_error("SC500", "Oops")),
+        (200, json!({"key": key(16, "basicauth")})),
     )
     .await;
     let args = json!({"keyId": 16, "parameters": {"authUser": "u", "authPass": "p"}});
-    ok(&h.call("keys_update", args).await);
+    h.call_ok("keys_update", args).await;
     let seen = h.seen().await;
     assert_eq!(
         seen.len(),
@@ -286,18 +289,9 @@ async fn update_is_sent_unchecked_when_the_key_types_cannot_be_read() {
 #[tokio::test]
 async fn update_is_sent_unchecked_when_the_key_cannot_be_read() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to("GET", "/keys/16", 500, make_error("SC500", "Oops"))
-        .await;
-    h.respond_to(
-        "PATCH",
-        "/keys/16",
-        200,
-        json!({"key": key(16, "basicauth")}),
-    )
-    .await;
+    update_answers(&h, (200, key_types()), (500, make_error("SC500", "Oops"))).await;
     let args = json!({"keyId": 16, "parameters": {"user": "u"}});
-    ok(&h.call("keys_update", args).await);
+    h.call_ok("keys_update", args).await;
     let seen = h.seen().await;
     assert_eq!(seen.len(), 3, "{seen:#?}");
     assert_eq!(seen[2].method, "PATCH");

@@ -73,50 +73,46 @@ fn key_types() -> serde_json::Value {
 #[tokio::test]
 async fn create_checks_the_type_then_puts_team_in_the_body() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to("POST", "/keys", 200, json!({"key": key(17)}))
-        .await;
+    h.respond_to_each(&[
+        ("GET", "/keys/types", 200, key_types()),
+        ("POST", "/keys", 200, json!({"key": key(17)})),
+    ])
+    .await;
     let args = json!({"teamId": 22, "name": "Basic", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}});
-    assert_eq!(ok(&h.call("keys_create", args).await)["key"]["id"], 17);
+    assert_eq!(
+        h.call_ok("keys_create", args.clone()).await["key"]["id"],
+        17
+    );
     let seen = h.seen().await;
     assert_eq!(seen.len(), 2, "{seen:#?}");
     assert_request(&seen[0], "GET", "/keys/types", &[], None);
-    assert_request(
-        &seen[1],
-        "POST",
-        "/keys",
-        &[],
-        Some(
-            json!({"teamId": 22, "name": "Basic", "typeName": "basicauth", "parameters": {"authUser": "u", "authPass": "p"}}),
-        ),
-    );
+    assert_request(&seen[1], "POST", "/keys", &[], Some(args));
 }
 
 #[tokio::test]
 async fn create_requires_parameters() {
     let h = Harness::new().await;
-    let text = err(&h
-        .call(
-            "keys_create",
-            json!({"teamId": 22, "name": "B", "typeName": "basicauth", "parameters": {}}),
-        )
-        .await);
-    assert!(text.contains("`parameters`"), "{text}");
-    let text = err(&h
-        .call(
-            "keys_create",
-            json!({"teamId": 22, "name": "B", "typeName": "basicauth"}),
-        )
-        .await);
-    assert!(text.contains("missing field `parameters`"), "{text}");
-    assert!(h.seen().await.is_empty());
+    h.assert_refused(
+        "keys_create",
+        &[
+            (
+                json!({"teamId": 22, "name": "B", "typeName": "basicauth", "parameters": {}}),
+                &["`parameters`"],
+            ),
+            (
+                json!({"teamId": 22, "name": "B", "typeName": "basicauth"}),
+                &["missing field `parameters`"],
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn create_shows_makes_validation_error() {
     let h = Harness::new().await;
     h.respond(400, json!({"code": "IM005", "message": "Invalid input file", "suberrors": [{"message": "File is too big"}]})).await;
-    let text = err(&h.call("keys_create", json!({"teamId": 1, "name": "c", "typeName": "clientcertauth", "parameters": {"file": "x"}})).await);
+    let text = h.call_err("keys_create", json!({"teamId": 1, "name": "c", "typeName": "clientcertauth", "parameters": {"file": "x"}})).await;
     assert!(
         text.contains("HTTP 400 [IM005]: Invalid input file; File is too big"),
         "{text}"
@@ -126,39 +122,26 @@ async fn create_shows_makes_validation_error() {
 #[tokio::test]
 async fn update_sends_only_the_fields_given() {
     let h = Harness::new().await;
-    h.respond_to("GET", "/keys/types", 200, key_types()).await;
-    h.respond_to("GET", "/keys/16", 200, json!({"key": key(16)}))
-        .await;
-    h.respond_to("PATCH", "/keys/16", 200, json!({"key": key(16)}))
-        .await;
-    ok(&h
-        .call("keys_update", json!({"keyId": 16, "name": "Renamed"}))
-        .await);
-    ok(&h
-        .call(
-            "keys_update",
-            json!({"keyId": 16, "parameters": {"authUser": "u", "authPass": "p"}}),
-        )
-        .await);
+    h.respond_to_each(&[
+        ("GET", "/keys/types", 200, key_types()),
+        ("GET", "/keys/16", 200, json!({"key": key(16)})),
+        ("PATCH", "/keys/16", 200, json!({"key": key(16)})),
+    ])
+    .await;
+    let rename = json!({"name": "Renamed"});
+    let parameters = json!({"parameters": {"authUser": "u", "authPass": "p"}});
+    for change in [&rename, &parameters] {
+        let mut args = change.clone();
+        args["keyId"] = json!(16);
+        h.call_ok("keys_update", args).await;
+    }
     let seen = h.seen().await;
     assert_eq!(seen.len(), 4, "{seen:#?}");
-    assert_request(
-        &seen[0],
-        "PATCH",
-        "/keys/16",
-        &[],
-        Some(json!({"name": "Renamed"})),
-    );
+    assert_request(&seen[0], "PATCH", "/keys/16", &[], Some(rename));
     // New parameters are checked against the key's type first (its typeName needs the key).
     assert_request(&seen[1], "GET", "/keys/types", &[], None);
     assert_request(&seen[2], "GET", "/keys/16", &[("cols[]", "*")], None);
-    assert_request(
-        &seen[3],
-        "PATCH",
-        "/keys/16",
-        &[],
-        Some(json!({"parameters": {"authUser": "u", "authPass": "p"}})),
-    );
+    assert_request(&seen[3], "PATCH", "/keys/16", &[], Some(parameters));
 }
 
 #[tokio::test]
@@ -200,16 +183,13 @@ async fn delete_accepts_an_empty_2xx_body() {
 async fn every_key_tool_shows_makes_error_body() {
     let h = Harness::new().await;
     h.respond(404, make_error("SC404", "Key not found")).await;
-    let calls = [
-        ("keys_list", json!({"teamId": 1})),
-        ("keys_get", json!({"keyId": 1})),
-        (
-            "keys_create",
-            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": {"authUser": "u"}}),
-        ),
-        ("keys_update", json!({"keyId": 1, "name": "a"})),
-        ("keys_delete", json!({"keyId": 1})),
-    ];
+    let calls = common::valid_calls_of(&[
+        "keys_list",
+        "keys_get",
+        "keys_create",
+        "keys_update",
+        "keys_delete",
+    ]);
     h.assert_errors_show(
         &calls,
         &["HTTP 404 [SC404]: Key not found", "Hint: no such object"],

@@ -140,6 +140,49 @@ impl Harness {
         call(&self.client, tool, arguments).await
     }
 
+    /// Calls `tool` and returns its structured content; a tool error fails the test.
+    pub async fn call_ok(&self, tool: &str, arguments: Value) -> Value {
+        ok(&self.call(tool, arguments).await)
+    }
+
+    /// Calls `tool` and returns its error text; a result that is not an error fails the test.
+    pub async fn call_err(&self, tool: &str, arguments: Value) -> String {
+        err(&self.call(tool, arguments).await)
+    }
+
+    /// Calls `tool` once per `arguments` and asserts that each is refused with a text holding
+    /// its `expected` parts, and that none of the calls reached Make.
+    pub async fn assert_refused(&self, tool: &str, cases: &[(Value, &[&str])]) {
+        for (arguments, expected) in cases {
+            let text = self.call_err(tool, arguments.clone()).await;
+            for part in *expected {
+                assert!(
+                    text.contains(part),
+                    "{tool} {arguments}: expected {part:?} in: {text}"
+                );
+            }
+        }
+        assert!(self.seen().await.is_empty(), "a refused call reached Make");
+    }
+
+    /// Answers every `(verb, path, status, body)` of `routes` (paths below `/api/v2`).
+    pub async fn respond_to_each(&self, routes: &[(&str, &str, u16, Value)]) {
+        for (verb, api_path, status, body) in routes {
+            self.respond_to(verb, api_path, *status, body.clone()).await;
+        }
+    }
+
+    /// Asserts that the single request sent was `verb path` with `query` and `body`.
+    pub async fn assert_only_request(
+        &self,
+        verb: &str,
+        api_path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) {
+        assert_request(&self.only_request().await, verb, api_path, query, body);
+    }
+
     pub async fn seen(&self) -> Vec<Seen> {
         self.mock
             .received_requests()
@@ -290,6 +333,73 @@ pub fn text(result: &CallToolResult) -> String {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Each tool with a valid set of arguments (the bad-argument tests break them one by one).
+pub fn valid_calls() -> Vec<(&'static str, Value)> {
+    vec![
+        ("connections_list", json!({"teamId": 1})),
+        ("connections_get", json!({"connectionId": 1})),
+        (
+            "connections_get-editable-data-schema",
+            json!({"connectionId": 1}),
+        ),
+        (
+            "connections_create",
+            json!({"teamId": 1, "name": "a", "accountName": "slack"}),
+        ),
+        (
+            "connections_update",
+            json!({"connectionId": 1, "name": "a"}),
+        ),
+        ("connections_verify", json!({"connectionId": 1})),
+        ("connections_delete", json!({"connectionId": 1})),
+        ("keys_list", json!({"teamId": 1})),
+        ("keys_get", json!({"keyId": 1})),
+        (
+            "keys_create",
+            json!({"teamId": 1, "name": "a", "typeName": "basicauth", "parameters": {"authUser": "u"}}),
+        ),
+        ("keys_update", json!({"keyId": 1, "name": "a"})),
+        ("keys_delete", json!({"keyId": 1})),
+        ("credential-requests_list", json!({"teamId": 1})),
+        ("credential-requests_get", json!({"requestId": "abc"})),
+        ("credential-requests_delete", json!({"requestId": "abc"})),
+        (
+            "credential-requests_credential-decline",
+            json!({"credentialId": "abc"}),
+        ),
+        (
+            "credential-requests_credential-delete",
+            json!({"credentialId": "abc"}),
+        ),
+        (
+            "credential-requests_create",
+            json!({"teamId": 1, "credentials": [{"appName": "http", "appModules": ["*"]}]}),
+        ),
+        (
+            "credential-requests_create-by-credentials",
+            json!({"teamId": 1, "keys": [{"type": "apikeyauth"}]}),
+        ),
+        (
+            "credential-requests_extend-connection",
+            json!({"connectionId": 1, "scopes": ["a"]}),
+        ),
+    ]
+}
+
+/// The valid calls of `tools`, in that order.
+pub fn valid_calls_of(tools: &[&str]) -> Vec<(&'static str, Value)> {
+    let all = valid_calls();
+    tools
+        .iter()
+        .map(|tool| {
+            all.iter()
+                .find(|(name, _)| name == tool)
+                .unwrap_or_else(|| panic!("no valid call of {tool}"))
+                .clone()
+        })
+        .collect()
 }
 
 /// Make's error body, as in make-api.md §1.6.
