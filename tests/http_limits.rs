@@ -198,27 +198,18 @@ async fn sse_responses_and_streams_outlive_the_timeouts() {
 #[cfg(unix)]
 #[tokio::test]
 async fn binary_under_a_low_open_file_limit_keeps_answering() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new("sh")
-        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN])
-        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
-        .env("MCP_HEADER_TIMEOUT", "1")
-        .env_remove("MAKE_API_KEY")
-        .env_remove("MCP_AUTH_TOKEN")
-        .env("RUST_LOG", "make_credentials_mcp=info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let addr: std::net::SocketAddr = loop {
-        let line = lines.next_line().await.unwrap().expect("server log");
-        log.push(line.clone());
-        if let Some(rest) = line.split("listen=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let (mut child, mut lines, mut log, addr) = common::http::spawn_and_read_log(
+        tokio::process::Command::new("sh")
+            .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN])
+            .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+            .env("MCP_HEADER_TIMEOUT", "1")
+            .env_remove("MAKE_API_KEY")
+            .env_remove("MCP_AUTH_TOKEN")
+            .env("RUST_LOG", "make_credentials_mcp=info"),
+        "listen",
+    )
+    .await;
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
     let mut slow = Vec::new();
     for _ in 0..80 {
         slow.push(slow_header(addr).await);

@@ -9,9 +9,7 @@ use std::time::Duration;
 use common::http::*;
 use common::text;
 use make_credentials_mcp::transport::http::HttpOptions;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::{RoleClient, RunningService};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Make answers after a minute: every call is still running when the grace ends.
 const MAKE_DELAY: Duration = Duration::from_secs(60);
@@ -56,31 +54,6 @@ async fn stateless_call_cut_by_shutdown_gets_a_tool_error_not_a_500() {
     assert_eq!(body["result"]["isError"], true, "{body}");
     assert_says_shutting_down(body["result"]["content"][0]["text"].as_str().unwrap());
     running.task.await.unwrap().unwrap();
-}
-
-/// Starts a `keys_list` call on `client`, stops the server once Make has the request, and
-/// returns what the client got.
-async fn call_then_stop(
-    client: RunningService<RoleClient, ()>,
-    make: &wiremock::MockServer,
-    mut running: Running,
-) -> CallToolResult {
-    let args = json!({"teamId": 1}).as_object().unwrap().clone();
-    let call = tokio::spawn(async move {
-        let result = client
-            .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
-            .await;
-        (client, result)
-    });
-    eventually(|| async { !make.received_requests().await.unwrap().is_empty() }).await;
-    let _ = running.stop.take().unwrap().send(());
-    let (client, result) = tokio::time::timeout(Duration::from_secs(20), call)
-        .await
-        .expect("the cut call is answered")
-        .unwrap();
-    running.task.await.unwrap().unwrap();
-    let _ = client.cancel().await;
-    result.expect("a tools/call result, not a transport error")
 }
 
 #[tokio::test]

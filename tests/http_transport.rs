@@ -19,9 +19,10 @@ use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::json;
 
-/// Lists the tools and calls one twice; without a Make key each call is an isError result
-/// that tells the operator how to configure one.
-async fn list_and_call_twice(client: &RunningService<RoleClient, ()>) {
+/// Checks that `client` speaks `version`, lists the tools and calls one twice; without a
+/// Make key each call is an isError result that tells the operator how to configure one.
+async fn list_and_call_twice(client: RunningService<RoleClient, ()>, version: ProtocolVersion) {
+    assert_eq!(client.peer_info().unwrap().protocol_version, version);
     let tools = client.list_all_tools().await.expect("tools/list");
     assert_eq!(tools.len(), 23, "{} tools", tools.len());
     assert!(tools.iter().any(|t| t.name == "keys_list"));
@@ -34,27 +35,38 @@ async fn list_and_call_twice(client: &RunningService<RoleClient, ()>) {
         assert_eq!(result.is_error, Some(true));
         assert!(text(&result).contains("MAKE_API_KEY"), "{}", text(&result));
     }
+    client.cancel().await.unwrap();
+}
+
+/// A client of each era, with `token`, lists the tools and calls one on `running`.
+async fn both_eras_list_and_call(running: &Running, token: Option<&str>) {
+    let legacy = legacy_client(running.mcp(), token).await;
+    list_and_call_twice(legacy, ProtocolVersion::V_2025_11_25).await;
+    let modern = modern_client(running.mcp(), token).await;
+    list_and_call_twice(modern, ProtocolVersion::V_2026_07_28).await;
+}
+
+/// On a default (stateless) server, a client of `version`'s era lists the tools and calls one.
+async fn default_server_serves(version: ProtocolVersion) {
+    let running = start(HttpOptions::default()).await;
+    let client = if version == ProtocolVersion::V_2026_07_28 {
+        modern_client(running.mcp(), None).await
+    } else {
+        legacy_client(running.mcp(), None).await
+    };
+    list_and_call_twice(client, version).await;
+    running.stop().await;
 }
 
 #[tokio::test]
 async fn legacy_2025_client_lists_and_calls_tools_statelessly() {
-    let running = start(HttpOptions::default()).await;
-    let client = legacy_client(running.mcp(), None).await;
-    let info = client.peer_info().expect("initialize result");
-    assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
-    running.stop().await;
+    default_server_serves(ProtocolVersion::V_2025_11_25).await;
 }
 
 #[tokio::test]
 async fn stateless_default_hands_out_no_session() {
     let running = start(HttpOptions::default()).await;
-    let response = post(&running.mcp(), initialize_body())
-        .await
-        .send()
-        .await
-        .unwrap();
+    let response = send_initialize(&running.mcp()).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("mcp-session-id").is_none());
     assert!(
@@ -77,13 +89,7 @@ async fn stateless_default_hands_out_no_session() {
 
 #[tokio::test]
 async fn modern_2026_client_lists_and_calls_tools() {
-    let running = start(HttpOptions::default()).await;
-    let client = modern_client(running.mcp(), None).await;
-    let info = client.peer_info().expect("discover result");
-    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
-    running.stop().await;
+    default_server_serves(ProtocolVersion::V_2026_07_28).await;
 }
 
 #[tokio::test]
@@ -93,33 +99,19 @@ async fn sessions_flag_gives_2025_clients_a_session() {
         ..HttpOptions::default()
     };
     let running = start(options).await;
-    let response = post(&running.mcp(), initialize_body())
-        .await
-        .send()
-        .await
-        .unwrap();
+    let response = send_initialize(&running.mcp()).await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("mcp-session-id").is_some());
     drop(response);
-    let client = legacy_client(running.mcp(), None).await;
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
     // 2026-07-28 clients are served statelessly whatever the mode.
-    let client = modern_client(running.mcp(), None).await;
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
+    both_eras_list_and_call(&running, None).await;
     running.stop().await;
 }
 
 #[tokio::test]
 async fn both_eras_work_with_the_bearer_token() {
     let running = start(with_token()).await;
-    let client = legacy_client(running.mcp(), Some(TOKEN)).await;
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
-    let client = modern_client(running.mcp(), Some(TOKEN)).await;
-    list_and_call_twice(&client).await;
-    client.cancel().await.unwrap();
+    both_eras_list_and_call(&running, Some(TOKEN)).await;
     running.stop().await;
 }
 
@@ -154,71 +146,56 @@ async fn missing_or_wrong_bearer_gets_401_with_www_authenticate() {
     running.stop().await;
 }
 
-#[tokio::test]
-async fn foreign_origin_gets_403_and_loopback_origins_pass() {
-    // A non-loopback origin is only allowed with a token.
-    let running = start(HttpOptions {
-        allowed_origins: vec!["https://app.example.com:443".into()],
-        ..with_token()
-    })
-    .await;
-    for origin in [
-        "http://evil.example.com",
-        "https://localhost.evil.example.com",
-    ] {
-        let response = post(&running.mcp(), initialize_body())
-            .await
-            .header("origin", origin)
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 403, "{origin}");
+/// With the bearer token and `allowed` as the one extra allowed origin or host (`header`),
+/// an `initialize` whose `header` is one of `refused` gets 403, and one of `passed` gets 200.
+async fn assert_only_allowed_pass(header: &str, allowed: &str, refused: &[&str], passed: &[&str]) {
+    let mut options = with_token();
+    match header {
+        "origin" => options.allowed_origins = vec![allowed.into()],
+        "host" => options.allowed_hosts = vec![allowed.into()],
+        other => panic!("no allow list for {other}"),
     }
-    for origin in [
-        "http://localhost:6274",
-        "http://127.0.0.1:8080",
-        "http://[::1]:3000",
-        "https://app.example.com",
-    ] {
+    let running = start(options).await;
+    let cases = refused
+        .iter()
+        .map(|v| (v, 403))
+        .chain(passed.iter().map(|v| (v, 200)));
+    for (value, status) in cases {
         let response = post(&running.mcp(), initialize_body())
             .await
-            .header("origin", origin)
+            .header(header, *value)
             .bearer_auth(TOKEN)
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "{origin}");
+        assert_eq!(response.status(), status, "{header}: {value}");
     }
     running.stop().await;
 }
 
 #[tokio::test]
+async fn foreign_origin_gets_403_and_loopback_origins_pass() {
+    // A non-loopback origin is only allowed with a token.
+    let foreign = [
+        "http://evil.example.com",
+        "https://localhost.evil.example.com",
+    ];
+    let loopback = [
+        "http://localhost:6274",
+        "http://127.0.0.1:8080",
+        "http://[::1]:3000",
+    ];
+    let allowed = ["https://app.example.com"];
+    let passed = [loopback.as_slice(), &allowed].concat();
+    assert_only_allowed_pass("origin", "https://app.example.com:443", &foreign, &passed).await;
+}
+
+#[tokio::test]
 async fn foreign_host_gets_403_and_allowed_host_passes() {
     // A non-loopback host is only allowed with a token.
-    let running = start(HttpOptions {
-        allowed_hosts: vec!["mcp.example.com".into()],
-        ..with_token()
-    })
-    .await;
-    let status = |host: &'static str| {
-        let url = running.mcp();
-        async move {
-            post(&url, initialize_body())
-                .await
-                .header("host", host)
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(status("evil.example.com").await, 403);
-    assert_eq!(status("evil.example.com:3901").await, 403);
-    assert_eq!(status("mcp.example.com").await, 200);
-    assert_eq!(status("localhost:3901").await, 200);
-    running.stop().await;
+    let foreign = ["evil.example.com", "evil.example.com:3901"];
+    let passed = ["mcp.example.com", "localhost:3901"];
+    assert_only_allowed_pass("host", "mcp.example.com", &foreign, &passed).await;
 }
 
 #[tokio::test]
@@ -232,11 +209,7 @@ async fn oversized_body_gets_413() {
     body["params"]["clientInfo"]["padding"] = json!("x".repeat(4096));
     let response = post(&running.mcp(), body).await.send().await.unwrap();
     assert_eq!(response.status(), 413);
-    let small = post(&running.mcp(), initialize_body())
-        .await
-        .send()
-        .await
-        .unwrap();
+    let small = send_initialize(&running.mcp()).await;
     assert_eq!(small.status(), 200);
     running.stop().await;
 }
@@ -325,69 +298,28 @@ async fn binary_refuses_two_token_sources_and_empty_tokens() {
 
 #[tokio::test]
 async fn shutdown_lets_an_in_flight_call_finish_and_refuses_new_ones() {
-    use wiremock::matchers::any;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let make = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"keys": [], "pg": {"limit": 100, "offset": 0}}))
-                .set_delay(Duration::from_millis(800)),
-        )
-        .mount(&make)
-        .await;
-    let settings = ClientSettings {
-        base_url: Some(format!("{}/api/v2", make.uri()).parse().unwrap()),
-        api_key: ApiKey::new("0f8e2c1a-1234-4abc-9def-0123456789ab"),
-        ..ClientSettings::default()
-    };
-    let server = MakeServer::new(MakeClient::new(&settings).unwrap(), None);
-    let mut running = start_with(server, HttpOptions::default()).await;
+    let make = slow_make(Duration::from_millis(800)).await;
+    let running = start_with(server_for(&make), HttpOptions::default()).await;
+    let healthz = running.healthz();
     let client = legacy_client(running.mcp(), None).await;
-    let args = json!({"teamId": 1}).as_object().unwrap().clone();
-    let call = tokio::spawn(async move {
-        let result = client
-            .call_tool(CallToolRequestParams::new("keys_list").with_arguments(args))
-            .await;
-        (client, result)
-    });
-    eventually(|| async { !make.received_requests().await.unwrap().is_empty() }).await;
-    let _ = running.stop.take().unwrap().send(());
-    let (client, result) = call.await.unwrap();
-    let result = result.expect("the in-flight call completes during shutdown");
+    let result = call_then_stop(client, &make, running).await;
     assert_ne!(result.is_error, Some(true), "{}", text(&result));
-    running.task.await.unwrap().unwrap();
     // The listener is gone: new requests are refused.
-    assert!(
-        reqwest::get(format!("http://{}/healthz", running.addr))
-            .await
-            .is_err()
-    );
-    let _ = client.cancel().await;
+    assert!(reqwest::get(healthz).await.is_err());
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn binary_serves_logs_one_line_per_request_without_secrets_and_stops_on_sigterm() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"))
-        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
-        .env_remove("MAKE_API_KEY")
-        .env("MCP_AUTH_TOKEN", TOKEN)
-        .env("RUST_LOG", "make_credentials_mcp=info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let url = loop {
-        let line = lines.next_line().await.unwrap().expect("server log");
-        log.push(line.clone());
-        if let Some(rest) = line.split("url=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut child, mut lines, mut log, url) = spawn_and_read_log(
+        tokio::process::Command::new(BIN)
+            .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+            .env_remove("MAKE_API_KEY")
+            .env("MCP_AUTH_TOKEN", TOKEN)
+            .env("RUST_LOG", "make_credentials_mcp=info"),
+        "url",
+    )
+    .await;
     let client = legacy_client(url, Some(TOKEN)).await;
     let args = json!({"teamId": 987654}).as_object().unwrap().clone();
     client

@@ -91,24 +91,15 @@ async fn stdio_tool_names_and_ids_cannot_forge_log_lines() {
 #[cfg(unix)]
 #[tokio::test]
 async fn http_requests_cannot_forge_log_lines() {
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
-        .env_remove("MAKE_API_KEY")
-        .env("MCP_AUTH_TOKEN", TOKEN)
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let addr = loop {
-        let line = lines.next_line().await.unwrap().expect("server log");
-        log.push(line.clone());
-        if let Some(rest) = line.split("listen=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut child, mut lines, mut log, addr) = common::http::spawn_and_read_log(
+        tokio::process::Command::new(BIN)
+            .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+            .env_remove("MAKE_API_KEY")
+            .env("MCP_AUTH_TOKEN", TOKEN)
+            .env("RUST_LOG", "debug"),
+        "listen",
+    )
+    .await;
     let http = make_credentials_mcp::make::client_builder()
         .build()
         .unwrap();

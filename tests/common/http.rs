@@ -150,6 +150,11 @@ pub fn initialize_body() -> serde_json::Value {
         "clientInfo": {"name": "raw", "version": "1"}}})
 }
 
+/// Sends a bare `initialize` (no token, no extra header) to `url`.
+pub async fn send_initialize(url: &str) -> reqwest::Response {
+    post(url, initialize_body()).await.send().await.unwrap()
+}
+
 /// A stateless 2025-11-25 `tools/call` of `keys_list` for team 1.
 pub fn keys_list_call(id: u64) -> serde_json::Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -175,6 +180,57 @@ pub async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Out
 
 /// The server's log lines, as the tests read them from its stderr.
 pub type LogLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// Spawns `command` (the binary, logging at info or finer) with its stderr piped and killed
+/// on drop, and reads its log up to the first line with `key=`: the child, the rest of its
+/// log, the lines read so far, and the word after `key=` (e.g. the address it listens on).
+pub async fn spawn_and_read_log(
+    command: &mut tokio::process::Command,
+    key: &str,
+) -> (tokio::process::Child, LogLines, Vec<String>, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let marker = format!("{key}=");
+    let value = loop {
+        let line = lines.next_line().await.unwrap().expect("server log");
+        log.push(line.clone());
+        if let Some(rest) = line.split(&marker).nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    (child, lines, log, value)
+}
+
+/// Starts a `keys_list` call on `client`, stops the server once Make has the request, and
+/// returns what the client got (the bound only keeps a regression from hanging the suite).
+pub async fn call_then_stop(
+    client: RunningService<RoleClient, ()>,
+    make: &wiremock::MockServer,
+    mut running: Running,
+) -> rmcp::model::CallToolResult {
+    let args = json!({"teamId": 1}).as_object().unwrap().clone();
+    let call = tokio::spawn(async move {
+        let result = client
+            .call_tool(rmcp::model::CallToolRequestParams::new("keys_list").with_arguments(args))
+            .await;
+        (client, result)
+    });
+    eventually(|| async { !make.received_requests().await.unwrap().is_empty() }).await;
+    let _ = running.stop.take().unwrap().send(());
+    let (client, result) = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the cut call is answered")
+        .unwrap();
+    running.task.await.unwrap().unwrap();
+    let _ = client.cancel().await;
+    result.expect("a tools/call result, not a transport error")
+}
 
 /// Sends SIGTERM to `child` and appends the rest of its log to `log`, up to its end.
 pub async fn terminate_and_drain(
