@@ -57,14 +57,12 @@ async fn link_flow(wire: Wire, era: Era, answer: ElicitationAction, expected: &s
     )
     .await;
     let before = world.request_count().await;
-    let out = structured(
-        &world
-            .call(
-                "credential-requests_create-by-credentials",
-                google_and_key(),
-            )
-            .await,
-    );
+    let out = world
+        .call_ok(
+            "credential-requests_create-by-credentials",
+            google_and_key(),
+        )
+        .await;
     let ctx = format!("{wire:?}/{era:?}");
     assert_eq!(
         world.request_count().await,
@@ -120,14 +118,12 @@ async fn link_flow(wire: Wire, era: Era, answer: ElicitationAction, expected: &s
             world.authorize(&id, cid).await;
         }
     }
-    let done = structured(
-        &world
-            .call(
-                "credential-requests_wait-for-authorization",
-                json!({"requestId": id, "timeoutSeconds": 5}),
-            )
-            .await,
-    );
+    let done = world
+        .call_ok(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": id, "timeoutSeconds": 5}),
+        )
+        .await;
     assert_eq!(done["done"], true, "{ctx}: {done}");
     if era == Era::Legacy {
         let eid = out["person"]["elicitationId"].as_str().unwrap().to_string();
@@ -160,11 +156,9 @@ async fn extend_hands_over_the_link_for_the_missing_scopes() {
     for (wire, era) in [(Wire::Pipe, Era::Legacy), (Wire::Sessions, Era::Modern)] {
         let world = World::start(wire, era, TestPerson::agreeing()).await;
         let args = json!({"connectionId": GOOGLE_CONNECTION_ID, "scopes": [GOOGLE_DRIVE, "https://www.googleapis.com/auth/userinfo.email"]});
-        let out = structured(
-            &world
-                .call("credential-requests_extend-connection", args)
-                .await,
-        );
+        let out = world
+            .call_ok("credential-requests_extend-connection", args)
+            .await;
         assert_eq!(out["alreadySatisfied"], false);
         assert_eq!(out["newScopes"], json!([GOOGLE_DRIVE]));
         assert_eq!(out["person"]["action"], "accept", "{wire:?}/{era:?}: {out}");
@@ -191,14 +185,12 @@ async fn url_elicitation_off_keeps_the_link_in_the_result_only() {
     };
     for era in [Era::Legacy, Era::Modern] {
         let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), settings.clone()).await;
-        let out = structured(
-            &world
-                .call(
-                    "credential-requests_create-by-credentials",
-                    google_and_key(),
-                )
-                .await,
-        );
+        let out = world
+            .call_ok(
+                "credential-requests_create-by-credentials",
+                google_and_key(),
+            )
+            .await;
         assert!(world.person.elicitations().is_empty());
         assert!(out.get("person").is_none() && out["publicUri"].is_string());
         world.stop().await;
@@ -292,14 +284,12 @@ async fn the_wait_reports_progress_while_the_person_acts_on_the_consent_page() {
         (Wire::Stateless, Era::Legacy),
     ] {
         let world = World::start(wire, era, TestPerson::unreachable()).await;
-        let out = structured(
-            &world
-                .call(
-                    "credential-requests_create-by-credentials",
-                    google_and_key(),
-                )
-                .await,
-        );
+        let out = world
+            .call_ok(
+                "credential-requests_create-by-credentials",
+                google_and_key(),
+            )
+            .await;
         let (id, creds) = request_of(&out);
         let wait = world.call_with_progress(
             "credential-requests_wait-for-authorization",
@@ -352,14 +342,12 @@ async fn the_wait_reports_progress_while_the_person_acts_on_the_consent_page() {
 #[tokio::test]
 async fn a_wait_that_times_out_is_a_normal_result() {
     let world = World::start(Wire::Pipe, Era::Legacy, TestPerson::unreachable()).await;
-    let out = structured(
-        &world
-            .call(
-                "credential-requests_wait-for-authorization",
-                json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 1}),
-            )
-            .await,
-    );
+    let out = world
+        .call_ok(
+            "credential-requests_wait-for-authorization",
+            json!({"requestId": PENDING_REQUEST_ID, "timeoutSeconds": 1}),
+        )
+        .await;
     assert_eq!(out["done"], false);
     assert_eq!(out["timedOut"], true);
     assert_eq!(out["summary"], "0 of 1 done: waiting for google");
@@ -398,16 +386,27 @@ async fn a_cancelled_wait_stops() {
     let cancelled = tokio::time::timeout(Duration::from_millis(1500), wait).await;
     assert!(cancelled.is_err(), "still waiting after 1.5 s");
     // The server is free at once for the next call.
-    let out = structured(
-        &world
-            .call(
-                "credential-requests_get",
-                json!({"requestId": PENDING_REQUEST_ID}),
-            )
-            .await,
-    );
+    let out = world
+        .call_ok(
+            "credential-requests_get",
+            json!({"requestId": PENDING_REQUEST_ID}),
+        )
+        .await;
     assert_eq!(out["request"]["id"], PENDING_REQUEST_ID);
     world.stop().await;
+}
+
+/// Person settings with the `--confirm` mode `mode`.
+fn confirm(mode: ConfirmMode) -> PersonSettings {
+    PersonSettings {
+        confirm: mode,
+        ..PersonSettings::default()
+    }
+}
+
+async fn request_exists(world: &World, id: &str) -> bool {
+    let detail = format!("/credential-requests/requests/{id}/detail");
+    world.make_get(&detail).await.0 == 200
 }
 
 async fn connection_exists(world: &World, id: u64) -> bool {
@@ -425,14 +424,12 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
             TestPerson::answering(ElicitationAction::Accept, ElicitationAction::Decline),
         )
         .await;
-        let out = structured(
-            &world
-                .call(
-                    "connections_delete",
-                    json!({"connectionId": SLACK_CONNECTION_ID}),
-                )
-                .await,
-        );
+        let out = world
+            .call_ok(
+                "connections_delete",
+                json!({"connectionId": SLACK_CONNECTION_ID}),
+            )
+            .await;
         if can_ask(wire, era) {
             assert_eq!(out["deleted"], false, "{ctx}: {out}");
             assert_eq!(out["confirmation"]["action"], "decline", "{ctx}");
@@ -467,14 +464,12 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
 
         // Accepted with the box ticked: deleted.
         let world = World::start(wire, era, TestPerson::agreeing()).await;
-        let out = structured(
-            &world
-                .call(
-                    "connections_delete",
-                    json!({"connectionId": SLACK_CONNECTION_ID}),
-                )
-                .await,
-        );
+        let out = world
+            .call_ok(
+                "connections_delete",
+                json!({"connectionId": SLACK_CONNECTION_ID}),
+            )
+            .await;
         assert_eq!(out["deleted"], true, "{ctx}: {out}");
         assert!(
             !connection_exists(&world, SLACK_CONNECTION_ID).await,
@@ -530,57 +525,34 @@ async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
             })
             .collect();
         assert_eq!(questions.len(), 5, "{questions:?}");
-        assert!(
-            questions[0].starts_with(&format!(
-                "Delete key 'Weather API key' (id {APIKEY_KEY_ID}, apikeyauth)?"
-            )),
-            "{}",
-            questions[0]
-        );
-        assert!(
-            questions[1].starts_with("Replace the secret parameters of key 'Weather API key'"),
-            "{}",
-            questions[1]
-        );
-        assert!(
-            questions[2].starts_with("Replace all stored data of connection"),
-            "{}",
-            questions[2]
-        );
-        assert!(
-            questions[3].contains("and the 0 connections and 0 keys it created"),
-            "{}",
-            questions[3]
-        );
-        assert!(
-            questions[4].contains(&format!("credential {PENDING_CREDENTIAL_ID}")),
-            "{}",
-            questions[4]
-        );
+        let begins = [
+            format!("Delete key 'Weather API key' (id {APIKEY_KEY_ID}, apikeyauth)?"),
+            "Replace the secret parameters of key 'Weather API key'".to_string(),
+            "Replace all stored data of connection".to_string(),
+        ];
+        for (question, start) in questions.iter().zip(&begins) {
+            assert!(question.starts_with(start.as_str()), "{question}");
+        }
+        let holds = [
+            "and the 0 connections and 0 keys it created".to_string(),
+            format!("credential {PENDING_CREDENTIAL_ID}"),
+        ];
+        for (question, part) in questions[3..].iter().zip(&holds) {
+            assert!(question.contains(part.as_str()), "{question}");
+        }
         assert_eq!(
             world.make_get(&format!("/keys/{APIKEY_KEY_ID}")).await.0,
             200,
             "nothing deleted"
         );
-        assert_eq!(
-            world
-                .make_get(&format!(
-                    "/credential-requests/requests/{PENDING_REQUEST_ID}/detail"
-                ))
-                .await
-                .0,
-            200
-        );
+        assert!(request_exists(&world, PENDING_REQUEST_ID).await);
         world.stop().await;
     }
 }
 
 #[tokio::test]
 async fn confirm_always_refuses_where_it_cannot_ask_and_never_does_not_ask() {
-    let always = PersonSettings {
-        confirm: ConfirmMode::Always,
-        ..PersonSettings::default()
-    };
+    let always = confirm(ConfirmMode::Always);
     for (wire, era, person) in [
         (Wire::Pipe, Era::Legacy, TestPerson::unreachable()),
         (Wire::Pipe, Era::Modern, TestPerson::unreachable()),
@@ -605,25 +577,18 @@ async fn confirm_always_refuses_where_it_cannot_ask_and_never_does_not_ask() {
     }
     // `always` with a client that can be asked: asked, then deleted.
     let world = World::with(Wire::Sessions, Era::Legacy, TestPerson::agreeing(), always).await;
-    let out = structured(
-        &world
-            .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
-            .await,
-    );
+    let out = world
+        .call_ok("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+        .await;
     assert_eq!(out["deleted"], true);
     world.stop().await;
 
-    let never = PersonSettings {
-        confirm: ConfirmMode::Never,
-        ..PersonSettings::default()
-    };
+    let never = confirm(ConfirmMode::Never);
     for era in [Era::Legacy, Era::Modern] {
         let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), never.clone()).await;
-        let out = structured(
-            &world
-                .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
-                .await,
-        );
+        let out = world
+            .call_ok("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+            .await;
         assert_eq!(out["deleted"], true);
         assert!(world.person.elicitations().is_empty(), "never asks");
         world.stop().await;
@@ -636,11 +601,9 @@ async fn an_unticked_confirmation_is_not_a_yes() {
         let mut person = TestPerson::agreeing();
         person.tick = false;
         let world = World::start(Wire::Pipe, era, person).await;
-        let out = structured(
-            &world
-                .call("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
-                .await,
-        );
+        let out = world
+            .call_ok("keys_delete", json!({"keyId": BASICAUTH_KEY_ID}))
+            .await;
         assert_eq!(out["deleted"], false, "{era:?}: {out}");
         assert_eq!(
             world.make_get(&format!("/keys/{BASICAUTH_KEY_ID}")).await.0,
@@ -676,39 +639,26 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
         p.input_responses = Some(yes.clone());
         p
     };
-    let refused = |r: CallToolResponse| match r {
+    // Answers yes to a question asked with `state`, for `tool` and `args`: the refusal's text.
+    let replay = async |tool: &str, args: Value, state: String| match world
+        .call_once(retry(tool, args, state))
+        .await
+    {
         CallToolResponse::Complete(r) => {
             assert_eq!(r.is_error, Some(true), "{}", text(&r));
             text(&r)
         }
         other => panic!("{other:?}"),
     };
+    let slack = json!({"connectionId": SLACK_CONNECTION_ID});
     // Replayed for another connection (other arguments).
-    let state = ask(
-        "connections_delete",
-        json!({"connectionId": SLACK_CONNECTION_ID}),
-    )
-    .await;
-    let why = refused(
-        world
-            .call_once(retry(
-                "connections_delete",
-                json!({"connectionId": CRASHING_CONNECTION_ID}),
-                state.clone(),
-            ))
-            .await,
-    );
+    let state = ask("connections_delete", slack.clone()).await;
+    let crashing = json!({"connectionId": CRASHING_CONNECTION_ID});
+    let why = replay("connections_delete", crashing, state.clone()).await;
     assert!(why.contains("another tool or other arguments"), "{why}");
     // Replayed for another tool.
-    let why = refused(
-        world
-            .call_once(retry(
-                "keys_delete",
-                json!({"keyId": SLACK_CONNECTION_ID}),
-                state.clone(),
-            ))
-            .await,
-    );
+    let other_tool = json!({"keyId": SLACK_CONNECTION_ID});
+    let why = replay("keys_delete", other_tool, state.clone()).await;
     assert!(why.contains("was refused"), "{why}");
     // Tampered.
     // Change one character in the middle (the last one may carry only padding bits).
@@ -716,26 +666,10 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     let middle = tampered.len() / 2;
     tampered[middle] = if tampered[middle] == 'A' { 'B' } else { 'A' };
     let tampered: String = tampered.into_iter().collect();
-    refused(
-        world
-            .call_once(retry(
-                "connections_delete",
-                json!({"connectionId": SLACK_CONNECTION_ID}),
-                tampered,
-            ))
-            .await,
-    );
+    replay("connections_delete", slack.clone(), tampered).await;
     // Expired.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let why = refused(
-        world
-            .call_once(retry(
-                "connections_delete",
-                json!({"connectionId": SLACK_CONNECTION_ID}),
-                state,
-            ))
-            .await,
-    );
+    let why = replay("connections_delete", slack, state).await;
     assert!(why.contains("expired"), "{why}");
     for id in [SLACK_CONNECTION_ID, CRASHING_CONNECTION_ID] {
         assert!(connection_exists(&world, id).await, "nothing deleted");
@@ -746,21 +680,9 @@ async fn confirmation_states_are_refused_when_tampered_expired_or_replayed() {
     world
         .authorize(PENDING_REQUEST_ID, PENDING_CREDENTIAL_ID)
         .await;
-    let why = refused(
-        world
-            .call_once(retry("credential-requests_delete", args.clone(), state))
-            .await,
-    );
+    let why = replay("credential-requests_delete", args.clone(), state).await;
     assert!(why.contains("but the call now concerns"), "{why}");
-    assert_eq!(
-        world
-            .make_get(&format!(
-                "/credential-requests/requests/{PENDING_REQUEST_ID}/detail"
-            ))
-            .await
-            .0,
-        200
-    );
+    assert!(request_exists(&world, PENDING_REQUEST_ID).await);
     // A fresh question about the object as it is now goes through.
     let state = ask("credential-requests_delete", args.clone()).await;
     let CallToolResponse::Complete(done) = world
@@ -854,7 +776,7 @@ async fn a_write_only_key_is_asked_about_the_bare_id() {
                 json!({"requestId": PENDING_REQUEST_ID}),
             ),
         ] {
-            let out = structured(&world.call(tool, args).await);
+            let out = world.call_ok(tool, args).await;
             assert_eq!(out["deleted"], true, "{era:?} {tool}: {out}");
             assert_eq!(out["confirmation"]["proceeded"], true);
         }
@@ -867,20 +789,15 @@ async fn a_write_only_key_is_asked_about_the_bare_id() {
                 _ => None,
             })
             .collect();
-        assert!(
-            questions[0].starts_with(&format!("Delete connection {SLACK_CONNECTION_ID}?")),
-            "{questions:?}"
-        );
-        assert!(
-            questions[1].starts_with(&format!("Delete key {BASICAUTH_KEY_ID}?")),
-            "{questions:?}"
-        );
-        assert!(
-            questions[2].starts_with(&format!(
-                "Delete credential request {PENDING_REQUEST_ID} and every"
-            )),
-            "{questions:?}"
-        );
+        let begins = [
+            format!("Delete connection {SLACK_CONNECTION_ID}?"),
+            format!("Delete key {BASICAUTH_KEY_ID}?"),
+            format!("Delete credential request {PENDING_REQUEST_ID} and every"),
+        ];
+        assert_eq!(questions.len(), begins.len(), "{questions:?}");
+        for (question, start) in questions.iter().zip(&begins) {
+            assert!(question.starts_with(start.as_str()), "{questions:?}");
+        }
         world.stop().await;
     }
 }

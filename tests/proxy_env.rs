@@ -10,10 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::TEST_KEY;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const BIN: &str = env!("CARGO_BIN_EXE_make-credentials-mcp");
 
 /// A "proxy" that counts the connections it gets (and answers none of them).
 async fn recording_proxy() -> (String, Arc<AtomicUsize>) {
@@ -32,11 +28,7 @@ async fn recording_proxy() -> (String, Arc<AtomicUsize>) {
 
 /// The binary with a clean environment plus every proxy variable pointing at `proxy`.
 fn command(proxy: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
-        .arg("--no-cli-login");
+    let mut cmd = common::clean_binary();
     for name in [
         "HTTP_PROXY",
         "http_proxy",
@@ -51,28 +43,13 @@ fn command(proxy: &str) -> tokio::process::Command {
 }
 
 async fn call_keys_list(cmd: &mut tokio::process::Command) -> Value {
-    let out = cmd
-        .args(["call", "keys_list", r#"{"teamId":1}"#])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::run_ok(cmd, &["call", "keys_list", r#"{"teamId":1}"#]).await
 }
 
 #[tokio::test]
 async fn a_loopback_make_api_url_is_never_proxied() {
     let (proxy, proxied) = recording_proxy().await;
-    let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/keys"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [{"id": 16}]})))
-        .mount(&mock)
-        .await;
+    let mock = common::make_with_keys(json!({"keys": [{"id": 16}]})).await;
     let mut cmd = command(&proxy);
     cmd.env("MAKE_API_URL", format!("{}/api/v2", mock.uri()))
         .env("MAKE_API_KEY", TEST_KEY);

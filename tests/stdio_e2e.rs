@@ -9,18 +9,11 @@ use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const BIN: &str = env!("CARGO_BIN_EXE_make-credentials-mcp");
+use wiremock::MockServer;
 
 fn command(api_url: Option<&str>, key: Option<&str>) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
-        .env("RUST_LOG", "debug")
-        .arg("--no-cli-login")
+    let mut cmd = common::clean_binary();
+    cmd.env("RUST_LOG", "debug")
         .stderr(std::process::Stdio::null());
     if let Some(url) = api_url {
         cmd.env("MAKE_API_URL", url);
@@ -32,20 +25,23 @@ fn command(api_url: Option<&str>, key: Option<&str>) -> tokio::process::Command 
 }
 
 async fn mock_make() -> MockServer {
-    let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/keys"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"keys": [{"id": 16, "name": "Basic", "typeName": "basicauth"}]}),
-            ),
-        )
-        .mount(&mock)
-        .await;
-    mock
+    common::make_with_keys(json!({"keys": [{"id": 16, "name": "Basic", "typeName": "basicauth"}]}))
+        .await
 }
 
-async fn exercise(client: &RunningService<RoleClient, ()>, mock: &MockServer) {
+/// The binary over stdio with the key, its Make API at `mock`.
+fn stdio_to(mock: &MockServer) -> TokioChildProcess {
+    let url = format!("{}/api/v2", mock.uri());
+    TokioChildProcess::new(command(Some(&url), Some(TEST_KEY))).unwrap()
+}
+
+/// Checks that `client` speaks `version`, lists the tools and calls `keys_list` with the key.
+async fn exercise(
+    client: RunningService<RoleClient, ()>,
+    mock: &MockServer,
+    version: ProtocolVersion,
+) {
+    assert_eq!(client.peer_info().unwrap().protocol_version, version);
     let tools = client.list_all_tools().await.expect("tools/list");
     assert_eq!(tools.len(), 23);
     let args = json!({"teamId": 22}).as_object().unwrap().clone();
@@ -62,43 +58,27 @@ async fn exercise(client: &RunningService<RoleClient, ()>, mock: &MockServer) {
         last.headers.get("authorization").unwrap(),
         &format!("Token {TEST_KEY}")
     );
+    client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn stdio_2025_11_25_client_lists_and_calls() {
     let mock = mock_make().await;
-    let transport = TokioChildProcess::new(command(
-        Some(&format!("{}/api/v2", mock.uri())),
-        Some(TEST_KEY),
-    ))
-    .unwrap();
-    let client = ().serve(transport).await.expect("initialize");
-    assert_eq!(
-        client.peer_info().unwrap().protocol_version,
-        ProtocolVersion::V_2025_11_25
-    );
-    exercise(&client, &mock).await;
-    client.cancel().await.unwrap();
+    let client = ().serve(stdio_to(&mock)).await.expect("initialize");
+    exercise(client, &mock, ProtocolVersion::V_2025_11_25).await;
 }
 
 #[tokio::test]
 async fn stdio_2026_07_28_client_lists_and_calls() {
     let mock = mock_make().await;
-    let transport = TokioChildProcess::new(command(
-        Some(&format!("{}/api/v2", mock.uri())),
-        Some(TEST_KEY),
-    ))
-    .unwrap();
     let lifecycle = ClientLifecycleMode::Discover {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
     };
-    let client = ().serve_with_lifecycle(transport, lifecycle).await.expect("server/discover");
-    assert_eq!(
-        client.peer_info().unwrap().protocol_version,
-        ProtocolVersion::V_2026_07_28
-    );
-    exercise(&client, &mock).await;
-    client.cancel().await.unwrap();
+    let client =
+        ().serve_with_lifecycle(stdio_to(&mock), lifecycle)
+            .await
+            .expect("server/discover");
+    exercise(client, &mock, ProtocolVersion::V_2026_07_28).await;
 }
 
 #[tokio::test]

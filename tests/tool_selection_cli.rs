@@ -17,8 +17,6 @@ use tokio::io::AsyncReadExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const BIN: &str = env!("CARGO_BIN_EXE_make-credentials-mcp");
-
 /// Command-line flags and environment variables of one case.
 type Setting = (
     &'static [&'static str],
@@ -27,12 +25,8 @@ type Setting = (
 
 /// The binary with a clean environment (no RUST_LOG, no proxies, no Make CLI login).
 fn command() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
-        .arg("--no-cli-login")
-        .stdin(Stdio::null());
+    let mut cmd = common::clean_binary();
+    cmd.stdin(Stdio::null());
     cmd
 }
 
@@ -62,13 +56,7 @@ async fn tools(cmd: &mut tokio::process::Command) -> Vec<String> {
 }
 
 async fn mock_make() -> MockServer {
-    let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/keys"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [{"id": 16}]})))
-        .mount(&mock)
-        .await;
-    mock
+    common::make_with_keys(json!({"keys": [{"id": 16}]})).await
 }
 
 #[tokio::test]

@@ -53,35 +53,40 @@ async fn detail_calls(mock: &MockServer) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn polls_the_detail_endpoint_until_no_credential_is_pending() {
-    let mock = MockServer::start().await;
-    Mock::given(method("GET"))
+/// Make answers the detail read with `status` and `body`, `times` times (or from then on).
+async fn detail_answers(mock: &MockServer, status: u16, body: Value, times: Option<u64>) {
+    let mock_builder = Mock::given(method("GET"))
         .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending"])))
-        .up_to_n_times(1)
-        .mount(&mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["authorized"])))
-        .mount(&mock)
-        .await;
+        .respond_with(ResponseTemplate::new(status).set_body_json(body));
+    match times {
+        Some(n) => mock_builder.up_to_n_times(n).mount(mock).await,
+        None => mock_builder.mount(mock).await,
+    }
+}
+
+/// Waits on a server whose Make is `mock`, from a client that cannot be asked anything.
+async fn wait(mock: &MockServer, arguments: Value) -> rmcp::model::CallToolResult {
     let client = person::pipe(
-        server_on(&mock).await,
+        server_on(mock).await,
         Era::Legacy,
         TestPerson::unreachable(),
     )
     .await;
-    let out = structured(
-        &client
-            .call_tool(params(
-                "credential-requests_wait-for-authorization",
-                json!({"requestId": ID}),
-            ))
-            .await
-            .unwrap(),
-    );
+    client
+        .call_tool(params(
+            "credential-requests_wait-for-authorization",
+            arguments,
+        ))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn polls_the_detail_endpoint_until_no_credential_is_pending() {
+    let mock = MockServer::start().await;
+    detail_answers(&mock, 200, detail(&["pending"]), Some(1)).await;
+    detail_answers(&mock, 200, detail(&["authorized"]), None).await;
+    let out = structured(&wait(&mock, json!({"requestId": ID})).await);
     assert_eq!(out["done"], true);
     assert_eq!(out["credentials"][0]["remoteId"], 5001);
     let requests = mock.received_requests().await.unwrap();
@@ -97,66 +102,18 @@ async fn polls_the_detail_endpoint_until_no_credential_is_pending() {
 #[tokio::test]
 async fn throttling_and_outages_do_not_end_the_wait_but_other_errors_do() {
     let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .set_body_json(json!({"message": "Too many requests", "code": "SC429"})),
-        )
-        .up_to_n_times(1)
-        .mount(&mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"message": "Unavailable"})))
-        .up_to_n_times(1)
-        .mount(&mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["declined"])))
-        .mount(&mock)
-        .await;
-    let client = person::pipe(
-        server_on(&mock).await,
-        Era::Legacy,
-        TestPerson::unreachable(),
-    )
-    .await;
-    let out = structured(
-        &client
-            .call_tool(params(
-                "credential-requests_wait-for-authorization",
-                json!({"requestId": ID, "timeoutSeconds": 20}),
-            ))
-            .await
-            .unwrap(),
-    );
+    let too_many = json!({"message": "Too many requests", "code": "SC429"});
+    detail_answers(&mock, 429, too_many, Some(1)).await;
+    detail_answers(&mock, 503, json!({"message": "Unavailable"}), Some(1)).await;
+    detail_answers(&mock, 200, detail(&["declined"]), None).await;
+    let out = structured(&wait(&mock, json!({"requestId": ID, "timeoutSeconds": 20})).await);
     assert_eq!(out["done"], true, "{out}");
     assert_eq!(out["summary"], "1 of 1 done: google declined");
 
     let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_json(json!({"message": "Permission denied", "code": "SC403"})),
-        )
-        .mount(&mock)
-        .await;
-    let client = person::pipe(
-        server_on(&mock).await,
-        Era::Legacy,
-        TestPerson::unreachable(),
-    )
-    .await;
-    let result = client
-        .call_tool(params(
-            "credential-requests_wait-for-authorization",
-            json!({"requestId": ID}),
-        ))
-        .await
-        .unwrap();
+    let denied = json!({"message": "Permission denied", "code": "SC403"});
+    detail_answers(&mock, 403, denied, None).await;
+    let result = wait(&mock, json!({"requestId": ID})).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
         text(&result).contains("HTTP 403 [SC403]"),
@@ -173,11 +130,7 @@ async fn throttling_and_outages_do_not_end_the_wait_but_other_errors_do() {
 #[tokio::test]
 async fn progress_repeats_at_least_every_ten_seconds_and_cancel_stops_polling() {
     let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending", "authorized"])))
-        .mount(&mock)
-        .await;
+    detail_answers(&mock, 200, detail(&["pending", "authorized"]), None).await;
     let person = TestPerson::unreachable();
     let client = person::pipe(server_on(&mock).await, Era::Legacy, person.clone()).await;
     let mut p = params(
@@ -256,11 +209,7 @@ async fn a_link_off_make_is_never_handed_to_the_person() {
 async fn a_client_that_goes_away_over_http_stops_the_polling() {
     use make_credentials_mcp::transport::http::{self, HttpOptions};
     let mock = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(DETAIL))
-        .respond_with(ResponseTemplate::new(200).set_body_json(detail(&["pending"])))
-        .mount(&mock)
-        .await;
+    detail_answers(&mock, 200, detail(&["pending"]), None).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = server_on(&mock).await;

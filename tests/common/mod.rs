@@ -402,6 +402,41 @@ pub fn valid_calls_of(tools: &[&str]) -> Vec<(&'static str, Value)> {
         .collect()
 }
 
+/// The binary with a clean environment: only PATH, a HOME without a Make CLI login, and
+/// `--no-cli-login` (no RUST_LOG, no proxies, no Make key).
+pub fn clean_binary() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_make-credentials-mcp"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir().join("mcm-no-home"))
+        .arg("--no-cli-login");
+    command
+}
+
+/// Runs `command` with `args`; fails the test unless it exits 0, and returns its stdout as
+/// JSON.
+pub async fn run_ok(command: &mut tokio::process::Command, args: &[&str]) -> Value {
+    let out = command.args(args).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is only JSON")
+}
+
+/// A mock Make whose `GET /keys` answers 200 with `body`.
+pub async fn make_with_keys(body: Value) -> MockServer {
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/keys"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&mock)
+        .await;
+    mock
+}
+
 /// Make's error body, as in make-api.md §1.6.
 pub fn make_error(code: &str, message: &str) -> Value {
     serde_json::json!({ "code": code, "message": message, "detail": format!("{message} (detail)") })

@@ -247,6 +247,11 @@ impl World {
             .expect("tools/call")
     }
 
+    /// Calls a tool and returns the structured content; a tool error fails the test.
+    pub async fn call_ok(&self, tool: &str, args: Value) -> Value {
+        super::structured(&self.call(tool, args).await)
+    }
+
     /// One round only: the result or the input request, as the server sent it.
     pub async fn call_once(&self, params: CallToolRequestParams) -> CallToolResponse {
         self.client
