@@ -24,6 +24,9 @@ fn command(api_url: Option<&str>, key: Option<&str>) -> tokio::process::Command 
     cmd
 }
 
+/// The `call` command of `keys_list` for team 22.
+const LIST_KEYS: [&str; 3] = ["call", "keys_list", r#"{"teamId":22}"#];
+
 async fn mock_make() -> MockServer {
     common::make_with_keys(json!({"keys": [{"id": 16, "name": "Basic", "typeName": "basicauth"}]}))
         .await
@@ -118,17 +121,7 @@ async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
 async fn call_command_prints_the_result_and_exits_by_outcome() {
     let mock = mock_make().await;
     let url = format!("{}/api/v2", mock.uri());
-    let out = command(Some(&url), Some(TEST_KEY))
-        .args(["call", "keys_list", r#"{"teamId":22}"#])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let printed = common::run_ok(&mut command(Some(&url), Some(TEST_KEY)), &LIST_KEYS).await;
     assert_eq!(printed["keys"][0]["name"], "Basic");
     let seen = mock.received_requests().await.unwrap();
     let request = common::Seen::from_request(&seen[0]);
@@ -163,11 +156,7 @@ async fn the_key_never_reaches_the_logs() {
     let url = format!("{}/api/v2", mock.uri());
     let mut cmd = command(Some(&url), Some(TEST_KEY));
     cmd.stderr(std::process::Stdio::piped());
-    let out = cmd
-        .args(["call", "keys_list", r#"{"teamId":22}"#])
-        .output()
-        .await
-        .unwrap();
+    let out = cmd.args(LIST_KEYS).output().await.unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(logs.contains("make api"), "debug logs were written: {logs}");
     assert!(!logs.contains(TEST_KEY), "the key leaked into the logs");
@@ -177,16 +166,7 @@ async fn the_key_never_reaches_the_logs() {
 async fn a_bare_origin_in_make_api_url_means_its_api_v2() {
     let mock = mock_make().await;
     for origin in [mock.uri(), format!("{}/", mock.uri())] {
-        let out = command(Some(&origin), Some(TEST_KEY))
-            .args(["call", "keys_list", r#"{"teamId":22}"#])
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{origin}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        common::run_ok(&mut command(Some(&origin), Some(TEST_KEY)), &LIST_KEYS).await;
     }
     let seen = mock.received_requests().await.unwrap();
     assert_eq!(seen.len(), 2);
