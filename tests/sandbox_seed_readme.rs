@@ -1,18 +1,18 @@
-//! The README's "The sandbox's seed data" table and its mentions of the sandbox's teams and
-//! port say what `sandbox::seed` seeds: the constants are the one statement of these facts,
-//! and the README cannot drift from them.
+//! docs/sandbox.md's "The sandbox's seed data" table and its mentions of the sandbox's teams
+//! and port say what `sandbox::seed` seeds: the constants are the one statement of these facts,
+//! and the page cannot drift from them.
 
 use make_credentials_mcp::sandbox::SUBCOMMAND_PORT;
 use make_credentials_mcp::sandbox::seed::{
     CONNECTIONS, DEFAULT_TEAM, FOREIGN_TEAM, KEYS, OWN_TEAMS, REQUESTS, SeedItem, TEAMS,
 };
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../docs/sandbox.md");
 
 /// One row of the table: kind, id, type, team, name (backticks removed; notes left out).
 type Row = (String, String, String, String, String);
 
-/// The README with every run of whitespace (line breaks included) as one space.
+/// The page with every run of whitespace (line breaks included) as one space.
 fn flat_readme() -> String {
     README.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -21,7 +21,7 @@ fn flat_readme() -> String {
 fn seed_section() -> &'static str {
     let start = README
         .find("### The sandbox's seed data\n")
-        .expect("README has the seed-data section");
+        .expect("docs/sandbox.md has the seed-data section");
     let body = &README[start..];
     let body = &body[body.find('\n').unwrap() + 1..];
     body.find("\n#").map_or(body, |end| &body[..end])
@@ -82,7 +82,7 @@ fn the_seed_table_lists_exactly_what_is_seeded() {
     let unknown: Vec<&Row> = readme.iter().filter(|r| !seeded.contains(r)).collect();
     assert!(
         missing.is_empty() && unknown.is_empty(),
-        "README seed table drifted from sandbox::seed.\nnot in the README: {missing:#?}\nnot seeded: {unknown:#?}"
+        "docs/sandbox.md seed table drifted from sandbox::seed.\nnot on the page: {missing:#?}\nnot seeded: {unknown:#?}"
     );
 }
 
@@ -95,22 +95,22 @@ fn the_seed_table_names_each_requests_credential() {
 }
 
 #[test]
-fn the_readme_states_the_teams_default_team_and_port_as_seeded() {
+fn the_page_states_the_teams_default_team_and_port_as_seeded() {
     let [first, second] = OWN_TEAMS;
     let flat = flat_readme();
     for fact in [
-        // The Quickstart and the seed-data section.
+        // The introduction and the seed-data section.
         format!("(teams {first} and {second},"),
         format!(
             "Teams {first} and {second} (organization 1) are yours, and the tools use team {DEFAULT_TEAM}"
         ),
         format!("team {FOREIGN_TEAM} belongs to another organization"),
-        // The options table.
+        // The client quickstart.
         format!("default team {DEFAULT_TEAM}, or `--team {second}`"),
-        // The commands table and the seed-data section.
+        // The subcommand's form and the seed-data section.
         format!("make-credentials-mcp sandbox [--port {SUBCOMMAND_PORT}]"),
         format!("on port {SUBCOMMAND_PORT} unless `--port`"),
     ] {
-        assert!(flat.contains(&fact), "README should say: {fact}");
+        assert!(flat.contains(&fact), "docs/sandbox.md should say: {fact}");
     }
 }
