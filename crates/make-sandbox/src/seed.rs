@@ -70,7 +70,7 @@ pub const CRASHING_CONNECTION_ID: u64 = 1006;
 /// In [`FOREIGN_TEAM`].
 pub const FOREIGN_CONNECTION_ID: u64 = 1901;
 /// The scenario that uses [`GOOGLE_CONNECTION_ID`].
-pub(crate) const SCENARIO_ID: u64 = 3001;
+pub const SCENARIO_ID: u64 = 3001;
 
 pub const BASICAUTH_KEY_ID: u64 = 2001;
 pub const APIKEY_KEY_ID: u64 = 2002;

@@ -4,7 +4,7 @@
 //! against, and real Make fails rarely and never on cue. This module makes the `/api/v2`
 //! endpoints fail on demand; the consent page is never touched, so a person can still
 //! authorize while the API misbehaves. Two ways in, both honoured by one middleware
-//! ([`inject`]):
+//! (`inject`):
 //!
 //! - **Scripted, at runtime** ([`Sandbox::inject`](super::Sandbox::inject),
 //!   [`Sandbox::inject_on`](super::Sandbox::inject_on)): the next N API requests (optionally
