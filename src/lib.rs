@@ -5,14 +5,16 @@
 //! tool registry) → [`tools`] (one module per domain) → [`make`] (the shared Make API
 //! client). [`person`] is how tools reach the human behind the client (links, confirmations,
 //! sealed round-trip state). [`selection`] decides which tools are shown (the operator's
-//! toolsets and names, and the Make key's scopes). [`sandbox`] is an in-process double of the Make API, used by `--sandbox` and tests.
+//! toolsets and names, and the Make key's scopes). `--sandbox` runs the in-process double of
+//! the Make API from the `make-sandbox` crate (the default `sandbox` feature).
 
 pub mod cli;
 mod config;
 pub mod logging;
 pub mod make;
+#[cfg(not(feature = "sandbox"))]
+mod no_sandbox;
 pub mod person;
-pub mod sandbox;
 mod selection;
 pub mod server;
 pub mod startup;

@@ -41,6 +41,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
         startup::start(&setup.make, setup.person, &setup.tools, purpose).await
     };
     match run {
+        #[cfg(feature = "sandbox")]
         Run::Sandbox {
             port,
             faults,

@@ -1,17 +1,26 @@
 //! Turns the command line into a running [`MakeServer`]: configuration, the shared Make
 //! client, and with `--sandbox` the in-process Make API it talks to.
 
+#[cfg(feature = "sandbox")]
 use std::time::Duration;
 
+#[cfg(feature = "sandbox")]
+use make_sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAMS};
+#[cfg(feature = "sandbox")]
+use make_sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};
+
 use crate::cli::{MakeArgs, ToolArgs};
+use crate::config::Config;
 use crate::make::MakeClient;
+#[cfg(feature = "sandbox")]
 use crate::make::{ApiKey, parse_api_url};
+#[cfg(not(feature = "sandbox"))]
+use crate::no_sandbox::{NO_SANDBOX, Sandbox};
 use crate::person::PersonSettings;
-use crate::sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAMS};
-use crate::sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};
 use crate::server::{MakeServer, ServerSettings};
 
-/// A server ready to serve, and the sandbox it depends on (kept alive alongside it).
+/// A server ready to serve, and the sandbox it depends on with `--sandbox` (kept alive
+/// alongside it; always `None` in a build without the sandbox).
 pub struct Started {
     pub server: MakeServer,
     pub sandbox: Option<Sandbox>,
@@ -35,68 +44,12 @@ pub async fn start(
     tools: &ToolArgs,
     purpose: Purpose,
 ) -> anyhow::Result<Started> {
-    if !args.sandbox && args.sandbox_faults.as_ref().is_some_and(|f| !f.is_empty()) {
-        anyhow::bail!(
-            "--sandbox-faults (MCP_SANDBOX_FAULTS) only applies with --sandbox or the sandbox subcommand; a real Make API cannot be made to fail"
-        );
-    }
-    if !args.sandbox
-        && args
-            .sandbox_scopes
-            .as_ref()
-            .is_some_and(|s| *s != KeyScopes::default())
-    {
-        anyhow::bail!(
-            "--sandbox-scopes (MCP_SANDBOX_SCOPES) only applies with --sandbox or the sandbox subcommand; a real Make key's scopes are set in Make"
-        );
-    }
     let mut config = if args.sandbox {
         args.sandbox_config()?
     } else {
         args.config()?
     };
-    let sandbox = if args.sandbox {
-        // A timeout fault must outlast the client's own timeout, or it is only a slow 504.
-        let hold = DEFAULT_TIMEOUT_HOLD.max(args.timeout() + Duration::from_secs(10));
-        let faults = args
-            .sandbox_faults
-            .clone()
-            .unwrap_or_default()
-            .timeout_hold(hold);
-        if !faults.is_empty() {
-            tracing::warn!(%faults, "the sandbox's API fails on purpose");
-        }
-        let scopes = args.sandbox_scopes.clone().unwrap_or_default();
-        if scopes != KeyScopes::default() {
-            tracing::info!(%scopes, "the sandbox's key holds only some scopes");
-        }
-        let sandbox = Sandbox::start_with(SandboxOptions {
-            faults,
-            scopes,
-            ..SandboxOptions::default()
-        })
-        .await?;
-        config.client.base_url = Some(parse_api_url(&sandbox.api_base_url())?);
-        config.client.api_key = ApiKey::new(sandbox.api_key());
-        config.default_team = match config.default_team {
-            Some(team) if SANDBOX_TEAMS.contains(&team) => Some(team),
-            // A real organization's `MAKE_TEAM` means nothing in the sandbox.
-            Some(team) => {
-                tracing::warn!(
-                    team,
-                    sandbox_teams = ?SANDBOX_TEAMS,
-                    using = SANDBOX_TEAM,
-                    "MAKE_TEAM is not a sandbox team; using the sandbox's default team"
-                );
-                Some(SANDBOX_TEAM)
-            }
-            None => Some(SANDBOX_TEAM),
-        };
-        tracing::info!(api = %sandbox.api_base_url(), "using the Make API sandbox: no real Make account is touched");
-        Some(sandbox)
-    } else {
-        None
-    };
+    let sandbox = start_sandbox(args, &mut config).await?;
     let client = MakeClient::new(&config.client)?;
     let selection = tools.selection();
     let settings = ServerSettings {
@@ -128,7 +81,80 @@ pub async fn start(
     Ok(Started { server, sandbox })
 }
 
+/// With `--sandbox`: starts the sandbox and points `config` at it, whatever key, zone or team
+/// is configured. Without it: refuses the sandbox's own options, which a real Make API
+/// cannot honour.
+#[cfg(feature = "sandbox")]
+async fn start_sandbox(args: &MakeArgs, config: &mut Config) -> anyhow::Result<Option<Sandbox>> {
+    if !args.sandbox {
+        if args.sandbox_faults.as_ref().is_some_and(|f| !f.is_empty()) {
+            anyhow::bail!(
+                "--sandbox-faults (MCP_SANDBOX_FAULTS) only applies with --sandbox or the sandbox subcommand; a real Make API cannot be made to fail"
+            );
+        }
+        if args
+            .sandbox_scopes
+            .as_ref()
+            .is_some_and(|s| *s != KeyScopes::default())
+        {
+            anyhow::bail!(
+                "--sandbox-scopes (MCP_SANDBOX_SCOPES) only applies with --sandbox or the sandbox subcommand; a real Make key's scopes are set in Make"
+            );
+        }
+        return Ok(None);
+    }
+    // A timeout fault must outlast the client's own timeout, or it is only a slow 504.
+    let hold = DEFAULT_TIMEOUT_HOLD.max(args.timeout() + Duration::from_secs(10));
+    let faults = args
+        .sandbox_faults
+        .clone()
+        .unwrap_or_default()
+        .timeout_hold(hold);
+    if !faults.is_empty() {
+        tracing::warn!(%faults, "the sandbox's API fails on purpose");
+    }
+    let scopes = args.sandbox_scopes.clone().unwrap_or_default();
+    if scopes != KeyScopes::default() {
+        tracing::info!(%scopes, "the sandbox's key holds only some scopes");
+    }
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        faults,
+        scopes,
+        ..SandboxOptions::default()
+    })
+    .await?;
+    config.client.base_url = Some(parse_api_url(&sandbox.api_base_url())?);
+    config.client.api_key = ApiKey::new(sandbox.api_key());
+    config.default_team = match config.default_team {
+        Some(team) if SANDBOX_TEAMS.contains(&team) => Some(team),
+        // A real organization's `MAKE_TEAM` means nothing in the sandbox.
+        Some(team) => {
+            tracing::warn!(
+                team,
+                sandbox_teams = ?SANDBOX_TEAMS,
+                using = SANDBOX_TEAM,
+                "MAKE_TEAM is not a sandbox team; using the sandbox's default team"
+            );
+            Some(SANDBOX_TEAM)
+        }
+        None => Some(SANDBOX_TEAM),
+    };
+    tracing::info!(api = %sandbox.api_base_url(), "using the Make API sandbox: no real Make account is touched");
+    Ok(Some(sandbox))
+}
+
+/// A build without the sandbox refuses `--sandbox`. Its other options cannot be given: no
+/// value parses.
+#[cfg(not(feature = "sandbox"))]
+async fn start_sandbox(args: &MakeArgs, _config: &mut Config) -> anyhow::Result<Option<Sandbox>> {
+    if args.sandbox {
+        anyhow::bail!(NO_SANDBOX);
+    }
+    Ok(None)
+}
+
 /// Runs the sandbox alone until Ctrl-C, printing how to point the server at it.
+#[cfg(feature = "sandbox")]
 pub async fn serve_sandbox_only(
     port: u16,
     faults: FaultPlan,
@@ -178,6 +204,18 @@ mod tests {
         .await
     }
 
+    #[cfg(not(feature = "sandbox"))]
+    #[tokio::test]
+    async fn a_build_without_the_sandbox_refuses_it() {
+        let args = make_args(&["m", "--no-cli-login", "--sandbox"]);
+        let err = start_command(&args)
+            .await
+            .err()
+            .expect("refused without the sandbox feature");
+        assert_eq!(err.to_string(), NO_SANDBOX);
+    }
+
+    #[cfg(feature = "sandbox")]
     #[tokio::test]
     async fn sandbox_faults_need_the_sandbox_and_reach_its_api() {
         let args = make_args(&["m", "--no-cli-login", "--sandbox-faults", "500=1"]);
@@ -205,6 +243,7 @@ mod tests {
         assert_eq!(status, 500);
     }
 
+    #[cfg(feature = "sandbox")]
     #[tokio::test]
     async fn sandbox_scopes_need_the_sandbox_and_limit_its_key() {
         let args = make_args(&["m", "--no-cli-login", "--sandbox-scopes", "keys:read"]);

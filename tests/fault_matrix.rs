@@ -7,6 +7,7 @@
 //! Make refused it before acting (429, refused connection); a redirect is never followed. The
 //! outcomes are written as a table into `docs/reliability.md`; this test fails when the
 //! table there is stale (rewrite it with `UPDATE_RELIABILITY=1`, never under `CI=true`).
+#![cfg(feature = "sandbox")]
 
 mod common;
 
@@ -17,13 +18,13 @@ use std::time::Duration;
 use common::text;
 use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
-use make_credentials_mcp::sandbox::seed::{
+use make_credentials_mcp::server::MakeServer;
+use make_credentials_mcp::transport::in_process;
+use make_sandbox::seed::{
     BASICAUTH_KEY_ID, DEFAULT_TEAM, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID,
     PENDING_CREDENTIAL_ID, PENDING_REQUEST_ID, SLACK_CONNECTION_ID,
 };
-use make_credentials_mcp::sandbox::{Fault, Sandbox, closed_loopback_port};
-use make_credentials_mcp::server::MakeServer;
-use make_credentials_mcp::transport::in_process;
+use make_sandbox::{Fault, Sandbox, closed_loopback_port};
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;

@@ -5,6 +5,7 @@
 //! completion notice, the wait with progress while a second actor uses the consent page,
 //! confirmation of destructive tools in every `--confirm` mode, and sealed state that is
 //! refused when tampered with, expired or replayed for another call or object.
+#![cfg(feature = "sandbox")]
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use common::person::{self, ALL, Era, TestPerson, Wire, World, can_ask, eventually};
 use common::{params, structured, text};
 use make_credentials_mcp::person::{ConfirmMode, PersonSettings, UrlElicitation};
-use make_credentials_mcp::sandbox::seed::{
+use make_sandbox::seed::{
     APIKEY_KEY_ID, BASICAUTH_KEY_ID, CRASHING_CONNECTION_ID, GOOGLE_CONNECTION_ID,
     HTTP_CONNECTION_ID, PENDING_CREDENTIAL_ID, PENDING_REQUEST_ID, SLACK_CONNECTION_ID,
 };
@@ -750,7 +751,7 @@ async fn the_binary_over_stdio_hands_over_the_link_and_waits() {
 /// the question names the bare id instead of failing on the read.
 #[tokio::test]
 async fn a_write_only_key_is_asked_about_the_bare_id() {
-    let options = make_credentials_mcp::sandbox::SandboxOptions {
+    let options = make_sandbox::SandboxOptions {
         scopes: "connections:write,keys:write,credential-requests:write"
             .parse()
             .unwrap(),

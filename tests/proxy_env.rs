@@ -63,6 +63,7 @@ async fn a_loopback_make_api_url_is_never_proxied() {
     );
 }
 
+#[cfg(feature = "sandbox")]
 #[tokio::test]
 async fn the_sandbox_is_never_proxied() {
     let (proxy, proxied) = recording_proxy().await;

@@ -1,18 +1,19 @@
 //! Drives the Make API sandbox over loopback with reqwest, the way the product's client will.
+#![cfg(feature = "sandbox")]
 
 use std::time::Duration;
 
 use make_credentials_mcp::make::credential_requests::{NewTypedRequest, RequestedKey};
 use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::make::{MakeClient, RetryPolicy};
-use make_credentials_mcp::sandbox::seed::{
+use make_sandbox::seed::{
     AES_KEY_ID, AIRTABLE_CONNECTION_ID, APIKEY_KEY_ID, BASICAUTH_KEY_ID, CONNECTIONS,
     CRASHING_CONNECTION_ID, FOREIGN_CONNECTION_ID, FOREIGN_CREDENTIAL_ID, FOREIGN_KEY_ID,
     FOREIGN_REQUEST_ID as FOREIGN_REQUEST, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID,
     PENDING_CREDENTIAL_ID as PENDING_CREDENTIAL, PENDING_REQUEST_ID as PENDING_REQUEST,
     REVOKED_CONNECTION_ID, SLACK_CONNECTION_ID,
 };
-use make_credentials_mcp::sandbox::{Fault, Sandbox};
+use make_sandbox::{Fault, Sandbox};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,16 +1,15 @@
 //! The whole credential workflow against the built-in sandbox, through the MCP tools and the
 //! sandbox's consent page (plain HTML form posts, as a browser without JavaScript sends them).
+#![cfg(feature = "sandbox")]
 
 mod common;
 
 use clap::Parser;
 use common::structured;
 use make_credentials_mcp::cli::Cli;
-use make_credentials_mcp::sandbox::seed::{
-    CRASHING_CONNECTION_ID, FOREIGN_TEAM, GOOGLE_CONNECTION_ID,
-};
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport::in_process;
+use make_sandbox::seed::{CRASHING_CONNECTION_ID, FOREIGN_TEAM, GOOGLE_CONNECTION_ID};
 use rmcp::RoleClient;
 use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;

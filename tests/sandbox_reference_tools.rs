@@ -1,15 +1,16 @@
 //! keys_list-types, connections_get-editable-data-schema, the key parameter check and
 //! credential-requests_list paging against the built-in sandbox, started the way the binary
 //! starts it (`--sandbox`), through the MCP tools.
+#![cfg(feature = "sandbox")]
 
 mod common;
 
 use clap::Parser;
 use common::structured;
 use make_credentials_mcp::cli::Cli;
-use make_credentials_mcp::sandbox::seed::{HTTP_CONNECTION_ID, SLACK_CONNECTION_ID};
 use make_credentials_mcp::startup::{self, Purpose, Started};
 use make_credentials_mcp::transport::in_process;
+use make_sandbox::seed::{HTTP_CONNECTION_ID, SLACK_CONNECTION_ID};
 use rmcp::RoleClient;
 use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;

@@ -1,6 +1,7 @@
 //! The sandbox with a key limited to some Make scopes, started the way the binary starts
 //! it: the scope check hides the other tools from an rmcp client, and with the check off
 //! an unhidden tool fails with Make's own 403, as against a real Make.
+#![cfg(feature = "sandbox")]
 
 mod common;
 

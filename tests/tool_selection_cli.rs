@@ -242,6 +242,7 @@ async fn serve_and_list(
     (listed, logs)
 }
 
+#[cfg(feature = "sandbox")]
 #[tokio::test]
 async fn serving_logs_the_selection_and_what_the_scope_check_hid() {
     let (listed, logs) = serve_and_list(
@@ -322,6 +323,7 @@ async fn a_failing_scope_check_or_an_oauth_key_is_logged_and_hides_nothing() {
     );
 }
 
+#[cfg(feature = "sandbox")]
 #[tokio::test]
 async fn mcp_no_scope_check_keeps_every_tool_of_a_reduced_key() {
     let env = [

@@ -9,11 +9,15 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
+#[cfg(feature = "sandbox")]
+use make_sandbox::{FaultPlan, KeyScopes};
+
 use crate::config::{CliLogin, Config, ConfigError, RawSettings};
 use crate::logging::Verbosity;
 use crate::make;
+#[cfg(not(feature = "sandbox"))]
+use crate::no_sandbox::{FaultPlan, KeyScopes, NO_SANDBOX};
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
-use crate::sandbox::{FaultPlan, KeyScopes};
 use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
 pub(crate) use selection::ToolArgs;
 
@@ -76,6 +80,7 @@ impl Cli {
             })
         };
         Ok(match command.unwrap_or(Command::Stdio) {
+            #[cfg(feature = "sandbox")]
             Command::Sandbox {
                 port,
                 faults,
@@ -85,6 +90,8 @@ impl Cli {
                 faults: faults.or(make.sandbox_faults).unwrap_or_default(),
                 scopes: scopes.or(make.sandbox_scopes).unwrap_or_default(),
             },
+            #[cfg(not(feature = "sandbox"))]
+            Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
             Command::Http(args) => {
                 let options = args.options()?;
                 Run::Http(setup(make, tools)?, options)
@@ -113,6 +120,7 @@ pub struct Setup {
 #[derive(Debug)]
 pub enum Run {
     /// The Make API sandbox alone.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         port: u16,
         faults: FaultPlan,
@@ -153,9 +161,10 @@ pub(crate) enum Command {
     },
     /// Run only the Make API sandbox on a loopback port, with its consent pages, until
     /// Ctrl-C; point other commands at it with the MAKE_API_URL and MAKE_API_KEY it prints.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// Loopback port to listen on.
-        #[arg(long, default_value_t = crate::sandbox::SUBCOMMAND_PORT)]
+        #[arg(long, default_value_t = make_sandbox::SUBCOMMAND_PORT)]
         port: u16,
         /// Make the API misbehave at random, to test a client's retries: a comma list of
         /// FAULT=PROBABILITY and latency=DURATION, e.g. 429=0.05,500=0.02,latency=200ms.
@@ -168,6 +177,13 @@ pub(crate) enum Command {
         /// Default: --sandbox-scopes, else all.
         #[arg(long, value_name = "LIST", value_parser = parse_key_scopes)]
         scopes: Option<KeyScopes>,
+    },
+    /// A build without the sandbox: refused with a message that says so, whatever follows.
+    #[cfg(not(feature = "sandbox"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Sandbox {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        _ignored: Vec<String>,
     },
 }
 
@@ -312,16 +328,18 @@ pub struct MakeArgs {
     pub(crate) no_cli_login: bool,
     /// Use a built-in simulation of the Make API on a loopback port instead of Make (no
     /// account needed; state lasts as long as the process). Default team: 1.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, hide = cfg!(not(feature = "sandbox")))]
     pub(crate) sandbox: bool,
     /// With --sandbox (or the sandbox subcommand): make the sandbox's API misbehave at
     /// random, e.g. 429=0.05,500=0.02,latency=200ms (see `sandbox --help`).
-    #[arg(long, env = "MCP_SANDBOX_FAULTS", value_name = "LIST", value_parser = parse_fault_plan, global = true)]
+    #[arg(long, env = "MCP_SANDBOX_FAULTS", value_name = "LIST", value_parser = parse_fault_plan, global = true,
+        hide = cfg!(not(feature = "sandbox")))]
     pub(crate) sandbox_faults: Option<FaultPlan>,
     /// With --sandbox (or the sandbox subcommand): give the sandbox's key only these Make
     /// scopes, e.g. connections:read,keys:read (default: all). The scope check then hides
     /// the other tools, and the sandbox answers 403 SC403 outside them, as Make does.
-    #[arg(long, env = "MCP_SANDBOX_SCOPES", value_name = "LIST", value_parser = parse_key_scopes, global = true)]
+    #[arg(long, env = "MCP_SANDBOX_SCOPES", value_name = "LIST", value_parser = parse_key_scopes, global = true,
+        hide = cfg!(not(feature = "sandbox")))]
     pub(crate) sandbox_scopes: Option<KeyScopes>,
 }
 
@@ -362,7 +380,8 @@ impl MakeArgs {
         }
     }
 
-    /// The configured timeout as a [`Duration`].
+    /// The configured timeout as a [`Duration`] (the sandbox's timeout faults outlast it).
+    #[cfg(feature = "sandbox")]
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
     }
@@ -418,12 +437,13 @@ impl PersonArgs {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "sandbox")]
     #[test]
     fn fault_lists_parse_on_both_flags_and_bad_ones_are_usage_errors() {
         let cli =
             Cli::try_parse_from(["m", "sandbox", "--faults", "429=0.05,latency=200ms"]).unwrap();
         let Some(Command::Sandbox {
-            port: crate::sandbox::SUBCOMMAND_PORT,
+            port: make_sandbox::SUBCOMMAND_PORT,
             faults: Some(plan),
             scopes: None,
         }) = cli.command
@@ -450,6 +470,24 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "sandbox"))]
+    #[test]
+    fn a_build_without_the_sandbox_says_so_for_each_of_its_options() {
+        for args in [
+            ["m", "--sandbox-faults", "500=1"],
+            ["m", "--sandbox-scopes", "keys:read"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(NO_SANDBOX), "{err}");
+        }
+        for args in [&["m", "sandbox"][..], &["m", "sandbox", "--port", "1"]] {
+            let err = Cli::try_parse_from(args).unwrap().resolve().unwrap_err();
+            assert_eq!(err.to_string(), NO_SANDBOX);
+        }
+    }
+
+    #[cfg(feature = "sandbox")]
     #[test]
     fn scope_lists_parse_on_both_flags_and_bad_ones_are_usage_errors() {
         let cli = Cli::try_parse_from(["m", "sandbox", "--scopes", "keys:read"]).unwrap();

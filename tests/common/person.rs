@@ -5,6 +5,8 @@
 //! (stateless or with sessions), in either protocol era.
 
 #![allow(dead_code)]
+// Without the sandbox, `World` is left out and the imports only it uses go unused.
+#![cfg_attr(not(feature = "sandbox"), allow(unused_imports))]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,10 +15,11 @@ use super::params;
 use make_credentials_mcp::make::MakeClient;
 use make_credentials_mcp::make::{ApiKey, ClientSettings, parse_api_url};
 use make_credentials_mcp::person::PersonSettings;
-use make_credentials_mcp::sandbox::{Sandbox, SandboxOptions};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, HttpOptions};
 use make_credentials_mcp::transport::in_process;
+#[cfg(feature = "sandbox")]
+use make_sandbox::{Sandbox, SandboxOptions};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     CustomNotification, ElicitRequestParams, ElicitResult, ElicitationAction,
@@ -187,6 +190,7 @@ impl ClientHandler for TestPerson {
 }
 
 /// A server on the sandbox, a client with a person, and the wire between them.
+#[cfg(feature = "sandbox")]
 pub struct World {
     pub sandbox: Sandbox,
     pub person: TestPerson,
@@ -195,6 +199,7 @@ pub struct World {
     http: reqwest::Client,
 }
 
+#[cfg(feature = "sandbox")]
 impl World {
     pub async fn start(wire: Wire, era: Era, person: TestPerson) -> Self {
         Self::with(wire, era, person, PersonSettings::default()).await

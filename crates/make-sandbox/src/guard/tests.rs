@@ -5,11 +5,11 @@ use axum::http::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 
 use super::{CONTENT_SECURITY_POLICY, cross_site, host_is_sandbox, origin_is_sandbox};
-use crate::sandbox::Sandbox;
-use crate::sandbox::state::CredState;
+use crate::Sandbox;
+use crate::state::CredState;
 
 /// The seeded pending request and its pending OAuth credential (an empty post authorizes).
-use crate::sandbox::seed::{PENDING_CREDENTIAL_ID as CREDENTIAL, PENDING_REQUEST_ID as REQUEST};
+use crate::seed::{PENDING_CREDENTIAL_ID as CREDENTIAL, PENDING_REQUEST_ID as REQUEST};
 #[test]
 fn hosts() {
     for ok in [
@@ -121,7 +121,7 @@ impl Browser {
     async fn new() -> Self {
         Browser {
             sb: Sandbox::start().await.unwrap(),
-            http: crate::make::client_builder()
+            http: crate::tests::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

@@ -16,7 +16,7 @@ use super::bodies::{Cut, Padding};
 use super::{ConnKill, Fault, FaultState, RedirectSink};
 
 /// What the middleware needs: the script, plan and counters, and the redirect target.
-pub(in crate::sandbox) struct Faults {
+pub(crate) struct Faults {
     pub(crate) state: FaultState,
     pub(crate) sink: RedirectSink,
 }
@@ -25,7 +25,7 @@ pub(in crate::sandbox) struct Faults {
 /// answers are a few KiB.
 const TRUNCATE_READ_LIMIT: usize = 16 * 1024 * 1024;
 
-pub(in crate::sandbox) async fn inject(
+pub(crate) async fn inject(
     State(faults): State<Arc<Faults>>,
     req: Request,
     next: Next,

@@ -2,8 +2,8 @@
 //! two accessible teams and a foreign one, connections of several types (one used in a
 //! scenario, one that fails verification, one whose verification crashes), keys, and a
 //! pending credential request. Ids are fixed so docs and tests can name them: the constants
-//! here are the one statement of them (the README's seed-data table is checked against
-//! them by `tests/sandbox_seed_readme.rs`).
+//! here are the one statement of them (docs/sandbox.md's seed-data table is checked against
+//! them by `tests/sandbox_seed_docs.rs`).
 
 use serde_json::{Map, Value, json};
 
@@ -70,7 +70,7 @@ pub const CRASHING_CONNECTION_ID: u64 = 1006;
 /// In [`FOREIGN_TEAM`].
 pub const FOREIGN_CONNECTION_ID: u64 = 1901;
 /// The scenario that uses [`GOOGLE_CONNECTION_ID`].
-pub(crate) const SCENARIO_ID: u64 = 3001;
+pub const SCENARIO_ID: u64 = 3001;
 
 pub const BASICAUTH_KEY_ID: u64 = 2001;
 pub const APIKEY_KEY_ID: u64 = 2002;

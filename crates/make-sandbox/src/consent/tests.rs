@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::Sandbox;
-use crate::sandbox::state::CredState;
+use crate::Sandbox;
+use crate::state::CredState;
 
 struct Page {
     sb: Sandbox,
@@ -14,7 +14,7 @@ struct Page {
 
 impl Page {
     async fn new() -> Self {
-        let http = crate::make::client_builder()
+        let http = crate::tests::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -196,7 +196,7 @@ async fn a_valid_post_creates_the_key_with_the_entered_parameters() {
     // The stored secret is never rendered, authorized or reset to pending.
     assert!(!p.html(&rid).await.contains("typed-secret-123"));
     let remote = p.sb.state.lock().credentials[&cids[0]].remote_id.unwrap();
-    crate::sandbox::credentials::delete_remote(&mut p.sb.state.lock(), &cids[0]).unwrap();
+    crate::credentials::delete_remote(&mut p.sb.state.lock(), &cids[0]).unwrap();
     assert!(!p.sb.state.lock().keys.contains_key(&remote));
     let html = p.html(&rid).await;
     assert!(key_form(card(&html, &cids[0])).contains("name=\"key\""));
@@ -212,7 +212,7 @@ async fn refused_forms_answer_422_name_the_field_and_change_nothing() {
             {"type": "basicauth", "prefill": {"hard": {"authUser": "acme"}}},
         ]))
         .await;
-    let long = "k".repeat(crate::sandbox::keys::MAX_PARAMETER_LEN + 1);
+    let long = "k".repeat(crate::keys::MAX_PARAMETER_LEN + 1);
     let cases: [Case<'_>; 6] = [
         (
             &cids[0],
@@ -277,7 +277,7 @@ async fn refused_forms_answer_422_name_the_field_and_change_nothing() {
 async fn declined_key_can_still_be_authorized_with_its_parameters() {
     let p = Page::new().await;
     let (rid, cids) = p.request_keys(json!([{"type": "aes-key"}])).await;
-    crate::sandbox::credentials::decline(&mut p.sb.state.lock(), &cids[0], None).unwrap();
+    crate::credentials::decline(&mut p.sb.state.lock(), &cids[0], None).unwrap();
     let html = p.html(&rid).await;
     let form = key_form(card(&html, &cids[0]));
     assert!(form.contains("<option value=\"hex\" selected>"));
@@ -312,8 +312,7 @@ async fn hostile_strings_come_out_escaped() {
                       "prefill": {"hard": {"name": HOSTILE}, "soft": {"key": HOSTILE}}}],
         }))
         .await;
-    crate::sandbox::credentials::decline(&mut p.sb.state.lock(), &cids[0], Some(HOSTILE.into()))
-        .unwrap();
+    crate::credentials::decline(&mut p.sb.state.lock(), &cids[0], Some(HOSTILE.into())).unwrap();
     let html = p.html(&rid).await;
 
     assert!(!html.contains("<script") && !html.contains("<b "), "{html}");

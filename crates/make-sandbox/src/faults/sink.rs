@@ -32,7 +32,7 @@ struct Counters {
 }
 
 /// The running sink; stops when dropped.
-pub(in crate::sandbox) struct RedirectSink {
+pub(crate) struct RedirectSink {
     addr: SocketAddr,
     counters: Arc<Counters>,
     task: JoinHandle<()>,

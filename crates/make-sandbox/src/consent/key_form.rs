@@ -10,10 +10,10 @@
 
 use maud::{Markup, html};
 
-use crate::sandbox::catalog::{KeyParam, KeyType};
-use crate::sandbox::credentials::key_prefill;
-use crate::sandbox::keys::MAX_PARAMETER_LEN;
-use crate::sandbox::state::Credential;
+use crate::catalog::{KeyParam, KeyType};
+use crate::credentials::key_prefill;
+use crate::keys::MAX_PARAMETER_LEN;
+use crate::state::Credential;
 
 /// The `<form>` that posts the key's parameters to `action`. `entered` is a refused post
 /// being shown again; its non-secret values are kept so the person need not retype them.

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A loopback TCP listener whose connections can be cut by the fault middleware.
-pub(in crate::sandbox) struct FaultListener(pub(crate) TcpListener);
+pub(crate) struct FaultListener(pub(crate) TcpListener);
 
 impl Listener for FaultListener {
     type Io = KillableStream;
@@ -40,7 +40,7 @@ impl Listener for FaultListener {
 }
 
 /// A TCP stream that fails every operation once killed.
-pub(in crate::sandbox) struct KillableStream {
+pub(crate) struct KillableStream {
     inner: TcpStream,
     killed: Arc<AtomicBool>,
 }
@@ -91,7 +91,7 @@ impl AsyncWrite for KillableStream {
 
 /// The kill switch of the connection a request arrived on (axum connect info).
 #[derive(Clone, Debug)]
-pub(in crate::sandbox) struct ConnKill(Arc<AtomicBool>);
+pub(crate) struct ConnKill(Arc<AtomicBool>);
 
 impl ConnKill {
     /// Cuts the connection: nothing more is read from or written to it.

@@ -8,10 +8,10 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 
 use super::key_form;
-use crate::sandbox::catalog::{self, ConnectionType};
-use crate::sandbox::errors::ApiError;
-use crate::sandbox::state::{Component, CredState, Credential, Store};
-use crate::sandbox::time::iso;
+use crate::catalog::{self, ConnectionType};
+use crate::errors::ApiError;
+use crate::state::{Component, CredState, Credential, Store};
+use crate::time::iso;
 
 const STYLE: &str = "
 body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f2fa;color:#1f1a33}

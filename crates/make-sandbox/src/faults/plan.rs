@@ -42,7 +42,7 @@ pub struct FaultPlanError(String);
 impl FaultPlan {
     /// Adds `fault` with `probability` (0 to 1). The probabilities of a plan add up to at
     /// most 1, since a request gets at most one fault.
-    pub(crate) fn chance(mut self, fault: Fault, probability: f64) -> Result<Self, FaultPlanError> {
+    pub fn chance(mut self, fault: Fault, probability: f64) -> Result<Self, FaultPlanError> {
         if !(0.0..=1.0).contains(&probability) {
             return Err(FaultPlanError(format!(
                 "the probability of {} must be between 0 and 1, got {probability}",
@@ -65,21 +65,21 @@ impl FaultPlan {
 
     /// Sets the delay added before every API request is handled.
     #[cfg(test)]
-    pub(crate) fn latency(mut self, latency: Duration) -> Self {
+    pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = Some(latency);
         self
     }
 
     /// Fixes the random sequence, so a chaos run can be replayed request for request.
     #[cfg(test)]
-    pub(crate) fn seed(mut self, seed: u64) -> Self {
+    pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
     }
 
     /// Makes every [`Fault::Timeout`] of the plan hold this long (e.g. longer than the
     /// client's configured timeout).
-    pub(crate) fn timeout_hold(mut self, hold: Duration) -> Self {
+    pub fn timeout_hold(mut self, hold: Duration) -> Self {
         for (fault, _) in &mut self.chances {
             if let Fault::Timeout { hold: h } = fault {
                 *h = hold;
@@ -89,7 +89,7 @@ impl FaultPlan {
     }
 
     /// True when the plan neither delays nor fails anything.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.latency.is_none() && self.chances.iter().all(|(_, p)| *p == 0.0)
     }
 

@@ -1,21 +1,43 @@
-//! An in-process, stateful double of the Make API v2.
+//! An in-process, stateful double of the Make API v2, for tests and demos without a Make
+//! account.
 //!
-//! `--sandbox` starts it on an ephemeral loopback port and points the Make client at it, so
-//! the server can be tried without a Make account. It follows make-api.md: the same paths,
-//! query encoding, bodies, wrapper keys, error bodies and traps (set-data replaces all
-//! data, deletes need `confirmed=true`, extend fails when no scope is new). Credential
-//! requests get a real consent page served by the sandbox itself.
+//! [`Sandbox::start_with`] binds `127.0.0.1` on a free port (or [`SandboxOptions::port`]),
+//! seeds data and serves from a tokio task until the handle is dropped. Point a client at
+//! [`Sandbox::api_base_url`] with `Authorization: Token` + [`Sandbox::api_key`]:
 //!
-//! [`SandboxOptions`] and the [`Sandbox`] handle are the seam for fault injection: a
-//! probabilistic [`FaultPlan`] at start, scripted [`Fault`]s at runtime, and a count of the
-//! API requests received ([`faults`] has the details). Every route answers only to a
-//! loopback `Host` and refuses cross-site form posts ([`guard`]).
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use make_sandbox::{Sandbox, SandboxOptions};
+//!
+//! let sandbox = Sandbox::start_with(SandboxOptions::default()).await?;
+//! let base = sandbox.api_base_url(); // e.g. http://127.0.0.1:41234/api/v2
+//! let auth = format!("Token {}", sandbox.api_key());
+//! # let _ = (base, auth);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! It follows Make's API: the same paths, query encoding, bodies, wrapper keys, error bodies
+//! and traps (set-data replaces all data, deletes need `confirmed=true`, extend fails when no
+//! scope is new). Credential requests get a real consent page served by the sandbox itself
+//! (its `publicUri`), where a person authorizes, fills in or declines each credential.
+//!
+//! Fault injection: a probabilistic [`FaultPlan`] at start (e.g. `"429=0.05,latency=200ms"`
+//! parsed with `str::parse`), scripted [`Fault`]s at runtime ([`Sandbox::inject`],
+//! [`Sandbox::inject_on`]), and a count of the API requests received
+//! ([`Sandbox::requests_seen`]). Faults apply to the API only, never to the consent page;
+//! [`faults`] says which ones let the request take effect.
 //!
 //! The key holds every Make scope unless [`SandboxOptions::scopes`] names fewer; then
 //! `GET /users/me/current-authorization` lists only those and requests outside them answer
-//! 403 `SC403`, as Make does ([`key_scopes`]).
+//! 403 `SC403`, as Make does ([`KeyScopes`]).
+//!
+//! Every route answers only to a loopback `Host` (`127.0.0.1`, `localhost`, `[::1]` with the
+//! sandbox's port) and refuses cross-site form posts.
 //!
 //! # Seed data
+//!
+//! The ids are constants in [`seed`].
 //!
 //! - Organization 1 with teams 1 (Marketing) and 2 (Operations); team 3 belongs to another
 //!   organization, so its objects and its `teamId` answer 403 `SC403`.
@@ -35,7 +57,7 @@ mod consent;
 mod credential_requests;
 mod credentials;
 mod errors;
-pub(crate) mod faults;
+pub mod faults;
 mod guard;
 mod input;
 mod key_scopes;
@@ -58,14 +80,16 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use faults::{ClosedPort, Fault, closed_loopback_port};
+pub use faults::{
+    ClosedPort, DEFAULT_TIMEOUT_HOLD, Fault, FaultPlan, FaultPlanError, RedirectHits, RequestsSeen,
+    closed_loopback_port,
+};
 use faults::{ConnKill, FaultListener, FaultState, Faults, RedirectSink};
-pub(crate) use faults::{DEFAULT_TIMEOUT_HOLD, FaultPlan, RedirectHits, RequestsSeen};
-pub(crate) use key_scopes::KeyScopes;
+pub use key_scopes::{KeyScopes, KeyScopesError};
 use state::Store;
 
-/// The port `make-credentials-mcp sandbox` listens on unless `--port` says otherwise
-/// (`--sandbox` uses a free one: [`SandboxOptions::port`] 0).
+/// A fixed port for a sandbox run on its own (`make-credentials-mcp sandbox` listens on it
+/// unless `--port` says otherwise); in-process users leave [`SandboxOptions::port`] at 0.
 pub const SUBCOMMAND_PORT: u16 = 3902;
 
 /// Knobs for how the sandbox misbehaves. Defaults give a well-behaved Make.
@@ -119,7 +143,6 @@ impl Sandbox {
 
     /// Like [`Sandbox::start`], with fault-injection options.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
-        crate::make::install_crypto_provider();
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();

@@ -41,7 +41,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// Paths are counted and matched relative to `/api/v2`, as the Make client names them.
-pub(in crate::sandbox) fn api_path(path: &str) -> &str {
+pub(crate) fn api_path(path: &str) -> &str {
     match path.strip_prefix("/api/v2") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
         _ => path,
@@ -57,9 +57,9 @@ struct Inner {
     seen: BTreeMap<(String, String), u64>,
 }
 
-/// Shared by the middleware and the [`Sandbox`](crate::sandbox::Sandbox) handle.
+/// Shared by the middleware and the [`Sandbox`](crate::Sandbox) handle.
 #[derive(Debug)]
-pub(in crate::sandbox) struct FaultState {
+pub(crate) struct FaultState {
     inner: Mutex<Inner>,
     /// Latency of `SandboxOptions::latency`, added to the plan's.
     base_latency: Option<Duration>,

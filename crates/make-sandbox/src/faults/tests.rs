@@ -8,12 +8,12 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use super::{DEFAULT_OVERSIZE_BYTES, Fault, FaultPlan};
-use crate::sandbox::seed::PENDING_REQUEST_ID;
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::seed::PENDING_REQUEST_ID;
+use crate::{Sandbox, SandboxOptions};
 
 /// A client that does not follow redirects, so a 307 stays visible.
 fn client() -> reqwest::Client {
-    crate::make::client_builder()
+    crate::tests::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -206,7 +206,7 @@ async fn redirect_points_at_the_sink_which_records_followers() {
 
     // A client that follows redirects repeats the request at the sink.
     sb.inject(Fault::Redirect, 1);
-    let follows = crate::make::client_builder().build().unwrap();
+    let follows = crate::tests::client_builder().build().unwrap();
     let resp = send(&sb, &follows, Method::GET, "/users/me").await.unwrap();
     assert_eq!(resp.status(), 200);
     let hits = sb.redirect_hits();
@@ -228,7 +228,7 @@ async fn a_held_request_does_not_hold_up_others() {
         },
         1,
     );
-    let impatient = crate::make::client_builder()
+    let impatient = crate::tests::client_builder()
         .timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
@@ -338,7 +338,7 @@ async fn a_closed_loopback_port_refuses_connections() {
     let closed = super::closed_loopback_port().unwrap();
     let url = closed.url();
     assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/api/v2"));
-    let client = crate::make::client_builder().build().unwrap();
+    let client = crate::tests::client_builder().build().unwrap();
     let err = client
         .get(format!("{url}/users/me"))
         .send()

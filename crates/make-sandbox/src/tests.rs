@@ -8,13 +8,21 @@ use serde_json::{Value, json};
 use super::seed::{BASICAUTH_KEY_ID, GOOGLE_CONNECTION_ID, HTTP_CONNECTION_ID};
 use super::{Sandbox, SandboxOptions};
 
+/// A reqwest client builder for the tests. Built together with the server, reqwest has rustls
+/// compiled in and asks it for the process's crypto provider, which must then be named:
+/// ring's is installed first (later calls do nothing).
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 async fn send(
     sb: &Sandbox,
     method: reqwest::Method,
     path: &str,
     body: Value,
 ) -> reqwest::StatusCode {
-    crate::make::client_builder()
+    crate::tests::client_builder()
         .build()
         .unwrap()
         .request(method, format!("{}{path}", sb.api_base_url()))
@@ -82,7 +90,7 @@ async fn latency_option_delays_responses() {
 #[tokio::test]
 async fn wrong_method_is_a_make_style_405() {
     let sb = Sandbox::start().await.unwrap();
-    let resp = crate::make::client_builder()
+    let resp = crate::tests::client_builder()
         .build()
         .unwrap()
         .put(format!(
@@ -104,7 +112,7 @@ async fn dropping_the_sandbox_stops_the_server() {
     drop(sb);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
-        crate::make::client_builder()
+        crate::tests::client_builder()
             .build()
             .unwrap()
             .get(&url)

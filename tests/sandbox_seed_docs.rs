@@ -1,9 +1,10 @@
 //! docs/sandbox.md's "The sandbox's seed data" table and its mentions of the sandbox's teams
 //! and port say what `sandbox::seed` seeds: the constants are the one statement of these facts,
 //! and the page cannot drift from them.
+#![cfg(feature = "sandbox")]
 
-use make_credentials_mcp::sandbox::SUBCOMMAND_PORT;
-use make_credentials_mcp::sandbox::seed::{
+use make_sandbox::SUBCOMMAND_PORT;
+use make_sandbox::seed::{
     CONNECTIONS, DEFAULT_TEAM, FOREIGN_TEAM, KEYS, OWN_TEAMS, REQUESTS, SeedItem, TEAMS,
 };
 

@@ -4,7 +4,7 @@
 //! against, and real Make fails rarely and never on cue. This module makes the `/api/v2`
 //! endpoints fail on demand; the consent page is never touched, so a person can still
 //! authorize while the API misbehaves. Two ways in, both honoured by one middleware
-//! ([`inject`]):
+//! (`inject`):
 //!
 //! - **Scripted, at runtime** ([`Sandbox::inject`](super::Sandbox::inject),
 //!   [`Sandbox::inject_on`](super::Sandbox::inject_on)): the next N API requests (optionally
@@ -44,10 +44,10 @@ use std::time::Duration;
 
 pub(super) use conn::{ConnKill, FaultListener};
 pub(super) use inject::{Faults, inject};
-pub(crate) use plan::FaultPlan;
-pub(crate) use sink::RedirectHits;
+pub use plan::{FaultPlan, FaultPlanError};
+pub use sink::RedirectHits;
 pub(super) use sink::RedirectSink;
-pub(crate) use state::RequestsSeen;
+pub use state::RequestsSeen;
 pub(super) use state::{FaultState, api_path};
 
 /// One way an API request can go wrong. See the module docs for which ones let the request
@@ -88,7 +88,7 @@ pub enum Fault {
 
 /// How long [`Fault::Timeout`] holds a request when the plan does not say: longer than the
 /// client's default 40 s timeout.
-pub(crate) const DEFAULT_TIMEOUT_HOLD: Duration = Duration::from_secs(90);
+pub const DEFAULT_TIMEOUT_HOLD: Duration = Duration::from_secs(90);
 
 /// The size of [`Fault::Oversize`] bodies from the command line: 20 MiB.
 pub(crate) const DEFAULT_OVERSIZE_BYTES: u64 = 20 * 1024 * 1024;
