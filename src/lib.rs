@@ -16,6 +16,5 @@ pub mod sandbox;
 mod selection;
 pub mod server;
 pub mod startup;
-mod startup_pages;
 pub mod tools;
 pub mod transport;

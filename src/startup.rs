@@ -119,11 +119,6 @@ pub async fn start(
     );
     if purpose == Purpose::Serve {
         server.start_scope_check(!tools.no_scope_check);
-        let first_answer = server.first_answer();
-        tokio::spawn(async move {
-            first_answer.await;
-            crate::startup_pages::release_once();
-        });
     }
     Ok(Started { server, sandbox })
 }

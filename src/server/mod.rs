@@ -49,10 +49,6 @@ struct Inner {
     tools: Arc<LiveTools>,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
-    /// Cancelled once the first tool call has been answered (see [`MakeServer::first_answer`]).
-    answered: CancellationToken,
-    /// Guards `answered.cancel()`, which takes a lock: every later call pays one atomic load.
-    answered_once: std::sync::Once,
 }
 
 /// How the server is set up, besides its Make client.
@@ -100,8 +96,6 @@ impl MakeServer {
                 toolbox: Toolbox::new(make, Person::new(settings.person), settings.default_team),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
-                answered: CancellationToken::new(),
-                answered_once: std::sync::Once::new(),
             }),
         })
     }
@@ -123,11 +117,6 @@ impl MakeServer {
                 None => live.settle(check::ask(&make).await).await,
             }
         })
-    }
-
-    /// Resolves once the first tool call has been answered: start-up is over by then.
-    pub fn first_answer(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.inner.answered.clone().cancelled_owned()
     }
 
     /// Whether the scope check started by [`MakeServer::start_scope_check`] is still
@@ -195,9 +184,6 @@ impl ServerHandler for MakeServer {
         };
         // The name is the client's text: quoted, so it cannot start a forged log line.
         tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
-        self.inner
-            .answered_once
-            .call_once(|| self.inner.answered.cancel());
         outcome
     }
 
