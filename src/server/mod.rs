@@ -134,7 +134,7 @@ impl MakeServer {
     /// Ends every running tool call (and any started later) with [`CUT_BY_SHUTDOWN`] as an
     /// `isError` result, so the transport can still deliver an answer the model can act on
     /// before it closes. Without this, shutting the transport down under a running call
-    /// left the client with a bare HTTP 500 or a stream that just stopped.
+    /// would leave the client with a bare HTTP 500 or a stream that just stops.
     pub(crate) fn cut_calls(&self) {
         self.inner.cut.cancel();
     }
