@@ -113,7 +113,8 @@ pub async fn start(
         key_configured = client.has_key(),
         default_team = config.default_team,
         toolsets = %selection.toolsets_label(),
-        tools = server.tool_definitions().len(),
+        // Known at start only when a selection was checked against the registry.
+        tools = server.selected_tool_count(),
         read_only = selection.read_only,
         "make-credentials-mcp starting"
     );

@@ -24,7 +24,7 @@ use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
 use crate::selection::{Selection, SelectionError, check};
-use crate::tools::{self, Toolbox};
+use crate::tools::Toolbox;
 
 /// Guidance every client shows its model once, next to the tool list.
 const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
@@ -63,7 +63,7 @@ pub(crate) struct ServerSettings {
 }
 
 impl MakeServer {
-    /// Builds the server and its tool registry (once; every session shares it), with every
+    /// Builds the server (once: every session shares it and its tool registry), with every
     /// tool selected and no scope check.
     pub fn new(make: MakeClient, default_team: Option<u64>) -> Self {
         Self::with_person(make, default_team, PersonSettings::default())
@@ -90,7 +90,7 @@ impl MakeServer {
         make: MakeClient,
         settings: ServerSettings,
     ) -> Result<Self, SelectionError> {
-        let tools = LiveTools::new(tools::registry(), &settings.selection)?;
+        let tools = LiveTools::new(settings.selection)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 toolbox: Toolbox::new(make, Person::new(settings.person), settings.default_team),
@@ -137,6 +137,12 @@ impl MakeServer {
     /// would leave the client with a bare HTTP 500 or a stream that just stops.
     pub(crate) fn cut_calls(&self) {
         self.inner.cut.cancel();
+    }
+
+    /// How many tools the selection shows, when the registry has been built (at start, only
+    /// for a selection other than the default; see src/server/live.rs).
+    pub fn selected_tool_count(&self) -> Option<usize> {
+        self.inner.tools.selected_count()
     }
 
     /// Every visible tool definition, sorted by name, exactly as `tools/list` returns them
