@@ -4,8 +4,8 @@
 //!
 //! The registry generates every tool's schemas from the Rust types (see
 //! [`crate::tools::schema`]), which is most of what building a server costs, so it is built
-//! on first need (the first `tools/list` or call, or a scope check's answer), never before
-//! `initialize` is answered. Only a selection other than the default builds it at once: the
+//! on first need (the first `tools/list` or call, or a scope check's answer that hides
+//! tools), never before `initialize` is answered. Only a selection other than the default builds it at once: the
 //! selection is checked against it, so that a bad one stops the server before it serves.
 //!
 //! The check answers after `initialize` (it never delays it), so the visible router is
@@ -239,4 +239,36 @@ fn is_live(context: &RequestContext<RoleServer>) -> bool {
         .protocol_version()
         .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
     !modern && context.peer.peer_info().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_selection_builds_the_registry_on_first_need_only() {
+        let live = LiveTools::new(Selection::default()).unwrap();
+        assert_eq!(live.selected_count(), None, "built before it was needed");
+        let listed = live.current().list_all().len();
+        assert!(listed > 0);
+        assert_eq!(live.selected_count(), Some(listed));
+    }
+
+    #[test]
+    fn another_selection_is_checked_against_the_registry_at_once() {
+        let read_only = Selection {
+            read_only: true,
+            ..Selection::default()
+        };
+        let live = LiveTools::new(read_only).unwrap();
+        let count = live.selected_count().expect("built at once");
+        assert!(count > 0);
+        assert_eq!(live.current().list_all().len(), count);
+
+        let unknown = Selection {
+            tools: Some(vec!["no_such_tool".into()]),
+            ..Selection::default()
+        };
+        assert!(LiveTools::new(unknown).is_err());
+    }
 }
