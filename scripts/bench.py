@@ -229,19 +229,6 @@ def install_secs():
     return secs
 
 
-def hot_text(bin_):
-    """How much of link/hot-text.txt the binary has: a stale list shows here (and in RSS)."""
-    listed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "link", "hot-text.txt")
-    try:
-        names = set(open(listed).read().split())
-        nm = subprocess.run(["nm", "--defined-only", bin_], capture_output=True, text=True).stdout
-    except OSError:
-        return "hot-text: not checked"
-    found = len(names & {line.split()[-1] for line in nm.splitlines() if line.strip()})
-    stale = "" if found >= 0.98 * len(names) else " (stale: run scripts/hot-text.py and rebuild)"
-    return f"hot-text: {found} of {len(names)} listed functions in the binary{stale}"
-
-
 def row(name, value, target, unit, extra=""):
     verdict = "meets" if value is not None and value <= target else "misses"
     shown = f"{value:,.1f} {unit}" if value is not None else "not measured"
@@ -319,7 +306,7 @@ def main():
             subjects["Make's tool layer (Node)"] = measure(make, port, a, http=False)
     install = install_secs() if a.install else None
     cpu = os.popen("grep -m1 'model name' /proc/cpuinfo").read().split(":")[-1].strip()
-    print(f"machine: {cpu}, {os.cpu_count()} cores; binary {os.path.getsize(a.bin) / 2**20:.1f} MiB; {hot_text(a.bin)}")
+    print(f"machine: {cpu}, {os.cpu_count()} cores; binary {os.path.getsize(a.bin) / 2**20:.1f} MiB")
     print("| figure | measured | target | | detail |\n|---|---|---|---|---|")
     row("spawn -> initialize answered (median)", ours["startup"], TARGETS["startup"], "ms", f"{a.spawns} spawns")
     for label, m in (("one at a time", ours["serial_mem"]), ("16 in flight", mem)):

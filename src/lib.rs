@@ -18,6 +18,5 @@ pub mod person;
 mod selection;
 pub mod server;
 pub mod startup;
-mod startup_pages;
 pub mod tools;
 pub mod transport;

@@ -24,11 +24,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// One thread for every transport. A call waits on Make, not on the CPU: measured on two
-/// cores (scripts/bench.py, examples/load.rs), the current-thread runtime spent about 110 µs
-/// of CPU per stateless HTTP call against 185 µs for the multi-thread one, and served 64
-/// HTTP clients 40 % faster; over stdio it also saves the worker threads' stacks and
-/// allocator arenas. Replicas, not threads, scale the HTTP server out (docs/http.md).
+/// One thread for every transport: a call spends its time waiting on Make, not on the CPU,
+/// so worker threads would add synchronisation and memory without serving calls sooner.
+/// Replicas, not threads, scale the HTTP server out (docs/http.md).
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

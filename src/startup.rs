@@ -66,17 +66,13 @@ pub async fn start(
         key_configured = client.has_key(),
         default_team = config.default_team,
         toolsets = %selection.toolsets_label(),
-        tools = server.tool_definitions().len(),
+        // Known at start only when a selection was checked against the registry.
+        tools = server.selected_tool_count(),
         read_only = selection.read_only,
         "make-credentials-mcp starting"
     );
     if purpose == Purpose::Serve {
         server.start_scope_check(!tools.no_scope_check);
-        let first_answer = server.first_answer();
-        tokio::spawn(async move {
-            first_answer.await;
-            crate::startup_pages::release_once();
-        });
     }
     Ok(Started { server, sandbox })
 }

@@ -101,12 +101,12 @@ async fn without_a_key_tools_are_listed_and_calls_explain_the_setup() {
 }
 
 #[tokio::test]
-async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
+async fn tools_command_prints_the_same_definitions_as_the_snapshot() {
     let out = command(None, None).arg("tools").output().await.unwrap();
     assert!(out.status.success());
     let tools: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     assert_eq!(tools.len(), 23);
-    let golden: Value = serde_json::from_str(
+    let snapshot: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tool-schemas/keys_list.json"
@@ -114,7 +114,7 @@ async fn tools_command_prints_the_same_definitions_as_the_golden_files() {
         .unwrap(),
     )
     .unwrap();
-    assert!(tools.contains(&golden));
+    assert!(tools.contains(&snapshot));
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! The tool definitions are product surface: `tool-schemas/` holds one golden file per tool,
-//! the README's tool table is generated from them, and every schema must be portable.
+//! The tool definitions are product surface. The server generates them from the Rust types;
+//! `tool-schemas/` holds the reviewed snapshot, one file per tool, which this test compares
+//! with what the server serves (a line diff when they differ). The README's tool table is
+//! generated from the snapshot, and every schema must be portable.
 //!
 //! `UPDATE_TOOL_SCHEMAS=1 cargo test --test tool_schemas` rewrites the files and the table
 //! (never under `CI=true`, where the test only compares).
@@ -17,11 +19,9 @@ const TABLE_START: &str =
     "<!-- tool-table:start (generated from tool-schemas/ by tests/tool_schemas.rs) -->";
 const TABLE_END: &str = "<!-- tool-table:end -->";
 
-/// The live definitions with every schema generated from the Rust types (the server itself
-/// serves the golden files, compiled in, so comparing those with themselves would prove
-/// nothing).
+/// The definitions the server serves (`tools/list`), every schema generated from the Rust
+/// types.
 fn tools() -> Vec<Value> {
-    make_credentials_mcp::tools::schema::generate_from_types();
     let server = MakeServer::new(MakeClient::new(&ClientSettings::default()).unwrap(), None);
     server
         .tool_definitions()
@@ -43,17 +43,20 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap() + "\n"
 }
 
-/// A unified diff (golden file → live definition) with three lines of context.
+/// A unified diff (snapshot file → served definition) with three lines of context.
 fn line_diff(have: &str, want: &str) -> String {
     similar::TextDiff::from_lines(have, want)
         .unified_diff()
         .context_radius(3)
-        .header("golden", "live")
+        .header(
+            "tool-schemas (reviewed)",
+            "served (generated from the types)",
+        )
         .to_string()
 }
 
 #[test]
-fn golden_files_match_the_live_definitions() {
+fn the_snapshot_matches_the_served_definitions() {
     let dir = root().join("tool-schemas");
     let tools = tools();
     let names: BTreeSet<String> = tools
@@ -75,7 +78,7 @@ fn golden_files_match_the_live_definitions() {
                     format!(":\n{}", line_diff(&have, &want))
                 };
                 problems.push(format!(
-                    "{name}: tool-schemas/{name}.json differs from the live definition{diff}"
+                    "{name}: tool-schemas/{name}.json differs from the served definition{diff}"
                 ))
             }
             Err(_) => problems.push(format!("{name}: tool-schemas/{name}.json is missing")),
@@ -356,7 +359,7 @@ fn tool_table(tools: &[Value]) -> String {
     out
 }
 
-fn golden_tools(dir: &Path) -> Vec<Value> {
+fn snapshot_tools(dir: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
@@ -373,14 +376,14 @@ fn golden_tools(dir: &Path) -> Vec<Value> {
 }
 
 #[test]
-fn readme_tool_table_is_generated_from_the_golden_files() {
+fn readme_tool_table_is_generated_from_the_snapshot() {
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    // When updating, the golden files may be rewritten concurrently: use the live definitions.
+    // When updating, the snapshot may be rewritten concurrently: use the served definitions.
     let source = if may_update() {
         tools()
     } else {
-        golden_tools(&root().join("tool-schemas"))
+        snapshot_tools(&root().join("tool-schemas"))
     };
     let table = tool_table(&source);
     let (Some(start), Some(end)) = (readme.find(TABLE_START), readme.find(TABLE_END)) else {

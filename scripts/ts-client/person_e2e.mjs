@@ -330,8 +330,7 @@ async function safeDelete(combo, client, person) {
   check(c, "connection gone afterwards", gone.isError === true, textOf(gone));
 }
 
-// Stateless HTTP (the default mode): plain tool calls, which the server answers without
-// rmcp's per-request service (src/transport/http/in_place.rs). The SDK validates every
+// Stateless HTTP (the default mode): plain tool calls. The SDK validates every
 // structuredContent against the output schema from tools/list.
 async function plainCalls(combo, client) {
   const c = `${combo}/plain calls`;

@@ -257,10 +257,6 @@ pub(crate) struct HttpArgs {
         default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) body_timeout: u64,
-    /// Send every request through rmcp's per-request service, even plain stateless tool
-    /// calls (an escape hatch, and what the tests compare against).
-    #[arg(long, env = "MAKE_MCP_NO_IN_PLACE", hide = true)]
-    pub(crate) no_in_place: bool,
 }
 
 impl HttpArgs {
@@ -284,7 +280,6 @@ impl HttpArgs {
             max_connections: self.max_connections,
             header_timeout: Duration::from_secs(self.header_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
-            in_place: !self.no_in_place,
         }
         .check()
     }

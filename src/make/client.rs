@@ -394,8 +394,8 @@ fn authorization_header(key: &ApiKey) -> HeaderValue {
 }
 
 /// reqwest's error text with its source chain, clipped, and without the request URL that
-/// reqwest puts in it: its query string holds every filter value sent (300,000 connection
-/// types once made a 5.4 MB error).
+/// reqwest puts in it: its query string holds every filter value sent, which can make the
+/// message megabytes long.
 fn describe_transport_error(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = e.to_string();

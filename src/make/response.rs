@@ -2,8 +2,8 @@
 //! redirect's target is described without its query string.
 //!
 //! Make's largest real answers (a team's connection list) stay far below a megabyte. A
-//! broken or hostile upstream could send hundreds: read whole and copied, a 400 MB reply
-//! once pushed the server from 12 MB to 794 MB. The cap keeps memory bounded.
+//! broken or hostile upstream could send hundreds, and an answer read whole is held several
+//! times over while it is parsed and copied. The cap keeps memory bounded.
 
 use reqwest::Response;
 use reqwest::header::{CONTENT_TYPE, LOCATION};

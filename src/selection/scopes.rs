@@ -67,6 +67,12 @@ const REQUIRED_SCOPES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Every registered tool's name: the table has exactly one row per registered tool (tested
+/// below), so this answers without building the registry.
+pub(crate) fn every_tool() -> impl Iterator<Item = &'static str> {
+    REQUIRED_SCOPES.iter().map(|(name, _)| *name)
+}
+
 /// The scopes `tool` needs, or `None` for a tool without a row.
 pub(crate) fn required_scopes(tool: &str) -> Option<&'static [&'static str]> {
     REQUIRED_SCOPES

@@ -1,5 +1,12 @@
 //! The tools a running server shows: the registry minus the operator's selection (removed
-//! once, at build), minus what the scope check hides when its answer arrives.
+//! once, when the registry is built), minus what the scope check hides when its answer
+//! arrives.
+//!
+//! The registry generates every tool's schemas from the Rust types (see
+//! [`crate::tools::schema`]), which is most of what building a server costs, so it is built
+//! on first need (the first `tools/list` or call, or a scope check's answer that hides
+//! tools), never before `initialize` is answered. Only a selection other than the default builds it at once: the
+//! selection is checked against it, so that a bad one stops the server before it serves.
 //!
 //! The check answers after `initialize` (it never delays it), so the visible router is
 //! swapped once it does: a new `Arc` of the selected router with the lacking tools
@@ -7,7 +14,7 @@
 //! live clients that listed tools before the answer get `notifications/tools/list_changed`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rmcp::RoleServer;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -18,7 +25,7 @@ use tokio::sync::watch;
 use crate::selection::check::{self, Outcome, Skip};
 use crate::selection::scopes::{self, Lacking};
 use crate::selection::{HiddenBy, Selection, SelectionError};
-use crate::tools::Toolbox;
+use crate::tools::{self, Toolbox};
 
 /// Why a registered tool is not visible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +38,8 @@ pub(crate) enum Hidden {
 
 /// What `tools/list` shows now.
 pub(crate) struct Visible {
-    tools: Arc<ToolRouter<Toolbox>>,
+    /// `None`: the selected router, unchanged by a scope check.
+    tools: Option<Arc<ToolRouter<Toolbox>>>,
     /// A scope check is running; its answer may hide tools.
     pending: bool,
     /// What the scope check hid.
@@ -39,34 +47,65 @@ pub(crate) struct Visible {
 }
 
 pub(crate) struct LiveTools {
-    /// The registry minus the selection; the scope check disables routes on a copy of it.
-    selected: Arc<ToolRouter<Toolbox>>,
-    /// Every registered tool the selection hid.
-    hidden: BTreeMap<String, HiddenBy>,
+    selection: Selection,
+    /// Built on first need.
+    selected: OnceLock<Selected>,
     visible: watch::Sender<Visible>,
     /// Live clients that listed tools while the check was pending; `None` once settled,
     /// so no client is added after the notifications went out.
     listeners: Mutex<Option<Vec<Peer<RoleServer>>>>,
 }
 
-impl LiveTools {
-    /// Applies `selection` to the registry, once.
-    pub(crate) fn new(
-        mut registry: ToolRouter<Toolbox>,
-        selection: &Selection,
-    ) -> Result<Self, SelectionError> {
+/// The registry with the selection applied.
+struct Selected {
+    /// The registry minus the selection; the scope check disables routes on a copy of it.
+    router: Arc<ToolRouter<Toolbox>>,
+    /// Every registered tool the selection hid.
+    hidden: BTreeMap<String, HiddenBy>,
+}
+
+impl Selected {
+    fn build(selection: &Selection) -> Result<Self, SelectionError> {
+        let mut registry = tools::registry();
         let hidden = selection.apply(&mut registry)?;
-        let selected = Arc::new(registry);
         Ok(Self {
-            selected: selected.clone(),
+            router: Arc::new(registry),
             hidden,
+        })
+    }
+}
+
+impl LiveTools {
+    /// Tools for `selection`; checks a selection other than the default against the
+    /// registry at once (see the module docs).
+    pub(crate) fn new(selection: Selection) -> Result<Self, SelectionError> {
+        let selected = OnceLock::new();
+        if selection != Selection::default() {
+            let _ = selected.set(Selected::build(&selection)?);
+        }
+        Ok(Self {
+            selection,
+            selected,
             visible: watch::Sender::new(Visible {
-                tools: selected,
+                tools: None,
                 pending: false,
                 lacking: Vec::new(),
             }),
             listeners: Mutex::new(None),
         })
+    }
+
+    /// The registry minus the selection, built now if it was not yet.
+    fn selected(&self) -> &Selected {
+        self.selected.get_or_init(|| {
+            Selected::build(&self.selection)
+                .expect("a selection that passed LiveTools::new applies to the registry")
+        })
+    }
+
+    /// How many tools the selection leaves, once the registry is built (`None` before).
+    pub(crate) fn selected_count(&self) -> Option<usize> {
+        self.selected.get().map(|s| s.router.list_all().len())
     }
 
     /// Resolves each time the scope check changes what is visible (for 2026-07-28
@@ -83,12 +122,13 @@ impl LiveTools {
 
     /// The router calls go through now (hidden tools answer "tool not found").
     pub(crate) fn current(&self) -> Arc<ToolRouter<Toolbox>> {
-        self.visible.borrow().tools.clone()
+        let reduced = self.visible.borrow().tools.clone();
+        reduced.unwrap_or_else(|| self.selected().router.clone())
     }
 
     /// Why `tool` is hidden, `None` when it is visible or not registered at all.
     pub(crate) fn hidden(&self, tool: &str) -> Option<Hidden> {
-        if let Some(by) = self.hidden.get(tool) {
+        if let Some(by) = self.selected().hidden.get(tool) {
             return Some(Hidden::Selection(*by));
         }
         let visible = self.visible.borrow();
@@ -131,12 +171,16 @@ impl LiveTools {
     pub(crate) async fn settle(&self, outcome: Outcome) {
         let lacking = match outcome {
             Outcome::Granted(granted) => {
-                let names: Vec<String> = self
-                    .selected
-                    .list_all()
-                    .into_iter()
-                    .map(|t| t.name.to_string())
-                    .collect();
+                // Not built yet: the default selection, which shows every registered tool.
+                let names: Vec<String> = match self.selected.get() {
+                    Some(selected) => selected
+                        .router
+                        .list_all()
+                        .into_iter()
+                        .map(|t| t.name.to_string())
+                        .collect(),
+                    None => scopes::every_tool().map(String::from).collect(),
+                };
                 scopes::lacking(names.iter().map(String::as_str), &granted)
             }
             Outcome::Skipped(skip) => {
@@ -145,19 +189,20 @@ impl LiveTools {
             }
         };
         let tools = if lacking.is_empty() {
-            self.selected.clone()
+            None
         } else {
+            let selected = &self.selected().router;
             tracing::info!(
                 hidden = lacking.len(),
-                visible = self.selected.list_all().len() - lacking.len(),
+                visible = selected.list_all().len() - lacking.len(),
                 "the Make key lacks scopes: hiding {}",
                 scopes::describe(&lacking)
             );
-            let mut reduced = ToolRouter::clone(&self.selected);
+            let mut reduced = ToolRouter::clone(selected);
             for l in &lacking {
                 reduced.disable_route(l.tool.clone());
             }
-            Arc::new(reduced)
+            Some(Arc::new(reduced))
         };
         let changed = !lacking.is_empty();
         self.visible.send_replace(Visible {
@@ -194,4 +239,36 @@ fn is_live(context: &RequestContext<RoleServer>) -> bool {
         .protocol_version()
         .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
     !modern && context.peer.peer_info().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_selection_builds_the_registry_on_first_need_only() {
+        let live = LiveTools::new(Selection::default()).unwrap();
+        assert_eq!(live.selected_count(), None, "built before it was needed");
+        let listed = live.current().list_all().len();
+        assert!(listed > 0);
+        assert_eq!(live.selected_count(), Some(listed));
+    }
+
+    #[test]
+    fn another_selection_is_checked_against_the_registry_at_once() {
+        let read_only = Selection {
+            read_only: true,
+            ..Selection::default()
+        };
+        let live = LiveTools::new(read_only).unwrap();
+        let count = live.selected_count().expect("built at once");
+        assert!(count > 0);
+        assert_eq!(live.current().list_all().len(), count);
+
+        let unknown = Selection {
+            tools: Some(vec!["no_such_tool".into()]),
+            ..Selection::default()
+        };
+        assert!(LiveTools::new(unknown).is_err());
+    }
 }

@@ -24,7 +24,7 @@ use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
 use crate::selection::{Selection, SelectionError, check};
-use crate::tools::{self, Toolbox};
+use crate::tools::Toolbox;
 
 /// Guidance every client shows its model once, next to the tool list.
 const INSTRUCTIONS: &str = "Manage Make.com credentials: connections (authorized accounts of apps such as Google or Slack), keys (keychain secrets such as API keys or basic auth) and credential requests (links where a person authorizes connections and keys on Make's own page).\n\
@@ -49,10 +49,6 @@ struct Inner {
     tools: Arc<LiveTools>,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
-    /// Cancelled once the first tool call has been answered (see [`MakeServer::first_answer`]).
-    answered: CancellationToken,
-    /// Guards `answered.cancel()`, which takes a lock: every later call pays one atomic load.
-    answered_once: std::sync::Once,
 }
 
 /// How the server is set up, besides its Make client.
@@ -67,7 +63,7 @@ pub(crate) struct ServerSettings {
 }
 
 impl MakeServer {
-    /// Builds the server and its tool registry (once; every session shares it), with every
+    /// Builds the server (once: every session shares it and its tool registry), with every
     /// tool selected and no scope check.
     pub fn new(make: MakeClient, default_team: Option<u64>) -> Self {
         Self::with_person(make, default_team, PersonSettings::default())
@@ -94,14 +90,12 @@ impl MakeServer {
         make: MakeClient,
         settings: ServerSettings,
     ) -> Result<Self, SelectionError> {
-        let tools = LiveTools::new(tools::registry(), &settings.selection)?;
+        let tools = LiveTools::new(settings.selection)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 toolbox: Toolbox::new(make, Person::new(settings.person), settings.default_team),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
-                answered: CancellationToken::new(),
-                answered_once: std::sync::Once::new(),
             }),
         })
     }
@@ -125,11 +119,6 @@ impl MakeServer {
         })
     }
 
-    /// Resolves once the first tool call has been answered: start-up is over by then.
-    pub fn first_answer(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.inner.answered.clone().cancelled_owned()
-    }
-
     /// Whether the scope check started by [`MakeServer::start_scope_check`] is still
     /// waiting for Make.
     pub fn scope_check_pending(&self) -> bool {
@@ -145,9 +134,15 @@ impl MakeServer {
     /// Ends every running tool call (and any started later) with [`CUT_BY_SHUTDOWN`] as an
     /// `isError` result, so the transport can still deliver an answer the model can act on
     /// before it closes. Without this, shutting the transport down under a running call
-    /// left the client with a bare HTTP 500 or a stream that just stopped.
+    /// would leave the client with a bare HTTP 500 or a stream that just stops.
     pub(crate) fn cut_calls(&self) {
         self.inner.cut.cancel();
+    }
+
+    /// How many tools the selection shows, when the registry has been built (at start, only
+    /// for a selection other than the default; see src/server/live.rs).
+    pub fn selected_tool_count(&self) -> Option<usize> {
+        self.inner.tools.selected_count()
     }
 
     /// Every visible tool definition, sorted by name, exactly as `tools/list` returns them
@@ -195,9 +190,6 @@ impl ServerHandler for MakeServer {
         };
         // The name is the client's text: quoted, so it cannot start a forged log line.
         tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
-        self.inner
-            .answered_once
-            .call_once(|| self.inner.answered.cancel());
         outcome
     }
 

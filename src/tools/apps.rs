@@ -32,8 +32,8 @@ pub(crate) struct ModulesOutput {
 impl Toolbox {
     #[tool(
         name = "credential-requests_list-app-modules-with-creds",
-        input_schema = schema::input::<ModulesArgs>("credential-requests_list-app-modules-with-creds"),
-        output_schema = schema::output::<ModulesOutput>("credential-requests_list-app-modules-with-creds"),
+        input_schema = schema::input::<ModulesArgs>(),
+        output_schema = schema::output::<ModulesOutput>(),
         title = "List app modules with credentials",
         description = "List an app's modules that need credentials: module id, the credential in `type` (`account:<connection types>` or `keychain:<key type>`) and OAuth `scope`. The source of module ids for credential-requests_create and of real scope strings: never guess them.",
         annotations(

@@ -29,8 +29,8 @@ const RESERVED_DATA_KEYS: [&str; 4] = ["accountName", "accountType", "scopes", "
 impl Toolbox {
     #[tool(
         name = "connections_list",
-        input_schema = schema::input::<ListArgs>("connections_list"),
-        output_schema = schema::output::<ConnectionsOutput>("connections_list"),
+        input_schema = schema::input::<ListArgs>(),
+        output_schema = schema::output::<ConnectionsOutput>(),
         title = "List connections",
         description = "List a team's connections (authorized app accounts); call it first and reuse one that fits. Filter by `type`; pass `scopes` per type to learn from each row's `scoped` whether it has them (rows lacking them are kept). `name` is the label, `accountName` the connection type.",
         annotations(
@@ -72,8 +72,8 @@ impl Toolbox {
 
     #[tool(
         name = "connections_get",
-        input_schema = schema::input::<ConnectionIdArgs>("connections_get"),
-        output_schema = schema::output::<ConnectionOutput>("connections_get"),
+        input_schema = schema::input::<ConnectionIdArgs>(),
+        output_schema = schema::output::<ConnectionOutput>(),
         title = "Get connection",
         description = "Get one connection with its granted OAuth scopes (`scopes[].id`): check them before credential-requests_extend-connection.",
         annotations(
@@ -93,8 +93,8 @@ impl Toolbox {
 
     #[tool(
         name = "connections_get-editable-data-schema",
-        input_schema = schema::input::<ConnectionIdArgs>("connections_get-editable-data-schema"),
-        output_schema = schema::output::<EditableSchemaOutput>("connections_get-editable-data-schema"),
+        input_schema = schema::input::<ConnectionIdArgs>(),
+        output_schema = schema::output::<EditableSchemaOutput>(),
         title = "Get connection editable data schema",
         description = "List the data parameter names that connections_update `data` sets (e.g. [\"url\", \"apiKey\"]) and connections_create `data` takes for this type. Setting data REPLACES ALL of them: give every one. Empty: the data cannot be changed (re-authorize OAuth connections with a credential request).",
         annotations(
@@ -124,8 +124,8 @@ impl Toolbox {
 
     #[tool(
         name = "connections_create",
-        input_schema = schema::input::<CreateArgs>("connections_create"),
-        output_schema = schema::output::<ConnectionOutput>("connections_create"),
+        input_schema = schema::input::<CreateArgs>(),
+        output_schema = schema::output::<ConnectionOutput>(),
         title = "Create connection",
         description = "Create a connection from its data (e.g. an API key); each call creates a new one. Prefer credential-requests_create-by-credentials: no secrets in chat, and OAuth needs the person's browser anyway. `accountName` is the connection type, `name` its label.",
         annotations(
@@ -165,10 +165,10 @@ impl Toolbox {
 
     #[tool(
         name = "connections_update",
-        input_schema = schema::input::<UpdateArgs>("connections_update"),
+        input_schema = schema::input::<UpdateArgs>(),
         title = "Update connection",
         description = "Rename a connection (`name`) and/or replace its data (`data`). Setting data REPLACES ALL stored data: editable parameters left out would be cleared, so a `data` that misses some or names others is refused, saying which (see connections_get-editable-data-schema). OAuth connections need re-authorizing after a data change.",
-        output_schema = schema::output::<UpdateOutput>("connections_update"),
+        output_schema = schema::output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -244,8 +244,8 @@ impl Toolbox {
 
     #[tool(
         name = "connections_verify",
-        input_schema = schema::input::<ConnectionIdArgs>("connections_verify"),
-        output_schema = schema::output::<VerifyOutput>("connections_verify"),
+        input_schema = schema::input::<ConnectionIdArgs>(),
+        output_schema = schema::output::<VerifyOutput>(),
         title = "Verify connection",
         description = "Test a connection against its service. Returns `verified`, with the `reason` when it fails (expired or revoked authorization, wrong secret); repair it with a credential request for its type. Some services pass basic auth with a wrong password.",
         annotations(
@@ -290,10 +290,10 @@ impl Toolbox {
 
     #[tool(
         name = "connections_delete",
-        input_schema = schema::input::<ConnectionIdArgs>("connections_delete"),
+        input_schema = schema::input::<ConnectionIdArgs>(),
         title = "Delete connection",
         description = "Permanently delete a connection; scenarios using it lose access. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, naming the connection.",
-        output_schema = schema::output::<DeleteOutput>("connections_delete"),
+        output_schema = schema::output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,

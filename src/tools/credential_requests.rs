@@ -35,8 +35,8 @@ use types::*;
 impl Toolbox {
     #[tool(
         name = "credential-requests_list",
-        input_schema = schema::input::<ListArgs>("credential-requests_list"),
-        output_schema = schema::output::<ListOutput>("credential-requests_list"),
+        input_schema = schema::input::<ListArgs>(),
+        output_schema = schema::output::<ListOutput>(),
         title = "List credential requests",
         description = "List a team's credential requests, optionally by user, Make provider, status (pending, authorized, partially_authorized, declined, ...) or name. One page per call (100 rows unless `limit`): when `more` is true, call again with `offset` set to `nextOffset`.",
         annotations(
@@ -75,8 +75,8 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_get",
-        input_schema = schema::input::<RequestIdArgs>("credential-requests_get"),
-        output_schema = schema::output::<RequestOutput>("credential-requests_get"),
+        input_schema = schema::input::<RequestIdArgs>(),
+        output_schema = schema::output::<RequestOutput>(),
         title = "Get credential request details",
         description = "Get a credential request and its credentials: state (pending, authorized, declined), type, scopes and `remoteId` (the connection or key created once authorized). The id is a string, not a connection id. To wait for the person, use credential-requests_wait-for-authorization.",
         annotations(
@@ -99,10 +99,10 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_delete",
-        input_schema = schema::input::<RequestIdArgs>("credential-requests_delete"),
+        input_schema = schema::input::<RequestIdArgs>(),
         title = "Delete credential request",
         description = "Permanently delete a credential request AND every connection and key it created; scenarios using them lose access. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, saying how many credentials go. The request id is a string.",
-        output_schema = schema::output::<DeleteOutput>("credential-requests_delete"),
+        output_schema = schema::output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -144,8 +144,8 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_credential-decline",
-        input_schema = schema::input::<DeclineArgs>("credential-requests_credential-decline"),
-        output_schema = schema::output::<CredentialOutput>("credential-requests_credential-decline"),
+        input_schema = schema::input::<DeclineArgs>(),
+        output_schema = schema::output::<CredentialOutput>(),
         title = "Decline credential",
         description = "Decline one credential of a request (the person is not asked for it), with an optional reason; declining again updates the reason. The credential id is a string from credential-requests_get.",
         annotations(
@@ -172,10 +172,10 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_credential-delete",
-        input_schema = schema::input::<CredentialIdArgs>("credential-requests_credential-delete"),
+        input_schema = schema::input::<CredentialIdArgs>(),
         title = "Delete credential",
         description = "Delete the connection or key an authorized credential created (revoking its tokens) and reset the credential to pending, to be authorized again. Scenarios using it lose access. The credential id is a string from credential-requests_get.",
-        output_schema = schema::output::<CredentialDeleteOutput>("credential-requests_credential-delete"),
+        output_schema = schema::output::<CredentialDeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -224,10 +224,10 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_create",
-        input_schema = schema::input::<CreateArgs>("credential-requests_create"),
+        input_schema = schema::input::<CreateArgs>(),
         title = "Create credential request",
         description = "Ask a person to authorize the connections or keys app modules need; each call creates a new request. Per app give `appName` and `appModules` and/or `appEndpoints` (ids from credential-requests_list-app-modules-with-creds or [\"*\"], never guessed; a module missing from `appVersion` gives a misleading \"module does not exist\"). Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization. For known connection or key types, use credential-requests_create-by-credentials.",
-        output_schema = schema::output::<CreatedOutput>("credential-requests_create"),
+        output_schema = schema::output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -260,10 +260,10 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_create-by-credentials",
-        input_schema = schema::input::<CreateByCredentialsArgs>("credential-requests_create-by-credentials"),
+        input_schema = schema::input::<CreateByCredentialsArgs>(),
         title = "Create credential request by connection/key types",
         description = "Ask a person to authorize connections (by type, with OAuth `scope`) and/or keys (by type): credentials without secrets in chat; each call creates a new request. Reuse connections (connections_list) first; to add scopes to one, use credential-requests_extend-connection. Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization; each credential's `remoteId` becomes the new connection or key id.",
-        output_schema = schema::output::<CreatedOutput>("credential-requests_create-by-credentials"),
+        output_schema = schema::output::<CreatedOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,
@@ -299,10 +299,10 @@ impl Toolbox {
 
     #[tool(
         name = "credential-requests_extend-connection",
-        input_schema = schema::input::<ExtendArgs>("credential-requests_extend-connection"),
+        input_schema = schema::input::<ExtendArgs>(),
         title = "Extend connection OAuth scopes",
         description = "Ask the person to grant an existing OAuth connection more scopes. When it has them all, nothing is created and `alreadySatisfied` is true (the requirement is met); otherwise a request for the missing scopes only is created. Hand over `publicUri` unless `person.action` says the client did, then call credential-requests_wait-for-authorization. Take scopes from credential-requests_list-app-modules-with-creds, never guess them.",
-        output_schema = schema::output::<ExtendOutput>("credential-requests_extend-connection"),
+        output_schema = schema::output::<ExtendOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = false,

@@ -24,8 +24,8 @@ use types::*;
 impl Toolbox {
     #[tool(
         name = "keys_list",
-        input_schema = schema::input::<ListArgs>("keys_list"),
-        output_schema = schema::output::<KeysOutput>("keys_list"),
+        input_schema = schema::input::<ListArgs>(),
+        output_schema = schema::output::<KeysOutput>(),
         title = "List keys",
         description = "List a team's keys (API keys, basic-auth pairs, AES keys, certificates). Secret values are never returned.",
         annotations(
@@ -46,8 +46,8 @@ impl Toolbox {
 
     #[tool(
         name = "keys_get",
-        input_schema = schema::input::<KeyIdArgs>("keys_get"),
-        output_schema = schema::output::<KeyOutput>("keys_get"),
+        input_schema = schema::input::<KeyIdArgs>(),
+        output_schema = schema::output::<KeyOutput>(),
         title = "Get key",
         description = "Get one key by its numeric id: label, type and team (never the secret).",
         annotations(
@@ -67,8 +67,8 @@ impl Toolbox {
 
     #[tool(
         name = "keys_list-types",
-        input_schema = schema::input::<NoArgs>("keys_list-types"),
-        output_schema = schema::output::<KeyTypesOutput>("keys_list-types"),
+        input_schema = schema::input::<NoArgs>(),
+        output_schema = schema::output::<KeyTypesOutput>(),
         title = "List key types",
         description = "List Make's key types and their parameters: `name` is the exact key for keys_create and keys_update `parameters` (basicauth takes authUser and authPass, not user and pass), with `label`, input `type`, `required`, a select's `options` and the `default`.",
         annotations(
@@ -90,8 +90,8 @@ impl Toolbox {
 
     #[tool(
         name = "keys_create",
-        input_schema = schema::input::<CreateArgs>("keys_create"),
-        output_schema = schema::output::<KeyOutput>("keys_create"),
+        input_schema = schema::input::<CreateArgs>(),
+        output_schema = schema::output::<KeyOutput>(),
         title = "Create key",
         description = "Create a key from secret parameters; each call creates a new one. Parameter names depend on `typeName` (see keys_list-types; basicauth: authUser, authPass; apikeyauth: key, placement, name); unknown or missing ones are refused before sending. Prefer credential-requests_create-by-credentials with `keys`: no secrets in chat.",
         annotations(
@@ -129,10 +129,10 @@ impl Toolbox {
 
     #[tool(
         name = "keys_update",
-        input_schema = schema::input::<UpdateArgs>("keys_update"),
+        input_schema = schema::input::<UpdateArgs>(),
         title = "Update key",
         description = "Rename a key (`name`) and/or replace its secret `parameters` (the full set for its type, named as keys_list-types lists them; unknown names are refused). Fields left out keep their values; scenarios use a new secret at once.",
-        output_schema = schema::output::<UpdateOutput>("keys_update"),
+        output_schema = schema::output::<UpdateOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -206,10 +206,10 @@ impl Toolbox {
 
     #[tool(
         name = "keys_delete",
-        input_schema = schema::input::<KeyIdArgs>("keys_delete"),
+        input_schema = schema::input::<KeyIdArgs>(),
         title = "Delete key",
         description = "Permanently delete a key; scenarios using it stop working. Cannot be undone. Asks the person to confirm when the client can; otherwise confirm with them first, naming the key.",
-        output_schema = schema::output::<DeleteOutput>("keys_delete"),
+        output_schema = schema::output::<DeleteOutput>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,

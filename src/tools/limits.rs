@@ -1,9 +1,9 @@
 //! Checks of tool inputs that their types cannot express, and the limits on list inputs.
 //!
 //! Lists are limited twice: in the input schemas (`maxItems`, via schemars attributes that
-//! name these constants) and here, before any request, since clients need not validate.
-//! Without them one call once sent 300,000 connection types in a 5.4 MB URL. Messages
-//! quote the caller's input only clipped.
+//! name these constants) and here, before any request, since clients need not validate:
+//! an unbounded list would become a URL of megabytes. Messages quote the caller's input
+//! only clipped.
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 

@@ -3,80 +3,36 @@
 //! schemars emits `$ref`/`$defs`, `type: [X, "null"]` for `Option`s, `anyOf` with a null
 //! branch and numeric `format`s such as `uint64`. Several clients reject those (Claude Code
 //! rejects a `$ref` root, Gemini rejects type arrays), so every tool's input and output schema
-//! goes through [`portable`] once, when the registry is built.
+//! goes through [`portable`] once, when the registry is built. `tool-schemas/` is the reviewed
+//! snapshot of the result (tests/tool_schemas.rs compares them).
 //!
 //! Output schemas then go through [`lean_output`]: models read the tool description, and a
 //! client only validates results against the output schema, so descriptions there are
 //! context spent twice.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use rmcp::handler::server::common::schema_for_input;
 use rmcp::handler::server::tool::schema_for_output;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
-include!(concat!(env!("OUT_DIR"), "/golden_tools.rs"));
-
-/// Set by the golden-file test: schemas come from the Rust types, not the golden files.
-static FROM_TYPES: AtomicBool = AtomicBool::new(false);
-
-/// Generates every schema from the Rust types from now on (for tests/tool_schemas.rs, which
-/// compares them with the golden files the server otherwise serves).
-pub fn generate_from_types() {
-    FROM_TYPES.store(true, Ordering::SeqCst);
+/// A tool's input schema: `T`'s, made portable. Panics when `T`'s schema is not an object
+/// (a programming error the first `tools/list` in any test shows).
+pub(crate) fn input<T: JsonSchema + Any>() -> Arc<Map<String, Value>> {
+    let generated = schema_for_input::<T>().unwrap_or_else(|e| {
+        panic!(
+            "invalid input schema for {}: {e}",
+            std::any::type_name::<T>()
+        )
+    });
+    Arc::new(portable(&generated))
 }
 
-/// A tool's golden schemas, shared with every route that serves them.
-struct Golden {
-    input: Arc<Map<String, Value>>,
-    output: Option<Arc<Map<String, Value>>>,
-}
-
-/// The golden definitions, parsed on first use: about 40 KB of JSON, a fraction of what
-/// generating 46 schemas with schemars and rewriting them costs at start-up.
-static GOLDEN_TOOLS: LazyLock<HashMap<&'static str, Golden>> = LazyLock::new(|| {
-    let object = |value: Option<&mut Value>| match value.map(Value::take) {
-        Some(Value::Object(schema)) => Some(Arc::new(schema)),
-        _ => None,
-    };
-    GOLDEN
-        .iter()
-        .filter_map(|(name, text)| {
-            let mut tool: Value = serde_json::from_str(text).ok()?;
-            let input = object(tool.get_mut("inputSchema"))?;
-            let output = object(tool.get_mut("outputSchema"));
-            Some((*name, Golden { input, output }))
-        })
-        .collect()
-});
-
-/// `tool`'s golden schemas, unless schemas come from types or no golden file names the
-/// tool yet (a new tool, before `UPDATE_TOOL_SCHEMAS=1`).
-fn golden(tool: &str) -> Option<&'static Golden> {
-    if FROM_TYPES.load(Ordering::SeqCst) {
-        return None;
-    }
-    GOLDEN_TOOLS.get(tool)
-}
-
-/// A tool's input schema: golden, or `T`'s made portable.
-pub(crate) fn input<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
-    golden(tool).map(|g| g.input.clone()).unwrap_or_else(|| {
-        let generated = schema_for_input::<T>()
-            .unwrap_or_else(|e| panic!("invalid input schema for {tool}: {e}"));
-        Arc::new(portable(&generated))
-    })
-}
-
-/// A tool's output schema: golden, or `T`'s made portable and lean.
-pub(crate) fn output<T: JsonSchema + Any>(tool: &str) -> Arc<Map<String, Value>> {
-    golden(tool)
-        .and_then(|g| g.output.clone())
-        .unwrap_or_else(|| Arc::new(lean_output(&portable(&schema_for_output::<T>()))))
+/// A tool's output schema: `T`'s, made portable and lean.
+pub(crate) fn output<T: JsonSchema + Any>() -> Arc<Map<String, Value>> {
+    Arc::new(lean_output(&portable(&schema_for_output::<T>())))
 }
 
 /// A copy of `schema` with every `$ref` inlined, nulls folded away and `$defs` removed.
@@ -307,23 +263,6 @@ mod tests {
                 }
             })
         );
-    }
-
-    #[test]
-    fn the_server_serves_every_golden_file_it_was_built_with() {
-        #[derive(schemars::JsonSchema)]
-        #[allow(dead_code)]
-        struct Probe {
-            probe: u64,
-        }
-        assert_eq!(GOLDEN_TOOLS.len(), GOLDEN.len(), "every golden file parses");
-        let served = input::<Probe>("keys_get");
-        let golden: Value =
-            serde_json::from_str(GOLDEN.iter().find(|(n, _)| *n == "keys_get").unwrap().1).unwrap();
-        assert_eq!(Value::Object((*served).clone()), golden["inputSchema"]);
-        // A tool without a golden file yet is served its generated schema.
-        let fresh = input::<Probe>("no-such-tool");
-        assert!(fresh["properties"].get("probe").is_some(), "{fresh:?}");
     }
 
     #[test]

@@ -86,8 +86,8 @@ pub(crate) struct WaitOutput {
 impl Toolbox {
     #[tool(
         name = "credential-requests_wait-for-authorization",
-        input_schema = schema::input::<WaitArgs>("credential-requests_wait-for-authorization"),
-        output_schema = schema::output::<WaitOutput>("credential-requests_wait-for-authorization"),
+        input_schema = schema::input::<WaitArgs>(),
+        output_schema = schema::output::<WaitOutput>(),
         title = "Wait for authorization",
         description = "Wait until the person has authorized or declined every credential of a request (polls Make, reports progress). Returns `done`, each credential's state and `remoteId` (the new connection or key id). A timeout is normal (`done: false`): call again, or ask the person whether they need the link again.",
         annotations(

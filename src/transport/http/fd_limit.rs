@@ -11,15 +11,13 @@ pub(crate) const RESERVED_FDS: u64 = 32;
 /// raise it still works, with fewer connections.
 #[cfg(unix)]
 pub(crate) fn raise() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let limit = match current() {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::debug!(%error, "cannot read the open-file limit");
+            return None;
+        }
     };
-    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot read the open-file limit");
-        return None;
-    }
     let before = limit.rlim_cur;
     if limit.rlim_max <= before {
         tracing::debug!(
@@ -32,20 +30,46 @@ pub(crate) fn raise() -> Option<u64> {
         rlim_cur: limit.rlim_max,
         rlim_max: limit.rlim_max,
     };
-    // SAFETY: setrlimit only reads the struct it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-        tracing::info!(
-            from = wide(before),
-            to = wide(raised.rlim_cur),
-            "raised the open-file limit"
-        );
-        Some(wide(raised.rlim_cur))
-    } else {
-        // E.g. macOS refuses values above its per-process maximum even when the hard
-        // limit is "unlimited".
-        tracing::debug!(error = %std::io::Error::last_os_error(), open_files = wide(before), "could not raise the open-file limit; keeping it");
-        Some(wide(before))
+    match set(&raised) {
+        Ok(()) => {
+            tracing::info!(
+                from = wide(before),
+                to = wide(raised.rlim_cur),
+                "raised the open-file limit"
+            );
+            Some(wide(raised.rlim_cur))
+        }
+        Err(error) => {
+            // E.g. macOS refuses values above its per-process maximum even when the hard
+            // limit is "unlimited".
+            tracing::debug!(%error, open_files = wide(before), "could not raise the open-file limit; keeping it");
+            Some(wide(before))
+        }
     }
+}
+
+/// The process's `RLIMIT_NOFILE` (soft and hard).
+#[cfg(unix)]
+fn current() -> std::io::Result<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(limit)
+}
+
+/// Sets the process's `RLIMIT_NOFILE`.
+#[cfg(unix)]
+fn set(limit: &libc::rlimit) -> std::io::Result<()> {
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `rlim_t` is `u64` on most targets but 32 bits wide on some 32-bit ones.
@@ -86,17 +110,10 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn raise_reports_a_limit_no_lower_than_before() {
-        let mut before = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: as in `raise`.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) },
-            0
-        );
+    fn raise_reports_the_limit_in_force_and_never_lowers_it() {
+        let before = current().expect("readable on unix");
         let now = raise().expect("readable on unix");
         assert!(now >= wide(before.rlim_cur));
+        assert_eq!(now, wide(current().unwrap().rlim_cur));
     }
 }

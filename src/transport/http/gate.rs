@@ -1,8 +1,7 @@
 //! `/mcp`: the checks every MCP request passes, in order, then rmcp.
 //!
 //! drain (503 while shutting down; a POST counts as in flight until its answer is sent) →
-//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp, or
-//! for a plain stateless tool call, rmcp's dispatch in place ([`super::in_place`]).
+//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp.
 //!
 //! One service rather than a middleware layer per check: each axum layer clones the service
 //! below it and boxes a future for every request, and rmcp's own `Service::call` clones its
@@ -20,8 +19,7 @@ use axum::response::Response;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
-use super::in_place::InPlace;
-use super::log::{self, BodyLimits, Peeked};
+use super::log::{self, BodyLimits};
 use super::security::{self, BearerToken};
 use super::shutdown::{self, Drain};
 use crate::server::MakeServer;
@@ -35,8 +33,6 @@ pub(crate) struct Gate {
     /// `None`: auth is off (loopback only, checked at start-up).
     pub(crate) token: Option<BearerToken>,
     pub(crate) limits: BodyLimits,
-    /// `None`: every request goes to rmcp (sessions mode, or `MAKE_MCP_NO_IN_PLACE`).
-    pub(crate) in_place: Option<InPlace>,
 }
 
 impl Gate {
@@ -54,19 +50,8 @@ impl Gate {
             Ok(peeked) => peeked,
             Err(refused) => return refused,
         };
-        let response = match (&self.in_place, peeked) {
-            (Some(in_place), Peeked::Read(parts, body)) => match in_place.plain_call(&parts, &body)
-            {
-                Some(call) => in_place.answer(parts, call).await,
-                None => self.to_rmcp(Peeked::Read(parts, body)).await,
-            },
-            (_, peeked) => self.to_rmcp(peeked).await,
-        };
+        let response = self.rmcp.handle(peeked.into_request()).await.map(Body::new);
         shutdown::tracked(response, call_token)
-    }
-
-    async fn to_rmcp(&self, peeked: Peeked) -> Response {
-        self.rmcp.handle(peeked.into_request()).await.map(Body::new)
     }
 }
 

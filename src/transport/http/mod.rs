@@ -7,14 +7,12 @@
 //!
 //! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
 //! request is logged ([`log`]); `/mcp` then passes [`gate`]: drain/503 → bearer auth → body
-//! peek (size cap, read deadline) → rmcp (`Host`/`Origin` checks, protocol), or, for a plain
-//! stateless tool call, rmcp's dispatch run in place ([`in_place`]). See [`security`] for
-//! the rules.
+//! peek (size cap, read deadline) → rmcp's `StreamableHttpService` (`Host`/`Origin` checks,
+//! protocol, dispatch). See [`security`] for the rules.
 
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
 mod gate;
-mod in_place;
 pub(crate) mod log;
 pub mod security;
 pub(crate) mod shutdown;
@@ -85,9 +83,6 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// Time to send a request body (408 after it).
     pub body_timeout: Duration,
-    /// Answer plain stateless tool calls without rmcp's per-request service
-    /// ([`in_place`]); off only to compare the two ways.
-    pub in_place: bool,
 }
 
 impl Default for HttpOptions {
@@ -103,7 +98,6 @@ impl Default for HttpOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
-            in_place: true,
         }
     }
 }
@@ -260,9 +254,6 @@ pub(crate) fn app(
     drain: Drain,
 ) -> Router {
     let config = rmcp_config(options, rmcp_token);
-    // The same allowed hosts rmcp checks: the shortcut never takes a Host rmcp would refuse.
-    let in_place = (options.in_place && !options.sessions)
-        .then(|| in_place::InPlace::new(server.clone(), &config.allowed_hosts));
     let gate = Gate {
         rmcp: StreamableHttpService::new(
             move || Ok(server.clone()),
@@ -275,7 +266,6 @@ pub(crate) fn app(
             max_bytes: options.max_body_bytes,
             timeout: options.body_timeout,
         },
-        in_place,
     };
     Router::new()
         .route("/healthz", get(healthz).with_state(drain))
