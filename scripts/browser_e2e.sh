@@ -54,22 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Exit 3 means "could not install", not "the server failed".
-cannot_install() { # what, log
-  echo "could not install $1:" >&2
-  tail -20 "$2" >&2
-  exit 3
-}
-
-npm_i() { # dir, npm install args...
-  local dir=$1; shift
-  (cd "$dir" && timeout 600 npm install --no-audit --no-fund "$@" >"$WORK/npm.log" 2>&1) \
-    || cannot_install "${*:-the packages of $dir/package.json} from the npm registry" "$WORK/npm.log"
-}
-
-node_ok() { # is this node >= 20 (playwright-core's floor)?
-  "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null
-}
+. "$ROOT/scripts/lib/node-tools.sh"
 
 if [ ! -x "$CHROMIUM" ]; then
   echo "== installing Debian's chromium package" >&2
@@ -79,20 +64,8 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 
 echo "== installing into $TOOLS" >&2
-mkdir -p "$TOOLS/deps"
-NODE=$(command -v node || true)
-if [ -z "$NODE" ] || ! node_ok "$NODE"; then
-  mkdir -p "$TOOLS/node22"
-  [ -x "$TOOLS/node22/node_modules/.bin/node" ] || npm_i "$TOOLS/node22" node@22.23.3
-  NODE=$TOOLS/node22/node_modules/.bin/node
-  node_ok "$NODE" || { echo "node@22.23.3 did not install a working node" >&2; exit 3; }
-fi
-if ! cmp -s "$ROOT/scripts/browser-e2e/package.json" "$TOOLS/deps/package.json" \
-  || [ ! -d "$TOOLS/deps/node_modules/playwright-core" ] \
-  || [ ! -d "$TOOLS/deps/node_modules/@modelcontextprotocol/sdk" ]; then
-  cp "$ROOT/scripts/browser-e2e/package.json" "$TOOLS/deps/package.json"
-  npm_i "$TOOLS/deps"
-fi
+use_node 20 0 # playwright-core's floor
+install_deps "$ROOT/scripts/browser-e2e/package.json" playwright-core @modelcontextprotocol/sdk
 echo "   node $("$NODE" --version), $("$CHROMIUM" --version 2>/dev/null | head -n 1)" >&2
 
 # ---------------------------------------------------------------------------------------------

@@ -36,35 +36,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Exit 3 means "could not install", not "the server failed".
-npm_i() { # dir, npm install args...
-  local dir=$1; shift
-  (cd "$dir" && timeout 600 npm install --no-audit --no-fund "$@" >"$WORK/npm.log" 2>&1) || {
-    echo "could not install ${*:-the packages of $dir/package.json} from the npm registry:" >&2
-    tail -20 "$WORK/npm.log" >&2
-    exit 3
-  }
-}
-
-node_ok() { # is this node >= 22.19?
-  "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=19)?0:1)' 2>/dev/null
-}
+. "$ROOT/scripts/lib/node-tools.sh"
 
 echo "== installing into $TOOLS" >&2
-mkdir -p "$TOOLS/deps" "$WORK/home"
-NODE=$(command -v node || true)
-if [ -z "$NODE" ] || ! node_ok "$NODE"; then
-  mkdir -p "$TOOLS/node22"
-  [ -x "$TOOLS/node22/node_modules/.bin/node" ] || npm_i "$TOOLS/node22" node@22.23.3
-  NODE=$TOOLS/node22/node_modules/.bin/node
-  node_ok "$NODE" || { echo "node@22.23.3 did not install a working node" >&2; exit 3; }
-fi
+mkdir -p "$WORK/home"
+use_node 22 19 # the Inspector asks for 22.19 or newer
 export PATH=$(dirname "$NODE"):$PATH # the Inspector's bin scripts use `#!/usr/bin/env node`
-if ! cmp -s "$ROOT/scripts/ts-client/package.json" "$TOOLS/deps/package.json" \
-  || [ ! -d "$TOOLS/deps/node_modules/@modelcontextprotocol/sdk" ]; then
-  cp "$ROOT/scripts/ts-client/package.json" "$TOOLS/deps/package.json"
-  npm_i "$TOOLS/deps"
-fi
+install_deps "$ROOT/scripts/ts-client/package.json" @modelcontextprotocol/sdk @modelcontextprotocol/inspector
 echo "   node $("$NODE" --version)" >&2
 
 # ---------------------------------------------------------------------------------------------

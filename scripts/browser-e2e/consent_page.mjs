@@ -31,6 +31,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { anyFailed, check, info, summary } from "../lib/report.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
@@ -59,28 +60,7 @@ const STEP_TIMEOUT_MS = 15_000; // one browser action or navigation
 const TOOL_TIMEOUT_MS = 30_000; // one tool call
 
 // ---------------------------------------------------------------------------------------------
-// Reporting
-
-let passed = 0;
-let failed = 0;
-
-function short(detail, ok) {
-  if (detail === undefined || detail === "") return "";
-  const text = (typeof detail === "string" ? detail : JSON.stringify(detail)).replace(/\s*\n\s*/g, " | ");
-  return ` (${text.slice(0, ok ? 200 : 1000)})`;
-}
-
-function check(step, what, ok, detail) {
-  ok = Boolean(ok);
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? "PASS" : "FAIL"} [${step}] ${what}${short(detail, ok)}`);
-  return ok;
-}
-
-function info(step, text) {
-  console.log(`INFO [${step}] ${text}`);
-}
+// Helpers
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -415,11 +395,10 @@ async function main() {
   }
   for (const file of ctx.shots) console.log(`INFO screenshot ${file}`);
   const log = fs.readFileSync(logPath, "utf8").trim();
-  if (failed && log) console.log(`INFO server log (stderr), last lines:\n${log.split("\n").slice(-15).join("\n")}`);
+  if (anyFailed() && log) console.log(`INFO server log (stderr), last lines:\n${log.split("\n").slice(-15).join("\n")}`);
   fs.rmSync(workDir, { recursive: true, force: true });
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  console.log(`${passed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
+  return summary();
 }
 
 // Exit even if a timed-out step left something pending (its browser and server are closed by now).

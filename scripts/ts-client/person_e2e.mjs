@@ -28,6 +28,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { check, info, summary } from "../lib/report.mjs";
 
 const require = createRequire(import.meta.url);
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
@@ -47,31 +48,6 @@ const CREATE_ARGS = {
   connections: [{ type: "google", scope: ["https://www.googleapis.com/auth/drive"] }],
 };
 const COMBO_LIMIT_MS = 90_000;
-
-// ---------------------------------------------------------------------------------------------
-// Reporting
-
-let passed = 0;
-let failed = 0;
-
-function short(detail, ok) {
-  if (detail === undefined || detail === "") return "";
-  // One line per check: newlines inside tool messages would split it.
-  const text = (typeof detail === "string" ? detail : JSON.stringify(detail)).replace(/\s*\n\s*/g, " | ");
-  return ` (${text.slice(0, ok ? 200 : 1500)})`;
-}
-
-function check(combo, what, ok, detail) {
-  ok = Boolean(ok);
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? "PASS" : "FAIL"} [${combo}] ${what}${short(detail, ok)}`);
-  return ok;
-}
-
-function info(combo, text) {
-  console.log(`INFO [${combo}] ${text}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -458,8 +434,7 @@ async function main() {
   console.log(`INFO node ${process.version}, @modelcontextprotocol/sdk ${sdkVersion()}, client protocol ${LATEST_PROTOCOL_VERSION}`);
   for (const t of ["stdio", "http", "stateless"]) await runCombo(bin, t, logdir);
   console.log(`(server logs in ${logdir}; ${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  console.log(`${passed} passed, ${failed} failed`);
-  return failed ? 1 : 0;
+  return summary();
 }
 
 process.exitCode = await main();
