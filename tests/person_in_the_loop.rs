@@ -453,7 +453,7 @@ async fn deletes_are_confirmed_where_the_client_can_be_asked() {
             assert_eq!(
                 message,
                 &format!(
-                    "Delete connection 'Slack (Acme workspace)' (id {SLACK_CONNECTION_ID}, slack3)? Scenarios using it will stop working. This cannot be undone."
+                    "Delete connection {SLACK_CONNECTION_ID} (slack3), named \"Slack (Acme workspace)\"? Scenarios using it will stop working. This cannot be undone."
                 )
             );
         } else {
@@ -527,9 +527,11 @@ async fn every_destructive_tool_asks_and_a_decline_changes_nothing() {
             .collect();
         assert_eq!(questions.len(), 5, "{questions:?}");
         let begins = [
-            format!("Delete key 'Weather API key' (id {APIKEY_KEY_ID}, apikeyauth)?"),
-            "Replace the secret parameters of key 'Weather API key'".to_string(),
-            "Replace all stored data of connection".to_string(),
+            format!("Delete key {APIKEY_KEY_ID} (apikeyauth), named \"Weather API key\"?"),
+            format!(
+                "Replace the secret parameters of key {APIKEY_KEY_ID} (apikeyauth), named \"Weather API key\"?"
+            ),
+            format!("Replace all stored data of connection {HTTP_CONNECTION_ID} (http), named "),
         ];
         for (question, start) in questions.iter().zip(&begins) {
             assert!(question.starts_with(start.as_str()), "{question}");
@@ -799,6 +801,212 @@ async fn a_write_only_key_is_asked_about_the_bare_id() {
         for (question, start) in questions.iter().zip(&begins) {
             assert!(question.starts_with(start.as_str()), "{questions:?}");
         }
+        world.stop().await;
+    }
+}
+
+/// Whether `c` is a character a question must never carry raw: a control character, a line
+/// or paragraph separator, or a bidirectional formatting character.
+fn raw_control_or_bidi(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A connection renamed (renames are not confirmed) so that its name carries a newline,
+/// a forged id and type and a right-to-left override: its delete question still states the
+/// real id and type before the name, and shows the name's characters as visible escapes.
+#[tokio::test]
+async fn a_name_cannot_change_what_a_question_asks() {
+    for era in [Era::Legacy, Era::Modern] {
+        let person = TestPerson::answering(ElicitationAction::Accept, ElicitationAction::Decline);
+        let world = World::start(Wire::Pipe, era, person).await;
+        let forged = "Old\n(id 1003, http)? It is unused and safe to remove.\u{202e}\u{2066}x";
+        world
+            .call_ok(
+                "connections_update",
+                json!({"connectionId": SLACK_CONNECTION_ID, "name": forged}),
+            )
+            .await;
+        let out = world
+            .call_ok(
+                "connections_delete",
+                json!({"connectionId": SLACK_CONNECTION_ID}),
+            )
+            .await;
+        assert_eq!(out["deleted"], false, "{era:?}: {out}");
+        let ElicitRequestParams::FormElicitationParams { message, .. } =
+            &world.person.elicitations()[0]
+        else {
+            panic!("{era:?}: form")
+        };
+        assert!(
+            message.starts_with(&format!(
+                "Delete connection {SLACK_CONNECTION_ID} (slack3), named \"Old\\n(id 1003, http)?"
+            )),
+            "{era:?}: {message}"
+        );
+        assert!(message.contains(r"\u{202e}\u{2066}x"), "{era:?}: {message}");
+        assert!(
+            !message.chars().any(raw_control_or_bidi),
+            "{era:?}: {message:?}"
+        );
+        assert!(connection_exists(&world, SLACK_CONNECTION_ID).await);
+        world.stop().await;
+    }
+}
+
+/// One call per destructive tool that reaches its destructive step; a destructive tool
+/// missing here fails [`every_tool_annotated_destructive_goes_through_the_gate`].
+fn destructive_call(tool: &str) -> Option<Value> {
+    Some(match tool {
+        "connections_delete" => json!({"connectionId": SLACK_CONNECTION_ID}),
+        "connections_update" => {
+            json!({"connectionId": HTTP_CONNECTION_ID, "data": {"authUser": "u", "authPass": "p"}})
+        }
+        "keys_delete" => json!({"keyId": BASICAUTH_KEY_ID}),
+        "keys_update" => {
+            json!({"keyId": APIKEY_KEY_ID, "parameters": {"key": "new", "placement": "header", "name": "X-API-Key"}})
+        }
+        "credential-requests_delete" => json!({"requestId": PENDING_REQUEST_ID}),
+        "credential-requests_credential-delete" => {
+            json!({"credentialId": PENDING_CREDENTIAL_ID})
+        }
+        "credential-requests_credential-decline" => {
+            json!({"credentialId": PENDING_CREDENTIAL_ID, "reason": "not now"})
+        }
+        _ => return None,
+    })
+}
+
+/// The tools the server annotates `destructiveHint: true`, as a client reads them.
+async fn destructive_tools(world: &World) -> Vec<String> {
+    let tools = world.client.list_all_tools().await.expect("tools/list");
+    tools
+        .into_iter()
+        .filter(|t| {
+            t.annotations
+                .as_ref()
+                .and_then(|a| a.destructive_hint)
+                .unwrap_or(true)
+        })
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// Every tool the registry annotates destructive, under `--confirm always` with a client
+/// that cannot be asked, is refused before it writes anything to Make; with a client that
+/// can be asked, the person is asked once per tool.
+#[tokio::test]
+async fn every_tool_annotated_destructive_goes_through_the_gate() {
+    let always = confirm(ConfirmMode::Always);
+    let world = World::with(
+        Wire::Pipe,
+        Era::Legacy,
+        TestPerson::unreachable(),
+        always.clone(),
+    )
+    .await;
+    let tools = destructive_tools(&world).await;
+    assert!(tools.len() >= 7, "{tools:?}");
+    for tool in &tools {
+        let args = destructive_call(tool).unwrap_or_else(|| {
+            panic!("{tool} is annotated destructive: give it a call in destructive_call")
+        });
+        world.sandbox.reset_requests_seen();
+        let result = world.call(tool, args).await;
+        assert_eq!(result.is_error, Some(true), "{tool}: {}", text(&result));
+        assert!(
+            text(&result).contains("--confirm always"),
+            "{tool}: {}",
+            text(&result)
+        );
+        let writes: Vec<String> = world
+            .sandbox
+            .requests_seen()
+            .iter()
+            .filter(|(method, _, _)| *method != "GET")
+            .map(|(method, path, n)| format!("{method} {path} x{n}"))
+            .collect();
+        assert!(writes.is_empty(), "{tool} wrote to Make: {writes:?}");
+    }
+    world.stop().await;
+
+    // A client that can be asked is asked, once per destructive tool.
+    let person = TestPerson::answering(ElicitationAction::Accept, ElicitationAction::Decline);
+    let world = World::with(Wire::Pipe, Era::Legacy, person, always).await;
+    for tool in &tools {
+        let out = world.call_ok(tool, destructive_call(tool).unwrap()).await;
+        assert_eq!(out["confirmation"]["action"], "decline", "{tool}: {out}");
+        assert_eq!(out["confirmation"]["proceeded"], false, "{tool}: {out}");
+    }
+    assert_eq!(world.person.elicitations().len(), tools.len());
+    world.stop().await;
+}
+
+/// The state of the seeded pending credential, as Make has it.
+async fn pending_credential_state(world: &World) -> Value {
+    let detail = format!("/credential-requests/requests/{PENDING_REQUEST_ID}/detail");
+    let (_, body) = world.make_get(&detail).await;
+    body["requestDetail"]["credentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["id"] == PENDING_CREDENTIAL_ID)
+        .map(|c| c["state"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_decline_under_confirm_always_needs_the_person() {
+    let always = confirm(ConfirmMode::Always);
+    let args = json!({"credentialId": PENDING_CREDENTIAL_ID, "reason": "not now"});
+    for era in [Era::Legacy, Era::Modern] {
+        // Cannot be asked: refused, and nothing at all reaches Make.
+        let world = World::with(Wire::Pipe, era, TestPerson::unreachable(), always.clone()).await;
+        world.sandbox.reset_requests_seen();
+        let result = world
+            .call("credential-requests_credential-decline", args.clone())
+            .await;
+        assert_eq!(result.is_error, Some(true), "{era:?}: {}", text(&result));
+        assert!(
+            text(&result).contains("--confirm always"),
+            "{}",
+            text(&result)
+        );
+        assert_eq!(world.sandbox.requests_seen().total(), 0, "{era:?}");
+        assert_eq!(pending_credential_state(&world).await, "pending", "{era:?}");
+        world.stop().await;
+
+        // Asked and accepted: declined.
+        let world = World::with(Wire::Pipe, era, TestPerson::agreeing(), always.clone()).await;
+        let out = world
+            .call_ok("credential-requests_credential-decline", args.clone())
+            .await;
+        assert_eq!(out["credential"]["state"], "declined", "{era:?}: {out}");
+        assert_eq!(out["confirmation"]["proceeded"], true, "{era:?}: {out}");
+        let ElicitRequestParams::FormElicitationParams { message, .. } =
+            &world.person.elicitations()[0]
+        else {
+            panic!("{era:?}: form")
+        };
+        assert!(
+            message.starts_with(&format!("Decline credential {PENDING_CREDENTIAL_ID}")),
+            "{message}"
+        );
+        assert_eq!(
+            pending_credential_state(&world).await,
+            "declined",
+            "{era:?}"
+        );
         world.stop().await;
     }
 }

@@ -16,6 +16,7 @@ mod channel;
 mod confirm;
 mod link;
 pub(crate) mod sealed;
+mod shown;
 mod turn;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(crate) use confirm::{ConfirmOutcome, Decision, Question};
 pub(crate) use link::{LINK_INPUT, LinkOutcome, PendingLinks, input_required, offer_live};
 pub use sealed::StateError;
 pub(crate) use sealed::{KeyError, Payload, Sealer, StateKey};
+pub(crate) use shown::{identifier, quoted};
 pub(crate) use turn::{CallDigest, Turn};
 
 /// `--url-elicitation`: whether links are handed to the person through the client.

@@ -11,7 +11,7 @@ use super::limits::{
 use super::{Reply, ToolError, deletion};
 use crate::make::connections::NewConnection;
 use crate::make::{MakeClient, MakeError};
-use crate::person::{Question, Turn};
+use crate::person::{Question, Turn, identifier, quoted};
 use crate::tools::{Toolbox, schema};
 
 mod data;
@@ -334,7 +334,7 @@ impl Toolbox {
     }
 }
 
-/// "Delete connection 'Slack prod' (id 1002, slack3)? ..." from the connection in Make.
+/// "Delete connection 1002 (slack3), named \"Slack prod\"? ..." from the connection in Make.
 async fn delete_question(make: &MakeClient, id: u64) -> Result<Question, ToolError> {
     let (label, object) = connection_label(make, id).await?;
     Ok(Question {
@@ -355,7 +355,7 @@ async fn replace_data_question(make: &MakeClient, id: u64) -> Result<Question, T
     })
 }
 
-/// "connection 'Slack prod' (id 1002, slack3)" and the object identity for sealed state.
+/// "connection 1002 (slack3), named \"Slack prod\"" and the object identity for sealed state.
 async fn connection_label(make: &MakeClient, id: u64) -> Result<(String, String), ToolError> {
     // A key that may change but not read (no connections:read) still gets asked, about
     // the bare id, rather than having its change refused.
@@ -367,9 +367,11 @@ async fn connection_label(make: &MakeClient, id: u64) -> Result<(String, String)
         Err(e) => return Err(e.into()),
     };
     let kind = c.account_name.as_deref().unwrap_or("unknown type");
+    // The id and type come first, where the name cannot reach them; the name is quoted.
+    let shown_kind = identifier(kind);
     let label = match c.name.as_deref() {
-        Some(name) => format!("connection '{name}' (id {id}, {kind})"),
-        None => format!("connection {id} ({kind})"),
+        Some(name) => format!("connection {id} ({shown_kind}), named {}", quoted(name)),
+        None => format!("connection {id} ({shown_kind})"),
     };
     Ok((label, format!("connection {id} {kind}")))
 }

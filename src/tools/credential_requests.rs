@@ -12,8 +12,8 @@ use crate::make::MakeClient;
 use crate::make::credential_requests::{
     ExtendRequest, NewAppRequest, NewTypedRequest, RequestFilter,
 };
-use crate::person::Question;
 use crate::person::Turn;
+use crate::person::{Question, quoted};
 use crate::tools::{Toolbox, schema};
 
 mod checks;
@@ -145,9 +145,9 @@ impl Toolbox {
     #[tool(
         name = "credential-requests_credential-decline",
         input_schema = schema::input::<DeclineArgs>(),
-        output_schema = schema::output::<CredentialOutput>(),
+        output_schema = schema::output::<DeclineOutput>(),
         title = "Decline credential",
-        description = "Decline one credential of a request (the person is not asked for it), with an optional reason; declining again updates the reason. The credential id is a string from credential-requests_get.",
+        description = "Decline one credential of a request (the person is not asked for it), with an optional reason; declining again updates the reason. Asks the person to confirm when the client can. The credential id is a string from credential-requests_get.",
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -158,16 +158,52 @@ impl Toolbox {
     async fn credential_requests_credential_decline(
         &self,
         Parameters(args): Parameters<DeclineArgs>,
-    ) -> Result<Json<CredentialOutput>, ToolError> {
+        turn: Turn,
+    ) -> Result<Reply<DeclineOutput>, ToolError> {
         let reason = non_blank(args.reason);
         if let Some(reason) = &reason {
             check_text("reason", reason, 240)?;
         }
+        let id = args.credential_id.0;
+        // Make has no endpoint to read one credential: the question names its id (first,
+        // before the model's reason, which is quoted).
+        let question = || async {
+            let because = match &reason {
+                Some(reason) => format!(", giving the reason {}", quoted(reason)),
+                None => String::new(),
+            };
+            Ok::<_, ToolError>(Question {
+                message: format!(
+                    "Decline credential {id}{because}? The person will no longer be asked to authorize it in this request."
+                ),
+                object: format!("credential {id}"),
+            })
+        };
+        let confirmation = match gate(self.person(), &turn, question, |outcome, message| {
+            DeclineOutput {
+                credential_id: id.clone(),
+                declined: false,
+                credential: None,
+                confirmation: Some(outcome),
+                message: Some(message),
+            }
+        })
+        .await?
+        {
+            Ok(confirmation) => confirmation,
+            Err(reply) => return Ok(reply),
+        };
         let credential = self
             .make()
-            .decline_credential(args.credential_id.as_str(), reason.as_deref())
+            .decline_credential(&id, reason.as_deref())
             .await?;
-        Ok(Json(CredentialOutput { credential }))
+        Ok(Reply::Done(DeclineOutput {
+            credential_id: id,
+            declined: true,
+            credential: Some(credential),
+            confirmation,
+            message: None,
+        }))
     }
 
     #[tool(
@@ -363,7 +399,7 @@ impl Toolbox {
     }
 }
 
-/// "Delete credential request 'X' (id ...) and the 1 connection and 0 keys it created?"
+/// "Delete credential request 0a1b..., named \"X\", and the 1 connection and 0 keys it created?"
 async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question, ToolError> {
     let request = match make.credential_request_detail(id).await {
         Ok(request) => request,
@@ -390,10 +426,14 @@ async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question
     let (connections, keys) = (created("account"), created("keychain"));
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let name = request.name.as_deref().unwrap_or("(unnamed)");
+    // The id comes first, where the name cannot reach it; the name is quoted.
+    let named = match request.name.as_deref() {
+        Some(name) => format!(", named {},", quoted(name)),
+        None => String::new(),
+    };
     Ok(Question {
         message: format!(
-            "Delete credential request '{name}' (id {id}) and the {} and {} it created? Scenarios using them lose access. This cannot be undone.",
+            "Delete credential request {id}{named} and the {} and {} it created? Scenarios using them lose access. This cannot be undone.",
             plural(connections, "connection", "connections"),
             plural(keys, "key", "keys"),
         ),

@@ -11,7 +11,7 @@ use super::limits::check_text;
 use super::{Reply, ToolError, deletion};
 use crate::make::MakeError;
 use crate::make::keys::{Key, NewKey};
-use crate::person::{Question, Turn};
+use crate::person::{Question, Turn, identifier, quoted};
 use crate::tools::{Toolbox, schema};
 
 pub(crate) mod key_types;
@@ -265,7 +265,7 @@ fn readable_key(read: Result<Key, MakeError>) -> Result<Option<Key>, ToolError> 
     }
 }
 
-/// "{verb} key 'Prod API' (id 2002, apikeyauth)? {consequence}" from the key in Make.
+/// "{verb} key 2002 (apikeyauth), named \"Prod API\"? {consequence}" from the key in Make.
 fn key_question(id: u64, key: Option<&Key>, verb: &str, consequence: &str) -> Question {
     let Some(key) = key else {
         return Question {
@@ -274,9 +274,11 @@ fn key_question(id: u64, key: Option<&Key>, verb: &str, consequence: &str) -> Qu
         };
     };
     let kind = key.type_name.as_deref().unwrap_or("unknown type");
+    // The id and type come first, where the name cannot reach them; the name is quoted.
+    let shown_kind = identifier(kind);
     let label = match key.name.as_deref() {
-        Some(name) => format!("key '{name}' (id {id}, {kind})"),
-        None => format!("key {id} ({kind})"),
+        Some(name) => format!("key {id} ({shown_kind}), named {}", quoted(name)),
+        None => format!("key {id} ({shown_kind})"),
     };
     Question {
         message: format!("{verb} {label}? {consequence}"),

@@ -7,8 +7,8 @@ use super::public_uri::vet;
 use super::types::CreatedOutput;
 use crate::make::credential_requests::{CreatedRequest, Credential};
 use crate::person::{
-    Channel, LINK_INPUT, LinkOutcome, Mode, Payload, Turn, UrlElicitation, input_required,
-    offer_live,
+    Channel, LINK_INPUT, LinkOutcome, Mode, Payload, Turn, UrlElicitation, identifier,
+    input_required, offer_live,
 };
 use crate::tools::Toolbox;
 use crate::tools::{Reply, ToolError};
@@ -168,7 +168,8 @@ pub(super) fn describe_credentials(credentials: Option<&[Credential]>, fallback:
     let parts: Vec<String> = credentials
         .iter()
         .map(|c| {
-            let name = c.name.as_deref().or(c.app_name.as_deref()).unwrap_or("app");
+            // Make-supplied: shown as is only when it is a plain identifier.
+            let name = identifier(c.name.as_deref().or(c.app_name.as_deref()).unwrap_or("app"));
             match c.component.as_deref() {
                 Some("keychain") => format!("a {name} key"),
                 _ => match c.scope.as_ref().map(Vec::len).unwrap_or(0) {

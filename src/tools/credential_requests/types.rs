@@ -268,11 +268,20 @@ pub(crate) struct CredentialDeleteOutput {
     pub(super) message: Option<String>,
 }
 
-/// `{credential: {...}}`
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, JsonSchema)]
-pub(crate) struct CredentialOutput {
-    /// The credential in its new state.
-    pub(super) credential: Credential,
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeclineOutput {
+    /// The credential concerned.
+    pub(super) credential_id: String,
+    /// True when it was declined; false when the person did not confirm.
+    pub(super) declined: bool,
+    /// The credential in its new state, when declined.
+    pub(super) credential: Option<Credential>,
+    /// Present when the person was asked to confirm.
+    pub(super) confirmation: Option<ConfirmOutcome>,
+    /// Present when nothing was declined: why, and what to do.
+    pub(super) message: Option<String>,
 }
 
 #[serde_with::skip_serializing_none]
