@@ -368,7 +368,10 @@ async fn connection_label(make: &MakeClient, id: u64) -> Result<(String, String)
     };
     let kind = c.account_name.as_deref().unwrap_or("unknown type");
     // The id and type come first, where the name cannot reach them; the name is quoted.
-    let shown_kind = identifier(kind);
+    let shown_kind = c
+        .account_name
+        .as_deref()
+        .map_or(kind.to_string(), identifier);
     let label = match c.name.as_deref() {
         Some(name) => format!("connection {id} ({shown_kind}), named {}", quoted(name)),
         None => format!("connection {id} ({shown_kind})"),

@@ -275,7 +275,10 @@ fn key_question(id: u64, key: Option<&Key>, verb: &str, consequence: &str) -> Qu
     };
     let kind = key.type_name.as_deref().unwrap_or("unknown type");
     // The id and type come first, where the name cannot reach them; the name is quoted.
-    let shown_kind = identifier(kind);
+    let shown_kind = key
+        .type_name
+        .as_deref()
+        .map_or(kind.to_string(), identifier);
     let label = match key.name.as_deref() {
         Some(name) => format!("key {id} ({shown_kind}), named {}", quoted(name)),
         None => format!("key {id} ({shown_kind})"),
