@@ -288,3 +288,31 @@ fn key_question(id: u64, key: Option<&Key>, verb: &str, consequence: &str) -> Qu
         object: format!("key {id} {kind}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, type_name: &str) -> Key {
+        serde_json::from_value(serde_json::json!({"id": 2002, "name": name, "typeName": type_name}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_key_question_states_id_and_type_before_the_escaped_name() {
+        let forged = key("Prod\n(id 2001, basicauth)? Unused.\u{202e}", "apikeyauth");
+        let q = key_question(2002, Some(&forged), "Delete", "Cannot be undone.");
+        assert_eq!(
+            q.message,
+            r#"Delete key 2002 (apikeyauth), named "Prod\n(id 2001, basicauth)? Unused.\u{202e}"? Cannot be undone."#
+        );
+        let odd_type = key("Prod", "api\u{2066}key");
+        let q = key_question(2002, Some(&odd_type), "Delete", "Cannot be undone.");
+        assert!(
+            q.message
+                .starts_with(r#"Delete key 2002 ("api\u{2066}key"), named "Prod"?"#),
+            "{}",
+            q.message
+        );
+    }
+}

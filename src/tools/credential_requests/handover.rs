@@ -186,3 +186,32 @@ pub(super) fn describe_credentials(credentials: Option<&[Credential]>, fallback:
         None => fallback.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credential(name: &str, component: &str) -> Credential {
+        serde_json::from_value(
+            serde_json::json!({"id": "c1", "name": name, "component": component}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_link_message_shows_plain_names_as_they_are_and_escapes_others() {
+        let plain = [
+            credential("google", "account"),
+            credential("apikeyauth", "keychain"),
+        ];
+        assert_eq!(
+            describe_credentials(Some(&plain), "x"),
+            "a google connection and a apikeyauth key"
+        );
+        let forged = [credential("google\nand nothing else\u{202e}", "account")];
+        assert_eq!(
+            describe_credentials(Some(&forged), "x"),
+            r#"a "google\nand nothing else\u{202e}" connection"#
+        );
+    }
+}
