@@ -3,8 +3,9 @@
 //! (stateless and with sessions): the credential request's link handed over by URL
 //! elicitation or an input-required round trip (accepted, declined, cancelled), the
 //! completion notice, the wait with progress while a second actor uses the consent page,
-//! confirmation of destructive tools in every `--confirm` mode, and sealed state that is
-//! refused when tampered with, expired or replayed for another call or object.
+//! confirmation of every destructive tool in every `--confirm` mode, questions whose Make
+//! names cannot change what they ask, and sealed state that is refused when tampered with,
+//! expired or replayed for another call or object.
 #![cfg(feature = "sandbox")]
 
 mod common;
@@ -887,7 +888,8 @@ fn destructive_call(tool: &str) -> Option<Value> {
     })
 }
 
-/// The tools the server annotates `destructiveHint: true`, as a client reads them.
+/// The tools the server annotates `destructiveHint: true`, as a client reads them (an
+/// absent hint counts as destructive, the spec's default).
 async fn destructive_tools(world: &World) -> Vec<String> {
     let tools = world.client.list_all_tools().await.expect("tools/list");
     tools
@@ -965,6 +967,8 @@ async fn pending_credential_state(world: &World) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// `--confirm always` covers credential-decline: refused where the person cannot be asked,
+/// with nothing sent to Make; declined once the person agrees.
 #[tokio::test]
 async fn a_decline_under_confirm_always_needs_the_person() {
     let always = confirm(ConfirmMode::Always);
