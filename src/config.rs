@@ -11,6 +11,39 @@ use crate::make::{ApiKey, ClientSettings, RetryPolicy, UrlError, parse_api_url, 
 #[cfg(test)]
 mod tests;
 
+/// A secret setting as given by a flag, the environment or the Make CLI login (the Make
+/// key, the bearer token): its `Debug` says `[redacted]`, so printing or logging a settings
+/// struct never shows it. The text is reached only through [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the code that checks or sends it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// clap builds flag and environment values with this.
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Self(text.to_string())
+    }
+}
+
 /// The server's whole configuration.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Config {
@@ -24,7 +57,7 @@ pub(crate) struct Config {
 pub(crate) struct RawSettings {
     pub(crate) api_url: Option<String>,
     pub(crate) zone: Option<String>,
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<Secret>,
     pub(crate) team: Option<String>,
     pub(crate) timeout_secs: Option<u64>,
     pub(crate) connect_timeout_secs: Option<u64>,
@@ -35,7 +68,7 @@ pub(crate) struct RawSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CliLogin {
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<Secret>,
     pub(crate) zone: Option<String>,
 }
 
@@ -79,7 +112,11 @@ impl Config {
     /// a zone is configured: mixing a saved key with another zone (or the reverse) could send
     /// the key to the wrong host.
     pub(crate) fn resolve(raw: RawSettings, login: Option<CliLogin>) -> Result<Self, ConfigError> {
-        let explicit_key = raw.api_key.as_deref().and_then(ApiKey::new);
+        let explicit_key = raw
+            .api_key
+            .as_ref()
+            .map(Secret::expose)
+            .and_then(ApiKey::new);
         let explicit_target = [&raw.api_url, &raw.zone]
             .iter()
             .any(|v| v.as_deref().is_some_and(|t| !t.trim().is_empty()));
@@ -88,7 +125,13 @@ impl Config {
         } else {
             CliLogin::default()
         };
-        let api_key = explicit_key.or_else(|| login.api_key.as_deref().and_then(ApiKey::new));
+        let api_key = explicit_key.or_else(|| {
+            login
+                .api_key
+                .as_ref()
+                .map(Secret::expose)
+                .and_then(ApiKey::new)
+        });
         let base_url = match (&raw.api_url, &raw.zone) {
             (Some(url), _) if !url.trim().is_empty() => Some(parse_api_url(url)?),
             (_, Some(zone)) if !zone.trim().is_empty() => Some(zone_base_url(zone)?),

@@ -153,14 +153,31 @@ pub fn init(verbosity: Verbosity) {
     }
 }
 
-/// `targets` with `rmcp` and every target under it at most at info.
+/// rmcp's session manager logs each new session's id at info ("create new session") and
+/// puts it on its session span. A session id lets whoever holds it act in the session, like
+/// a bearer token, so this target is capped at warn; the server's own request line names a
+/// session by a digest of its id instead.
+const RMCP_SESSIONS: &str = "rmcp::transport::streamable_http_server::session";
+
+/// `targets` with `rmcp` and every target under it at most at info, and rmcp's session
+/// manager ([`RMCP_SESSIONS`]) at most at warn.
 fn without_rmcp_debug(
     targets: tracing_subscriber::filter::Targets,
 ) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::LevelFilter;
+    let capped = cap(targets, "rmcp", LevelFilter::INFO);
+    cap(capped, RMCP_SESSIONS, LevelFilter::WARN)
+}
+
+/// `targets` with `prefix` and every target under it at most at `max`.
+fn cap(
+    targets: tracing_subscriber::filter::Targets,
+    prefix: &str,
+    max: tracing_subscriber::filter::LevelFilter,
+) -> tracing_subscriber::filter::Targets {
     use tracing::Level;
     use tracing_subscriber::filter::LevelFilter;
-    let cap = |level: LevelFilter| level.min(LevelFilter::INFO);
-    let for_rmcp = [
+    let most_verbose = [
         Level::TRACE,
         Level::DEBUG,
         Level::INFO,
@@ -168,12 +185,12 @@ fn without_rmcp_debug(
         Level::ERROR,
     ]
     .into_iter()
-    .find(|level| targets.would_enable("rmcp", level))
+    .find(|level| targets.would_enable(prefix, level))
     .map_or(LevelFilter::OFF, LevelFilter::from_level);
-    let mut capped = targets.clone().with_target("rmcp", cap(for_rmcp));
+    let mut capped = targets.clone().with_target(prefix, most_verbose.min(max));
     for (target, level) in targets.iter() {
-        if target.starts_with("rmcp") {
-            capped = capped.with_target(target, cap(level));
+        if target.starts_with(prefix) {
+            capped = capped.with_target(target, level.min(max));
         }
     }
     capped
@@ -237,6 +254,29 @@ mod tests {
         assert!(f.would_enable("make_credentials_mcp::make", &Level::DEBUG));
         assert!(f.would_enable("hyper::proto", &Level::TRACE));
         assert!(!f.would_enable("reqwest", &Level::INFO));
+    }
+
+    #[test]
+    fn rmcp_session_ids_are_never_logged_below_warn() {
+        use tracing::Level;
+        let filter = |directives: &str| without_rmcp_debug(directives.parse().unwrap());
+        let local = "rmcp::transport::streamable_http_server::session::local";
+        for directives in [
+            "trace",
+            "info",
+            "rmcp=info",
+            "rmcp::transport::streamable_http_server::session::local=trace",
+        ] {
+            let f = filter(directives);
+            assert!(!f.would_enable(local, &Level::INFO), "{directives}");
+            assert!(f.would_enable(local, &Level::WARN), "{directives}");
+        }
+        // The rest of rmcp keeps its info lines.
+        assert!(filter("info").would_enable(
+            "rmcp::transport::streamable_http_server::tower",
+            &Level::INFO
+        ));
+        assert!(!filter("warn,rmcp=error").would_enable(local, &Level::WARN));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod selection;
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "sandbox")]
 use make_sandbox::{FaultPlan, KeyScopes};
 
-use crate::config::{CliLogin, Config, ConfigError, RawSettings};
+use crate::config::{CliLogin, Config, ConfigError, RawSettings, Secret};
 use crate::logging::Verbosity;
 use crate::make;
 #[cfg(not(feature = "sandbox"))]
@@ -31,7 +32,11 @@ Configuration (flags override environment variables):
   MAKE_API_URL   Full API base URL instead of MAKE_ZONE; a bare origin such as
                  https://eu1.make.com means its /api/v2 (plain http only on loopback).
   MAKE_TEAM      Default team id, used when a call omits teamId.
-  MCP_URL_ELICITATION, MCP_CONFIRM, MCP_STATE_KEY: see the Person in the loop flags above.
+  MCP_STATE_KEY  Key that seals 2026-07-28 input-required state (or --state-key-file; no
+                 flag, as flags show in process lists): at least 32 bytes, not one byte
+                 repeated, and at least 43 characters when all printable (`openssl rand
+                 -base64 32`). Replicas share one; without it each process draws its own.
+  MCP_URL_ELICITATION, MCP_CONFIRM: see the Person in the loop flags above.
   MCP_TOOLSETS, MCP_TOOLS, MCP_EXCLUDE_TOOLS, MCP_READ_ONLY, MCP_NO_SCOPE_CHECK: see the Tool
                  selection flags above. Unknown names stop the server (exit 2).
 When none of MAKE_API_KEY, MAKE_ZONE and MAKE_API_URL is set, the Make CLI's saved login
@@ -230,7 +235,7 @@ pub(crate) struct HttpArgs {
     /// Bearer token clients must send. Prefer the environment variable or a file:
     /// flags show in process lists.
     #[arg(long, env = "MCP_AUTH_TOKEN", hide_env_values = true)]
-    pub(crate) auth_token: Option<String>,
+    pub(crate) auth_token: Option<Secret>,
     /// File holding the bearer token (a trailing newline is ignored).
     #[arg(long, value_name = "PATH")]
     pub(crate) auth_token_file: Option<PathBuf>,
@@ -265,7 +270,7 @@ impl HttpArgs {
     pub(crate) fn options(&self) -> Result<CheckedOptions, SecurityError> {
         let auth_token = match (&self.auth_token, &self.auth_token_file) {
             (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
-            (Some(token), None) => Some(BearerToken::new(token)?),
+            (Some(token), None) => Some(BearerToken::new(token.expose())?),
             (None, Some(path)) => Some(BearerToken::from_file(path)?),
             (None, None) => None,
         };
@@ -298,7 +303,7 @@ pub struct MakeArgs {
     pub(crate) api_url: Option<String>,
     /// Make API key. Prefer the environment variable: flags show in process lists.
     #[arg(long, env = "MAKE_API_KEY", hide_env_values = true, global = true)]
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<Secret>,
     /// Default team id for calls that omit teamId.
     #[arg(long, env = "MAKE_TEAM", global = true)]
     pub(crate) team: Option<String>,
@@ -395,27 +400,31 @@ pub struct PersonArgs {
     /// never.
     #[arg(long, env = "MCP_CONFIRM", value_enum, default_value_t = ConfirmMode::Auto, global = true)]
     pub(crate) confirm: ConfirmMode,
-    /// Key (at least 32 bytes) that seals input-required state. Replicas behind a load
-    /// balancer need the same key; without one each process draws a random key.
-    #[arg(
-        long = "state-key",
-        env = "MCP_STATE_KEY",
-        hide_env_values = true,
-        hide = true,
-        global = true
-    )]
-    pub(crate) state_key: Option<String>,
-    /// File holding the state-sealing key (at least 32 bytes; a trailing newline is ignored).
+    /// File holding the key that seals input-required state (or set MCP_STATE_KEY; there is
+    /// no flag for the key itself, as flags show in process lists). Replicas behind a load
+    /// balancer need the same key; without one each process draws a random key. The key
+    /// must be at least 32 bytes, not one byte repeated, and, when it is all printable
+    /// characters, at least 43 of them (`openssl rand -base64 32` makes one). A trailing
+    /// newline is ignored.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) state_key_file: Option<PathBuf>,
 }
 
+/// The environment variable that holds the state-sealing key.
+const STATE_KEY_ENV: &str = "MCP_STATE_KEY";
+
 impl PersonArgs {
-    /// Resolves the flags, reading the key file if one is given.
+    /// Resolves the flags and `MCP_STATE_KEY`, reading the key file if one is given.
     pub fn settings(&self) -> Result<PersonSettings, KeyError> {
-        let state_key = match (&self.state_key, &self.state_key_file) {
+        self.settings_with(std::env::var_os(STATE_KEY_ENV))
+    }
+
+    /// [`Self::settings`] with `env_key` as the value of `MCP_STATE_KEY` (empty: unset).
+    fn settings_with(&self, env_key: Option<OsString>) -> Result<PersonSettings, KeyError> {
+        let env_key = env_key.filter(|v| !v.is_empty());
+        let state_key = match (env_key, &self.state_key_file) {
             (Some(_), Some(_)) => return Err(KeyError::TwoSources),
-            (Some(text), None) => Some(StateKey::new(text)?),
+            (Some(text), None) => Some(StateKey::from_bytes(&text.into_encoded_bytes())?),
             (None, Some(path)) => Some(StateKey::from_file(path)?),
             (None, None) => None,
         };
@@ -431,6 +440,114 @@ impl PersonArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `openssl rand -base64 32`.
+    const GOOD_STATE_KEY: &str = "q8Vf1kqH1Jm0xgM4nB0s3yqk3rWl5y9QeZ2tP7oXb1c=";
+
+    #[test]
+    fn the_state_key_has_no_flag() {
+        for args in [
+            &["m", "--state-key", GOOD_STATE_KEY][..],
+            &["m", "http", "--state-key", GOOD_STATE_KEY],
+            &["m", &format!("--state-key={GOOD_STATE_KEY}")],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn the_state_key_from_the_environment_is_checked() {
+        let person = Cli::try_parse_from(["m"]).unwrap().person;
+        let from_env = |key: &str| person.settings_with(Some(key.into()));
+        let refused = |key: &str| from_env(key).unwrap_err().to_string();
+        assert!(refused(&"k".repeat(40)).contains("one byte repeated"));
+        assert!(refused("a password of thirty-two letters").contains("at least 43"));
+        assert!(refused("short").contains("at least 32 bytes"));
+        assert!(from_env(GOOD_STATE_KEY).unwrap().state_key.is_some());
+        assert!(from_env("").unwrap().state_key.is_none());
+        assert!(person.settings_with(None).unwrap().state_key.is_none());
+    }
+
+    /// A file in the temporary directory holding `text`, removed on drop.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("mcm-{name}-{}", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_state_key_comes_from_one_source() {
+        let file = TempFile::new("state-key-one-source", GOOD_STATE_KEY);
+        let path = file.0.to_str().unwrap();
+        let person = Cli::try_parse_from(["m", "--state-key-file", path])
+            .unwrap()
+            .person;
+        assert!(person.settings_with(None).unwrap().state_key.is_some());
+        assert!(matches!(
+            person.settings_with(Some(GOOD_STATE_KEY.into())),
+            Err(KeyError::TwoSources)
+        ));
+        let weak = TempFile::new("state-key-weak", &"0".repeat(64));
+        let person = Cli::try_parse_from(["m", "--state-key-file", weak.0.to_str().unwrap()])
+            .unwrap()
+            .person;
+        let err = person.settings_with(None).unwrap_err().to_string();
+        assert!(err.contains("one byte repeated"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        const MAKE_KEY: &str = "0f8e2c1a-1234-4abc-9def-0123456789ab";
+        const TOKEN: &str = "bearer-token-7d1e9f";
+        let key_file = TempFile::new("state-key-debug", GOOD_STATE_KEY);
+        let args = [
+            "m",
+            "--api-key",
+            MAKE_KEY,
+            "--zone",
+            "eu1.make.com",
+            "--state-key-file",
+            key_file.0.to_str().unwrap(),
+            "http",
+            "--auth-token",
+            TOKEN,
+        ];
+        let cli = Cli::try_parse_from(args).unwrap();
+        let config = cli.make.config().unwrap();
+        assert_eq!(
+            config.client.api_key.as_ref().map(|k| k.expose()),
+            Some(MAKE_KEY)
+        );
+        let shown = [
+            format!("{cli:?}"),
+            format!("{cli:#?}"),
+            format!("{:?}", cli.make.raw()),
+            format!("{config:?}"),
+            format!("{:?}", cli.resolve().unwrap()),
+        ];
+        for text in &shown {
+            for secret in [MAKE_KEY, TOKEN, GOOD_STATE_KEY] {
+                assert!(!text.contains(secret), "{secret} shown in {text}");
+            }
+        }
+        assert!(shown[0].contains("[redacted]"), "{}", shown[0]);
+    }
 
     #[cfg(feature = "sandbox")]
     #[test]

@@ -93,13 +93,34 @@ fn bad_team_is_rejected_with_the_setting_named() {
 }
 
 #[test]
+fn debug_never_shows_the_make_key() {
+    let raw = RawSettings {
+        api_key: Some("raw-secret-1".into()),
+        ..raw()
+    };
+    let login = CliLogin {
+        api_key: Some("login-secret-2".into()),
+        zone: None,
+    };
+    let config = Config::resolve(raw.clone(), None).unwrap();
+    for text in [
+        format!("{raw:?}"),
+        format!("{login:?}"),
+        format!("{config:?}"),
+    ] {
+        assert!(!text.contains("secret"), "{text}");
+    }
+    assert!(format!("{raw:?}").contains("[redacted]"));
+}
+
+#[test]
 fn cli_login_file_is_read() {
     let dir = std::env::temp_dir().join(format!("mcm-login-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("config.json");
     std::fs::write(&path, r#"{"apiKey":"k","zone":"eu1.make.com","other":1}"#).unwrap();
     let login = CliLogin::load(&path).unwrap();
-    assert_eq!(login.api_key.as_deref(), Some("k"));
+    assert_eq!(login.api_key.as_ref().map(Secret::expose), Some("k"));
     assert!(CliLogin::load(&dir.join("missing.json")).is_none());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -7,9 +7,10 @@
 //! change fails, and the tool then does nothing. The payload is signed, not encrypted:
 //! it holds ids and the public link, never a secret.
 //!
-//! The key comes from `MCP_STATE_KEY` or `--state-key-file` (at least 32 bytes). Without
-//! one, each process draws a random key, so replicas behind a load balancer need a shared
-//! key for a retry that lands on another replica.
+//! The key comes from `MCP_STATE_KEY` or `--state-key-file` (at least 32 bytes, and not
+//! obviously made up: see [`StateKey::from_bytes`]). Without one, each process draws a
+//! random key, so replicas behind a load balancer need a shared key for a retry that lands
+//! on another replica.
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,11 +54,25 @@ impl std::fmt::Debug for StateKey {
     }
 }
 
+/// Fewest characters a key made only of printable ASCII must have: 32 random bytes written
+/// in base64 without padding (6 bits a character) take 43. `openssl rand -base64 32` (44)
+/// and `openssl rand -hex 32` (64) pass; a password or a phrase of 32 letters does not.
+pub(crate) const MIN_TEXT_KEY_CHARS: usize = 43;
+
+/// How to make a good key, for the error messages.
+const HOW_TO_MAKE_ONE: &str = "generate one with `openssl rand -base64 32`";
+
 /// Why a key could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("the request-state key must be at least 32 bytes (got {0})")]
+    #[error("the request-state key must be at least 32 bytes (got {0}); {HOW_TO_MAKE_ONE}")]
     TooShort(usize),
+    #[error("the request-state key is not random: {0}; {HOW_TO_MAKE_ONE}")]
+    NotRandom(&'static str),
+    #[error(
+        "the request-state key is not random enough: {0} printable characters hold less than 32 random bytes (at least {MIN_TEXT_KEY_CHARS} are needed); {HOW_TO_MAKE_ONE}"
+    )]
+    TooShortText(usize),
     #[error("cannot read the request-state key file {path}: {error}")]
     File { path: String, error: std::io::Error },
     #[error("give the request-state key once: MCP_STATE_KEY or --state-key-file, not both")]
@@ -65,22 +80,31 @@ pub enum KeyError {
 }
 
 impl StateKey {
-    /// A key from text (`MCP_STATE_KEY`); surrounding white space is dropped.
-    pub(crate) fn new(text: &str) -> Result<Self, KeyError> {
-        let bytes = text.trim().as_bytes().to_vec();
+    /// A key from `MCP_STATE_KEY` or a key file; surrounding ASCII white space (a trailing
+    /// newline) is dropped. Refused: fewer than 32 bytes, one byte repeated, and printable
+    /// ASCII shorter than [`MIN_TEXT_KEY_CHARS`], which cannot hold 32 random bytes.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let bytes = bytes.trim_ascii();
         if bytes.len() < RequestStateCodec::MIN_KEY_LENGTH {
             return Err(KeyError::TooShort(bytes.len()));
         }
-        Ok(Self(bytes))
+        if bytes.iter().all(|b| *b == bytes[0]) {
+            return Err(KeyError::NotRandom("it is one byte repeated"));
+        }
+        let printable = bytes.iter().all(|b| (b' '..=b'~').contains(b));
+        if printable && bytes.len() < MIN_TEXT_KEY_CHARS {
+            return Err(KeyError::TooShortText(bytes.len()));
+        }
+        Ok(Self(bytes.to_vec()))
     }
 
-    /// A key from a file (a trailing newline is ignored).
+    /// A key from a file, read as bytes (a trailing newline is ignored).
     pub(crate) fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|error| KeyError::File {
+        let bytes = std::fs::read(path).map_err(|error| KeyError::File {
             path: path.display().to_string(),
             error,
         })?;
-        Self::new(&text)
+        Self::from_bytes(&bytes)
     }
 }
 
@@ -174,12 +198,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `openssl rand -base64 32`.
+    const GOOD_KEY: &str = "q8Vf1kqH1Jm0xgM4nB0s3yqk3rWl5y9QeZ2tP7oXb1c=";
+
     fn digest(args: serde_json::Value) -> CallDigest {
         CallDigest::of(args.as_object())
     }
 
     fn sealer(ttl: Duration) -> Sealer {
-        Sealer::new(&StateKey::new(&"k".repeat(32)).unwrap(), ttl)
+        Sealer::new(&StateKey::from_bytes(GOOD_KEY.as_bytes()).unwrap(), ttl)
     }
 
     fn confirm(object: &str) -> Payload {
@@ -242,8 +269,42 @@ mod tests {
     }
 
     #[test]
-    fn keys_shorter_than_32_bytes_are_refused() {
-        assert!(matches!(StateKey::new("short"), Err(KeyError::TooShort(5))));
-        assert!(StateKey::new(&"x".repeat(32)).is_ok());
+    fn short_repeated_and_short_text_keys_are_refused_with_the_reason() {
+        let refused = |key: &[u8]| StateKey::from_bytes(key).unwrap_err().to_string();
+        assert!(matches!(
+            StateKey::from_bytes(b"short"),
+            Err(KeyError::TooShort(5))
+        ));
+        for weak in ["k".repeat(32), "x".repeat(64)] {
+            let text = refused(weak.as_bytes());
+            assert!(text.contains("one byte repeated"), "{text}");
+            assert!(text.contains("openssl rand -base64 32"), "{text}");
+        }
+        assert!(refused(&[0u8; 32]).contains("one byte repeated"));
+        // A 32-character password, and the hex of only 16 random bytes.
+        for weak in [
+            "correct horse battery staple!!!!",
+            "0f8e2c1a12344abc9def0123456789ab",
+        ] {
+            assert!(matches!(
+                StateKey::from_bytes(weak.as_bytes()),
+                Err(KeyError::TooShortText(32))
+            ));
+            assert!(refused(weak.as_bytes()).contains("at least 43"));
+        }
+    }
+
+    #[test]
+    fn random_keys_in_every_usual_form_are_accepted() {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).unwrap();
+        // Two random bytes that happen to be equal are fine; all 32 equal is not.
+        raw[0] = 0x80;
+        raw[1] = 0x81;
+        assert!(StateKey::from_bytes(&raw).is_ok());
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(StateKey::from_bytes(hex.as_bytes()).is_ok());
+        assert!(StateKey::from_bytes(format!("{GOOD_KEY}\n").as_bytes()).is_ok());
+        assert!(StateKey::from_bytes(GOOD_KEY.trim_end_matches('=').as_bytes()).is_ok());
     }
 }

@@ -125,6 +125,10 @@ impl Toolbox {
 }
 
 /// Polls request `id` until every credential is settled or `timeout` passes.
+///
+/// The clock is read once per poll, right after Make answered, and that one reading decides
+/// both whether the deadline has passed and how long to sleep: a decision taken on two
+/// readings could see the deadline pass in between.
 async fn wait_for(
     make: &MakeClient,
     id: &str,
@@ -135,32 +139,33 @@ async fn wait_for(
     let mut delay = FIRST_DELAY;
     let mut last: Option<Snapshot> = None;
     loop {
-        match make.credential_request_detail(id).await {
+        let polled = make.credential_request_detail(id).await;
+        let now = Instant::now();
+        match polled {
             Ok(request) => {
                 let snapshot = Snapshot::of(request);
                 progress.report(&snapshot).await;
-                if snapshot.done() {
-                    return Ok(snapshot.into_output(false));
+                if snapshot.done() || now >= deadline {
+                    return Ok(snapshot.into_output(now >= deadline));
                 }
                 last = Some(snapshot);
             }
             Err(e) if is_transient(&e) => {
+                if now >= deadline {
+                    // The last good answer, else the error: the wait never saw the request.
+                    return match last {
+                        Some(snapshot) => Ok(snapshot.into_output(true)),
+                        None => Err(e.into()),
+                    };
+                }
                 if is_throttled(&e) {
                     delay = (delay * 2).min(MAX_THROTTLED_DELAY);
                 }
                 tracing::debug!(error = %crate::logging::quote(&e), "transient error while waiting; polling on");
-                if Instant::now() >= deadline && last.is_none() {
-                    return Err(e.into());
-                }
             }
             Err(e) => return Err(e.into()),
         }
-        let now = Instant::now();
-        if now >= deadline {
-            let snapshot = last.expect("a snapshot exists once past the first poll");
-            return Ok(snapshot.into_output(true));
-        }
-        let pause = jittered(delay).min(deadline - now);
+        let pause = jittered(delay).min(deadline.saturating_duration_since(now));
         progress.sleep_with_heartbeat(pause, last.as_ref()).await;
         if delay < MAX_DELAY {
             delay = delay.mul_f64(1.5).min(MAX_DELAY);
@@ -391,6 +396,56 @@ mod tests {
         assert!(s.done());
         let s = snapshot(vec![credential("google", "pending")]);
         assert_eq!(s.summary(), "0 of 1 done: waiting for google");
+    }
+
+    /// A Make whose request detail always answers `status` (with a pending request when
+    /// 200), and no retries, so each poll is one request.
+    async fn make_answering(status: u16) -> (wiremock::MockServer, MakeClient) {
+        use wiremock::{Mock, ResponseTemplate, matchers::any};
+        let server = wiremock::MockServer::start().await;
+        let body = serde_json::json!({"requestDetail": {"id": "r1", "status": "pending",
+            "credentials": [{"id": "c1", "name": "google", "state": "pending"}]}});
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        let settings = crate::make::ClientSettings {
+            base_url: Some(format!("{}/api/v2", server.uri()).parse().unwrap()),
+            api_key: crate::make::ApiKey::new("5c4e2a1b-0d3f-4a6b-8c9d-112233445566"),
+            retry: crate::make::RetryPolicy {
+                max_retries: 0,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        (server, MakeClient::new(&settings).unwrap())
+    }
+
+    fn silent() -> Progress {
+        Progress {
+            target: None,
+            last_fingerprint: None,
+            last_sent: Instant::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_before_any_answer_is_an_error_not_a_panic() {
+        let (_server, make) = make_answering(503).await;
+        let Err(error) = wait_for(&make, "r1", Duration::ZERO, silent()).await else {
+            panic!("a wait that never saw the request has nothing to report");
+        };
+        assert!(format!("{error:?}").contains("503"), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_with_the_request_pending_is_a_timeout() {
+        let (_server, make) = make_answering(200).await;
+        let out = wait_for(&make, "r1", Duration::ZERO, silent())
+            .await
+            .unwrap();
+        assert!(out.timed_out && !out.done, "{out:?}");
+        assert_eq!(out.summary, "0 of 1 done: waiting for google");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `/mcp`: the checks every MCP request passes, in order, then rmcp.
 //!
-//! drain (503 while shutting down; a POST counts as in flight until its answer is sent) →
-//! bearer token (401) → body peek (413/408, and the labels for the log line) → rmcp.
+//! one `Host` header (400) → drain (503 while shutting down; a POST counts as in flight
+//! until its answer is sent) → bearer token (401) → body peek (413/408, and the labels for
+//! the log line) → rmcp.
 //!
 //! One service rather than a middleware layer per check: each axum layer clones the service
 //! below it and boxes a future for every request, and rmcp's own `Service::call` clones its
@@ -37,6 +38,9 @@ pub(crate) struct Gate {
 
 impl Gate {
     async fn handle(&self, mut request: Request) -> Response {
+        if let Err(refused) = security::check_single_host(&request) {
+            return refused;
+        }
         let call_token = match self.drain.admit(request.method()) {
             Ok(token) => token,
             Err(refused) => return refused,

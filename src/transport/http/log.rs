@@ -1,6 +1,6 @@
-//! One info line per HTTP request: method, path, MCP method, tool name, status, duration;
-//! and the body peek on `/mcp` that finds the MCP labels (with the body's size cap and read
-//! deadline).
+//! One info line per HTTP request: method, path, MCP method, tool name, status, duration
+//! (and in `--sessions` mode a digest of the session id, [`session_label`]); and the body
+//! peek on `/mcp` that finds the MCP labels (with the body's size cap and read deadline).
 //!
 //! The MCP method and tool name come from the JSON-RPC body (`method`, `params.name`), or
 //! from the `Mcp-Method`/`Mcp-Name` headers that 2026-07-28 clients send. Nothing else from
@@ -49,6 +49,7 @@ pub(crate) async fn log_requests(mut request: Request, next: Next) -> Response {
     let slot = LabelSlot::default();
     request.extensions_mut().insert(slot.clone());
     let from_headers = label_from_headers(request.headers());
+    let session = session_label(request.headers());
     let response = next.run(request).await;
     let label = {
         let body = slot.0.lock().map(|l| l.clone()).unwrap_or_default();
@@ -61,10 +62,29 @@ pub(crate) async fn log_requests(mut request: Request, next: Next) -> Response {
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mcp_method = label.method.as_deref().unwrap_or("-");
     let tool = label.tool.as_deref().unwrap_or("-");
+    let duration_ms = format_args!("{duration_ms:.1}");
     // Every request, health probes included, gets its one info line: an operator who wants
     // probes out can filter on `path` downstream.
-    tracing::info!(target: "make_credentials_mcp::http", %method, path = %quote(&path), mcp_method, tool, status, duration_ms = format_args!("{duration_ms:.1}"), "http request");
+    match session.or_else(|| session_label(response.headers())) {
+        Some(session) => {
+            tracing::info!(target: "make_credentials_mcp::http", %method, path = %quote(&path), mcp_method, tool, status, duration_ms, session, "http request");
+        }
+        None => {
+            tracing::info!(target: "make_credentials_mcp::http", %method, path = %quote(&path), mcp_method, tool, status, duration_ms, "http request");
+        }
+    }
     response
+}
+
+/// How the log names the session of a request or response (`--sessions` mode): the first
+/// 8 hex digits of the SHA-256 of its `Mcp-Session-Id`. The id itself works like a bearer
+/// token (whoever holds it can act in the session), so it never reaches the log; the digest
+/// still tells one session's requests from another's.
+pub(crate) fn session_label(headers: &HeaderMap) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let id = headers.get("mcp-session-id")?;
+    let digest = Sha256::digest(id.as_bytes());
+    Some(digest[..4].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Limits on reading a POST body.
@@ -230,6 +250,18 @@ mod tests {
         assert_eq!(l.tool, None);
         assert_eq!(label_from_body(b"not json"), McpLabel::default());
         assert_eq!(label_from_body(b" [{}]").method.as_deref(), Some("batch"));
+    }
+
+    #[test]
+    fn a_session_is_named_by_a_short_digest_of_its_id() {
+        let id = "b00d95f7-2277-414c-bb9a-5afe707479fc";
+        let mut headers = HeaderMap::new();
+        assert_eq!(session_label(&headers), None);
+        headers.insert("mcp-session-id", id.parse().unwrap());
+        let label = session_label(&headers).unwrap();
+        assert_eq!(label.len(), 8);
+        assert!(label.bytes().all(|b| b.is_ascii_hexdigit()), "{label}");
+        assert!(!id.contains(&label), "{label}");
     }
 
     #[test]

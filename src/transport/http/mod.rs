@@ -6,9 +6,10 @@
 //! 2025-11-25 clients that need server-to-client requests; those pin a client to one replica.
 //!
 //! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
-//! request is logged ([`log`]); `/mcp` then passes [`gate`]: drain/503 → bearer auth → body
-//! peek (size cap, read deadline) → rmcp's `StreamableHttpService` (`Host`/`Origin` checks,
-//! protocol, dispatch). See [`security`] for the rules.
+//! request is logged ([`log`]); `/mcp` then passes [`gate`]: one `Host` header/400 →
+//! drain/503 → bearer auth → body peek (size cap, read deadline) → rmcp's
+//! `StreamableHttpService` (`Host`/`Origin` checks, protocol, dispatch). See [`security`]
+//! for the rules.
 
 pub(crate) mod conn;
 pub(crate) mod fd_limit;

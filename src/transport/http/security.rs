@@ -191,6 +191,31 @@ pub(crate) fn allowed_origins(extra: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// 400 unless the request carries exactly one `Host` header (RFC 9112, section 3.2). With
+/// two, the allow-list would check one value while a proxy in front, or anything reading
+/// the headers later, could act on the other. A missing `Host` is left to rmcp, which
+/// refuses it.
+#[expect(
+    clippy::result_large_err,
+    reason = "a refusal is the response itself, as with axum's rejections"
+)]
+pub(crate) fn check_single_host(request: &Request) -> Result<(), Response> {
+    if request
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .nth(1)
+        .is_none()
+    {
+        return Ok(());
+    }
+    Err((
+        StatusCode::BAD_REQUEST,
+        "Bad Request: more than one Host header; send exactly one\n",
+    )
+        .into_response())
+}
+
 /// 401 with `WWW-Authenticate: Bearer` unless the request carries the token. The header is
 /// removed afterwards, so no tool can ever read it.
 #[expect(
