@@ -175,3 +175,56 @@ async fn binary_serves_loopback_names_without_token_and_public_names_with_one() 
         child.kill().await.unwrap();
     }
 }
+
+/// A reverse proxy on the same host forwards a loopback `Host`, which the allow-list takes:
+/// without a token, a request that carries a proxy's headers is refused, and says to set one.
+#[tokio::test]
+async fn a_tokenless_binary_refuses_requests_that_came_through_a_proxy() {
+    let (child, _lines, _log, url) = spawn_tokenless_http(&[], None).await;
+    let direct = send_initialize(&url).await;
+    assert_eq!(direct.status(), 200, "a direct request is served");
+    for (name, value) in [
+        ("Forwarded", "for=203.0.113.7;proto=https"),
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("X-Forwarded-Host", "mcp.example.com"),
+        ("X-Forwarded-Proto", "https"),
+        ("Via", "1.1 nginx"),
+        ("X-Real-IP", "203.0.113.7"),
+    ] {
+        let response = post(&url, initialize_body())
+            .await
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{name}");
+        let text = response.text().await.unwrap();
+        assert!(
+            text.contains("through a proxy") && text.contains("MCP_AUTH_TOKEN"),
+            "{name}: {text}"
+        );
+    }
+    drop(child);
+}
+
+/// With a token, a proxied request that presents it is served.
+#[tokio::test]
+async fn a_binary_with_a_token_serves_proxied_requests_that_present_it() {
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+        .env_remove("MAKE_API_KEY")
+        .env_remove("RUST_LOG")
+        .env("MCP_AUTH_TOKEN", TOKEN);
+    let (child, _lines, _log, url) = spawn_and_read_log(&mut command, "url").await;
+    let response = post(&url, initialize_body())
+        .await
+        .header("X-Forwarded-For", "203.0.113.7")
+        .header("Via", "1.1 nginx")
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(child);
+}

@@ -13,26 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// `openssl rand -base64 32`.
 const GOOD_STATE_KEY: &str = "q8Vf1kqH1Jm0xgM4nB0s3yqk3rWl5y9QeZ2tP7oXb1c=";
 
-/// Spawns `http --listen 127.0.0.1:0 [extra]` without a token, logging at `rust_log` (the
-/// default when `None`), and returns the child, its log so far and its `/mcp` URL.
-async fn spawn_http(
-    extra: &[&str],
-    rust_log: Option<&str>,
-) -> (tokio::process::Child, LogLines, Vec<String>, String) {
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env_remove("MAKE_API_KEY")
-        .env_remove("MCP_AUTH_TOKEN")
-        .env_remove("MCP_STATE_KEY")
-        .env_remove("RUST_LOG");
-    if let Some(level) = rust_log {
-        command.env("RUST_LOG", level);
-    }
-    spawn_and_read_log(&mut command, "url").await
-}
-
 /// Sends `request` on a fresh connection and returns everything the server answers until
 /// it closes the connection (the request asks it to).
 async fn raw_exchange(url: &str, request: String) -> String {
@@ -67,7 +47,7 @@ fn initialize_with_hosts(hosts: &[&str]) -> String {
 
 #[tokio::test]
 async fn a_request_with_two_host_headers_is_refused() {
-    let (child, _lines, _log, url) = spawn_http(&[], None).await;
+    let (child, _lines, _log, url) = spawn_tokenless_http(&[], None).await;
     let host = url
         .strip_prefix("http://")
         .and_then(|rest| rest.strip_suffix("/mcp"))
@@ -98,7 +78,8 @@ async fn session_ids_never_reach_the_log() {
     // Info for everything (rmcp's own info lines included; rmcp is never logged below
     // info), the default level, and debug.
     for rust_log in [Some("info"), None, Some("debug")] {
-        let (child, mut lines, mut log, url) = spawn_http(&["--sessions"], rust_log).await;
+        let (child, mut lines, mut log, url) =
+            spawn_tokenless_http(&["--sessions"], rust_log).await;
         let answer = send_initialize(&url).await;
         assert_eq!(answer.status(), 200);
         let session = answer

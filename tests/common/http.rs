@@ -161,6 +161,26 @@ pub fn keys_list_call(id: u64) -> serde_json::Value {
         "params": {"name": "keys_list", "arguments": {"teamId": 1}}})
 }
 
+/// Spawns `http --listen 127.0.0.1:0 [extra]` without a token, logging at `rust_log` (the
+/// default when `None`), and returns the child, its log so far and its `/mcp` URL.
+pub async fn spawn_tokenless_http(
+    extra: &[&str],
+    rust_log: Option<&str>,
+) -> (tokio::process::Child, LogLines, Vec<String>, String) {
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("MAKE_API_KEY")
+        .env_remove("MCP_AUTH_TOKEN")
+        .env_remove("MCP_STATE_KEY")
+        .env_remove("RUST_LOG");
+    if let Some(level) = rust_log {
+        command.env("RUST_LOG", level);
+    }
+    spawn_and_read_log(&mut command, "url").await
+}
+
 /// Runs the binary with `args`; a time bound only keeps a regression from hanging the suite.
 pub async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Output {
     let mut command = tokio::process::Command::new(BIN);

@@ -1,7 +1,8 @@
 //! `/mcp`: the checks every MCP request passes, in order, then rmcp.
 //!
 //! one `Host` header (400) → drain (503 while shutting down; a POST counts as in flight
-//! until its answer is sent) → bearer token (401) → body peek (413/408, and the labels for
+//! until its answer is sent) → bearer token (401), or without one, no proxy headers (403)
+//! → body peek (413/408, and the labels for
 //! the log line) → rmcp.
 //!
 //! One service rather than a middleware layer per check: each axum layer clones the service
@@ -45,9 +46,11 @@ impl Gate {
             Ok(token) => token,
             Err(refused) => return refused,
         };
-        if let Some(token) = &self.token
-            && let Err(refused) = security::check_bearer(token, &mut request)
-        {
+        let allowed = match &self.token {
+            Some(token) => security::check_bearer(token, &mut request),
+            None => security::check_not_proxied(&request),
+        };
+        if let Err(refused) = allowed {
             return refused;
         }
         let peeked = match log::peek(self.limits, request).await {

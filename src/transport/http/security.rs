@@ -216,6 +216,39 @@ pub(crate) fn check_single_host(request: &Request) -> Result<(), Response> {
         .into_response())
 }
 
+/// Headers a reverse proxy adds on the way in. A proxy on the same host forwards
+/// `Host: 127.0.0.1:PORT`, which passes the loopback allow-list, so without a token these
+/// are the only sign that the request may come from another machine.
+const PROXY_HEADERS: [&str; 3] = ["forwarded", "via", "x-real-ip"];
+
+/// The proxy header `request` carries, if any: [`PROXY_HEADERS`] or any `X-Forwarded-*`.
+fn proxy_header(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .keys()
+        .map(|name| name.as_str())
+        .find(|name| PROXY_HEADERS.contains(name) || name.starts_with("x-forwarded-"))
+}
+
+/// 403 for a request that came through a reverse proxy when the server has no token: a
+/// proxy makes a loopback-only server reachable from wherever the proxy is.
+#[expect(
+    clippy::result_large_err,
+    reason = "a refusal is the response itself, as with axum's rejections"
+)]
+pub(crate) fn check_not_proxied(request: &Request) -> Result<(), Response> {
+    let Some(name) = proxy_header(request) else {
+        return Ok(());
+    };
+    Err((
+        StatusCode::FORBIDDEN,
+        format!(
+            "Forbidden: this request came through a proxy ({name} header), and a server behind a proxy must have an auth token. Set MCP_AUTH_TOKEN (or --auth-token-file) and send Authorization: Bearer <token>\n"
+        ),
+    )
+        .into_response())
+}
+
 /// 401 with `WWW-Authenticate: Bearer` unless the request carries the token. The header is
 /// removed afterwards, so no tool can ever read it.
 #[expect(
