@@ -210,7 +210,8 @@ and only allows loopback names and origins. The Make key is always the server's 
 (MAKE_API_KEY); HTTP clients cannot supply one.
 Limits: connections beyond --max-connections wait to be accepted; a client gets
 --header-timeout seconds for a request's headers (also the idle time of a keep-alive
-connection) and --body-timeout seconds for its body. Responses (SSE streams too) are never
+connection) and --body-timeout seconds for its body. With --sessions, a new session past
+--max-sessions gets 503 with Retry-After. Responses (SSE streams too) are never
 timed out.";
 
 /// Flags of the `http` subcommand.
@@ -251,6 +252,11 @@ pub(crate) struct HttpArgs {
     #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS,
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub(crate) max_connections: usize,
+    /// With --sessions: most live sessions; a new session past it gets 503 with Retry-After
+    /// until one ends (DELETE, or 5 minutes without a message).
+    #[arg(long, env = "MCP_MAX_SESSIONS", default_value_t = http::DEFAULT_MAX_SESSIONS,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub(crate) max_sessions: usize,
     /// Seconds a client has to send a request's headers; an idle keep-alive connection is
     /// closed after the same time.
     #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "SECS",
@@ -283,6 +289,7 @@ impl HttpArgs {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             max_connections: self.max_connections,
+            max_sessions: self.max_sessions,
             header_timeout: Duration::from_secs(self.header_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
         }

@@ -2,8 +2,8 @@
 //!
 //! one `Host` header (400) → drain (503 while shutting down; a POST counts as in flight
 //! until its answer is sent) → bearer token (401), or without one, no proxy headers (403)
-//! → body peek (413/408, and the labels for
-//! the log line) → rmcp.
+//! → body peek (413/408, and the labels for the log line) → in `--sessions` mode, a slot
+//! for a new session (503 with `Retry-After` past `--max-sessions`) → rmcp.
 //!
 //! One service rather than a middleware layer per check: each axum layer clones the service
 //! below it and boxes a future for every request, and rmcp's own `Service::call` clones its
@@ -19,14 +19,16 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
-use super::log::{self, BodyLimits};
+use super::log::{self, BodyLimits, Peeked};
 use super::security::{self, BearerToken};
+use super::sessions::{self, CappedSessions, SessionSlots};
 use super::shutdown::{self, Drain};
 use crate::server::MakeServer;
 
-type RmcpService = StreamableHttpService<MakeServer, LocalSessionManager>;
+const MCP_SESSION_ID: &str = "mcp-session-id";
+
+type RmcpService = StreamableHttpService<MakeServer, CappedSessions>;
 
 /// Everything `/mcp` needs, shared by all requests.
 pub(crate) struct Gate {
@@ -35,6 +37,8 @@ pub(crate) struct Gate {
     /// `None`: auth is off (loopback only, checked at start-up).
     pub(crate) token: Option<BearerToken>,
     pub(crate) limits: BodyLimits,
+    /// The session cap, in `--sessions` mode.
+    pub(crate) sessions: Option<Arc<SessionSlots>>,
 }
 
 impl Gate {
@@ -57,7 +61,23 @@ impl Gate {
             Ok(peeked) => peeked,
             Err(refused) => return refused,
         };
-        let response = self.rmcp.handle(peeked.into_request()).await.map(Body::new);
+        let reservation = match (&self.sessions, &peeked) {
+            (Some(slots), Peeked::Read(parts, body))
+                if sessions::creates_session(parts.headers.contains_key(MCP_SESSION_ID), body) =>
+            {
+                match slots.reserve() {
+                    Ok(reservation) => Some(reservation),
+                    Err(refused) => return refused,
+                }
+            }
+            _ => None,
+        };
+        let handled = self.rmcp.handle(peeked.into_request());
+        let response = match reservation {
+            Some(reservation) => sessions::with_reservation(reservation, handled).await,
+            None => handled.await,
+        }
+        .map(Body::new);
         shutdown::tracked(response, call_token)
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
 //! request is logged ([`log`]); `/mcp` then passes [`gate`]: one `Host` header/400 →
-//! drain/503 → bearer auth → body peek (size cap, read deadline) → rmcp's
+//! drain/503 → bearer auth → body peek (size cap, read deadline) → session cap
+//! ([`sessions`], `--sessions` only) → rmcp's
 //! `StreamableHttpService` (`Host`/`Origin` checks, protocol, dispatch). See [`security`]
 //! for the rules.
 
@@ -16,6 +17,7 @@ pub(crate) mod fd_limit;
 mod gate;
 pub(crate) mod log;
 pub mod security;
+pub(crate) mod sessions;
 pub(crate) mod shutdown;
 
 use std::future::Future;
@@ -31,8 +33,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use conn::{ConnLimits, Connections};
 use gate::{Gate, McpService};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sessions::{CappedSessions, SessionSlots};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +52,9 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default cap on open connections: far more than a team's clients need, far fewer than the
 /// usual open-file limit.
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default cap on live sessions in `--sessions` mode: far more than a team's clients keep
+/// open, few enough that their memory stays bounded (tens of kilobytes each).
+pub(crate) const DEFAULT_MAX_SESSIONS: usize = 1000;
 /// Default time a client has to send a request's headers, and the longest a keep-alive
 /// connection stays open with no request: long enough for slow networks, short enough
 /// that idle or stalled connections cannot pile up.
@@ -80,6 +85,8 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// Most connections open at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Most live sessions in `--sessions` mode; a new one past it gets 503.
+    pub max_sessions: usize,
     /// Time to send a request's headers; also how long an idle keep-alive connection lives.
     pub header_timeout: Duration,
     /// Time to send a request body (408 after it).
@@ -97,6 +104,7 @@ impl Default for HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_sessions: DEFAULT_MAX_SESSIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
@@ -192,6 +200,7 @@ async fn run(
         mode = if options.sessions { "sessions (SSE)" } else { "stateless (JSON)" },
         auth = options.auth_token.is_some(),
         max_connections = options.max_connections,
+        max_sessions = options.sessions.then_some(options.max_sessions),
         "serving MCP over HTTP"
     );
     let mut connections = Connections::start(
@@ -255,12 +264,14 @@ pub(crate) fn app(
     drain: Drain,
 ) -> Router {
     let config = rmcp_config(options, rmcp_token);
+    let slots = SessionSlots::new(options.max_sessions);
     let gate = Gate {
         rmcp: StreamableHttpService::new(
             move || Ok(server.clone()),
-            Arc::new(LocalSessionManager::default()),
+            Arc::new(CappedSessions::new(slots.clone())),
             config,
         ),
+        sessions: options.sessions.then_some(slots),
         drain: drain.clone(),
         token: options.auth_token.clone(),
         limits: log::BodyLimits {
