@@ -31,7 +31,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { anyFailed, check, info, summary } from "../lib/report.mjs";
+import { anyFailed, check, info, summary, withTimeout } from "../lib/e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
@@ -61,16 +61,6 @@ const TOOL_TIMEOUT_MS = 30_000; // one tool call
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no end within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function packageVersion(name, entry) {
   // package.json is not always in a package's exports map: walk up from a resolved entry point.

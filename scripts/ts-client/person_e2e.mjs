@@ -28,7 +28,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { check, info, summary } from "../lib/report.mjs";
+import { check, info, summary, withTimeout } from "../lib/e2e.mjs";
 
 const require = createRequire(import.meta.url);
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
@@ -61,16 +61,6 @@ async function waitFor(pred, ms) {
     await sleep(50);
   }
   return pred();
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no end within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 function freePort() {

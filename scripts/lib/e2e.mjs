@@ -1,5 +1,5 @@
-// PASS/FAIL lines and the closing "N passed, M failed" line, shared by the Node test clients
-// (scripts/ts-client, scripts/browser-e2e).
+// Shared by the Node test clients (scripts/ts-client, scripts/browser-e2e): PASS/FAIL lines,
+// the closing "N passed, M failed" line, and a time bound for any step.
 
 let passed = 0;
 let failed = 0;
@@ -32,4 +32,15 @@ export function anyFailed() {
 export function summary() {
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
+}
+
+/** `promise`, or a rejection naming `what` when it has not settled within `ms`. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no end within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
