@@ -19,6 +19,7 @@ const SHORT: Duration = Duration::from_millis(500);
 fn short_timeouts() -> HttpOptions {
     HttpOptions {
         header_timeout: SHORT,
+        idle_timeout: SHORT,
         body_timeout: SHORT,
         ..HttpOptions::default()
     }
@@ -72,7 +73,7 @@ async fn slow_header_connections_are_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn idle_keep_alive_connections_are_closed_after_the_header_timeout() {
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     let running = start(short_timeouts()).await;
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     stream
@@ -115,7 +116,7 @@ async fn more_connections_than_the_cap_do_not_wedge_the_server() {
     for _ in 0..12 {
         slow.push(slow_header(running.addr).await);
     }
-    // The probe waits behind the slow connections until they are dropped, then answers.
+    // At the cap, the slow connection that has waited longest is closed to let the probe in.
     let probe = make_credentials_mcp::make::client_builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -192,9 +193,23 @@ async fn sse_responses_and_streams_outlive_the_timeouts() {
     running.stop().await;
 }
 
-/// The reviewer's setup: the binary under `ulimit -n 64` and 80 connections that send half a
-/// header. The cap fits itself to the limit, the server never runs out of descriptors, logs
-/// the saturation once per episode, and `/healthz` answers once the slow ones are dropped.
+/// A connection that sent a request's headers and part of its body, and then nothing: it is
+/// busy (being read) until the body timeout answers it with 408.
+async fn slow_body(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+              Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
+/// The reviewer's setup: the binary under `ulimit -n 64` and 80 connections busy sending a
+/// body. The cap fits itself to the limit, the server never runs out of descriptors, logs
+/// the saturation once per episode, and `/healthz` answers once slow ones are cut off.
 #[cfg(unix)]
 #[tokio::test]
 async fn binary_under_a_low_open_file_limit_keeps_answering() {
@@ -202,7 +217,7 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
         tokio::process::Command::new("sh")
             .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN])
             .args(["--no-cli-login", "http", "--listen", "127.0.0.1:0"])
-            .env("MCP_HEADER_TIMEOUT", "1")
+            .env("MCP_BODY_TIMEOUT", "1")
             .env_remove("MAKE_API_KEY")
             .env_remove("MCP_AUTH_TOKEN")
             .env("RUST_LOG", "make_credentials_mcp=info"),
@@ -212,7 +227,7 @@ async fn binary_under_a_low_open_file_limit_keeps_answering() {
     let addr: std::net::SocketAddr = addr.parse().unwrap();
     let mut slow = Vec::new();
     for _ in 0..80 {
-        slow.push(slow_header(addr).await);
+        slow.push(slow_body(addr).await);
     }
     let probe = make_credentials_mcp::make::client_builder()
         .timeout(Duration::from_secs(30))

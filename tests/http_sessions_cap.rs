@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{initialize_body, post, spawn_tokenless_http};
+use common::http::{drain_log, initialize_body, post, spawn_tokenless_http};
 use serde_json::json;
 
 /// Sends `initialize` without a session; the response and its session id, if any.
@@ -28,16 +28,11 @@ async fn in_session(url: &str, id: &str, body: serde_json::Value) -> reqwest::Re
         .unwrap()
 }
 
-/// Reads the rest of the child's log so that its stderr pipe never fills.
-fn drain(mut lines: common::http::LogLines) {
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-}
-
 #[tokio::test]
 async fn sessions_past_the_cap_get_503_and_ended_ones_free_a_slot() {
     let (child, lines, _log, url) =
         spawn_tokenless_http(&["--sessions", "--max-sessions", "5"], None).await;
-    drain(lines);
+    drain_log(lines);
 
     let mut ids = Vec::new();
     for _ in 0..5 {
@@ -100,7 +95,7 @@ async fn sessions_past_the_cap_get_503_and_ended_ones_free_a_slot() {
 async fn an_initialize_flood_keeps_memory_bounded() {
     let (child, lines, _log, url) =
         spawn_tokenless_http(&["--sessions", "--max-sessions", "100"], None).await;
-    drain(lines);
+    drain_log(lines);
     let pid = child.id().unwrap();
     let client = make_credentials_mcp::make::client_builder()
         .build()

@@ -208,9 +208,11 @@ loopback page (or --allowed-origin) gets 403; with a token, requests without
 `Authorization: Bearer <token>` get 401. Without a token the server only listens on loopback
 and only allows loopback names and origins. The Make key is always the server's own
 (MAKE_API_KEY); HTTP clients cannot supply one.
-Limits: connections beyond --max-connections wait to be accepted; a client gets
---header-timeout seconds for a request's headers (also the idle time of a keep-alive
-connection) and --body-timeout seconds for its body. With --sessions, a new session past
+Limits: at --max-connections (or --max-connections-per-client for one address), the
+connection idle the longest is closed to make room; when all are busy with requests, new
+ones wait (or, past the per-client cap, get 503). An idle connection closes after
+--idle-timeout seconds; a request gets --header-timeout seconds for its headers and
+--body-timeout seconds for its body. With --sessions, a new session past
 --max-sessions gets 503 with Retry-After. Responses (SSE streams too) are never
 timed out.";
 
@@ -247,22 +249,35 @@ pub(crate) struct HttpArgs {
     /// shutting-down error.
     #[arg(long, default_value_t = http::DEFAULT_SHUTDOWN_GRACE.as_secs())]
     pub(crate) shutdown_grace: u64,
-    /// Most connections open at once; further ones wait to be accepted. Lowered at start
-    /// when the open-file limit is smaller.
+    /// Most connections open at once. At the cap, the connection idle (or stuck in its
+    /// headers) the longest is closed to make room; when every one is busy with a request,
+    /// new ones wait to be accepted. Lowered at start when the open-file limit is smaller.
     #[arg(long, env = "MCP_MAX_CONNECTIONS", default_value_t = http::DEFAULT_MAX_CONNECTIONS,
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub(crate) max_connections: usize,
+    /// Most connections open from one client address; past it, that address's longest-idle
+    /// connection makes room, or the new one gets 503 when all are busy. Behind a reverse
+    /// proxy every client has the proxy's address: raise it to --max-connections there.
+    #[arg(long, env = "MCP_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = http::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub(crate) max_connections_per_client: usize,
     /// With --sessions: most live sessions; a new session past it gets 503 with Retry-After
     /// until one ends (DELETE, or 5 minutes without a message).
     #[arg(long, env = "MCP_MAX_SESSIONS", default_value_t = http::DEFAULT_MAX_SESSIONS,
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub(crate) max_sessions: usize,
-    /// Seconds a client has to send a request's headers; an idle keep-alive connection is
-    /// closed after the same time.
+    /// Seconds a client has to send a request's headers, from their first byte.
     #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "SECS",
         default_value_t = http::DEFAULT_HEADER_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) header_timeout: u64,
+    /// Seconds a connection stays open without a request (before its first one, and
+    /// between one response and the next request).
+    #[arg(long, env = "MCP_IDLE_TIMEOUT", value_name = "SECS",
+        default_value_t = http::DEFAULT_IDLE_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) idle_timeout: u64,
     /// Seconds a client has to send a request body (408 after it).
     #[arg(long, env = "MCP_BODY_TIMEOUT", value_name = "SECS",
         default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs(),
@@ -289,8 +304,10 @@ impl HttpArgs {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
             max_sessions: self.max_sessions,
             header_timeout: Duration::from_secs(self.header_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
         }
         .check()

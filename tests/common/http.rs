@@ -201,6 +201,11 @@ pub async fn run_binary(args: &[&str], token: Option<&str>) -> std::process::Out
 /// The server's log lines, as the tests read them from its stderr.
 pub type LogLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
 
+/// Reads the rest of the child's log so that its stderr pipe never fills.
+pub fn drain_log(mut lines: LogLines) {
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+}
+
 /// Spawns `command` (the binary, logging at info or finer) with its stderr piped and killed
 /// on drop, and reads its log up to the first line with `key=`: the child, the rest of its
 /// log, the lines read so far, and the word after `key=` (e.g. the address it listens on).

@@ -5,7 +5,8 @@
 //! stateless). `sessions: true` turns on legacy `Mcp-Session-Id` sessions with SSE, for
 //! 2025-11-25 clients that need server-to-client requests; those pin a client to one replica.
 //!
-//! Connections are accepted by [`conn`] (connection cap, header and idle deadline). Every
+//! Connections are accepted by [`conn`] (connection caps, overall and per client address,
+//! with room made by closing idle ones; idle and header deadlines). Every
 //! request is logged ([`log`]); `/mcp` then passes [`gate`]: one `Host` header/400 →
 //! drain/503 → bearer auth → body peek (size cap, read deadline) → session cap
 //! ([`sessions`], `--sessions` only) → rmcp's
@@ -15,6 +16,7 @@
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
 mod gate;
+mod guarded;
 pub(crate) mod log;
 pub mod security;
 pub(crate) mod sessions;
@@ -52,13 +54,19 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default cap on open connections: far more than a team's clients need, far fewer than the
 /// usual open-file limit.
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default cap on connections from one client address: half the default cap, so one client
+/// busy with requests cannot hold every slot. Behind a reverse proxy every connection comes
+/// from the proxy: raise it to `--max-connections` there.
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 128;
 /// Default cap on live sessions in `--sessions` mode: far more than a team's clients keep
 /// open, few enough that their memory stays bounded (tens of kilobytes each).
 pub(crate) const DEFAULT_MAX_SESSIONS: usize = 1000;
-/// Default time a client has to send a request's headers, and the longest a keep-alive
-/// connection stays open with no request: long enough for slow networks, short enough
-/// that idle or stalled connections cannot pile up.
+/// Default time a client has to send a request's headers once it started: long enough for
+/// slow networks, short enough that stalled requests cannot pile up.
 pub(crate) const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay open with no request: enough for a client to reuse
+/// it for its next call. Idle connections also make room for new ones at the cap.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time a client has to send a whole request body (at most the body cap, 4 MiB).
 pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time shutdown waits for in-flight calls.
@@ -83,12 +91,16 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
-    /// Most connections open at once; more wait to be accepted.
+    /// Most connections open at once; at the cap the longest-idle one makes room.
     pub max_connections: usize,
+    /// Most connections open from one client address.
+    pub max_connections_per_client: usize,
     /// Most live sessions in `--sessions` mode; a new one past it gets 503.
     pub max_sessions: usize,
-    /// Time to send a request's headers; also how long an idle keep-alive connection lives.
+    /// Time to send a request's headers, from its first byte.
     pub header_timeout: Duration,
+    /// How long a connection lives with no request.
+    pub idle_timeout: Duration,
     /// Time to send a request body (408 after it).
     pub body_timeout: Duration,
 }
@@ -104,8 +116,10 @@ impl Default for HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
@@ -200,6 +214,7 @@ async fn run(
         mode = if options.sessions { "sessions (SSE)" } else { "stateless (JSON)" },
         auth = options.auth_token.is_some(),
         max_connections = options.max_connections,
+        max_connections_per_client = options.max_connections_per_client.min(options.max_connections),
         max_sessions = options.sessions.then_some(options.max_sessions),
         "serving MCP over HTTP"
     );
@@ -208,6 +223,8 @@ async fn run(
         app,
         ConnLimits {
             max_connections: options.max_connections,
+            max_per_client: options.max_connections_per_client,
+            idle_timeout: options.idle_timeout,
             header_timeout: options.header_timeout,
         },
     );

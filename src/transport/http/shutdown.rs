@@ -10,14 +10,10 @@
 //! A call counts as in flight until its response body has been sent or dropped, so a tool
 //! result streamed over SSE is not cut off.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body::{Frame, SizeHint};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -74,43 +70,9 @@ impl Drain {
 
 /// `response`, counted as in flight (when `call` holds a token) until its body is done.
 pub(crate) fn tracked(response: Response, call: Option<TaskTrackerToken>) -> Response {
-    let Some(guard) = call else { return response };
-    let (parts, body) = response.into_parts();
-    Response::from_parts(
-        parts,
-        Body::new(Tracked {
-            body,
-            _guard: guard,
-        }),
-    )
-}
-
-/// A response body that counts its call as in flight until it is done or dropped.
-///
-/// Unlike `BodyExt::map_frame`, it passes the size on, so a JSON answer keeps its
-/// `Content-Length` instead of becoming a chunked body.
-struct Tracked {
-    body: Body,
-    _guard: TaskTrackerToken,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+    match call {
+        Some(guard) => super::guarded::with_guard(response, guard),
+        None => response,
     }
 }
 
