@@ -57,7 +57,7 @@ MAKE_API_KEY=$(sed -n 's/^ *export MAKE_API_KEY=//p' "$WORK/sandbox.log")
 echo "== starting two replicas on 127.0.0.1:$R1_PORT and 127.0.0.1:$R2_PORT"
 for port in "$R1_PORT" "$R2_PORT"; do
   env MAKE_API_URL="$MAKE_API_URL" MAKE_API_KEY="$MAKE_API_KEY" RUST_LOG=make_credentials_mcp=info \
-    "$BIN" --no-cli-login http --listen "127.0.0.1:$port" 2>"$WORK/replica-$port.log" &
+    "$BIN" --no-cli-login http --listen "127.0.0.1:$port" --max-connections-per-client 256 2>"$WORK/replica-$port.log" &
   PIDS+=($!)
 done
 
