@@ -36,6 +36,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -177,11 +178,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_http(binary: str, sessions: bool, errlog: Any) -> tuple[subprocess.Popen, str]:
-    """Spawn `BIN --sandbox http --listen 127.0.0.1:PORT [--sessions]`; wait for /healthz."""
+def start_http(binary: str, sessions: bool, errlog: Any, extra: Sequence[str] = (),
+               env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Spawn `BIN --sandbox http --listen 127.0.0.1:PORT [--sessions] EXTRA...` (with `env` added
+    to this process's environment); wait for /healthz. Returns the process and the /mcp URL."""
     port = free_port()
     args = [binary, "--sandbox", "http", "--listen", f"127.0.0.1:{port}"] + (["--sessions"] if sessions else [])
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
+    args += list(extra)
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog,
+                            env={**os.environ, **env} if env else None)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
