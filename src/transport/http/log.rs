@@ -20,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::refusal::refusal;
 use crate::logging::quote;
 
 /// What the body peek learned, handed back to the outer log layer.
@@ -136,7 +137,11 @@ pub(crate) async fn peek(limits: BodyLimits, request: Request) -> Result<Peeked,
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) if is_length_limit(&e) => return Err(too_large(max_bytes)),
         Ok(Err(_)) => {
-            return Err((StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response());
+            return Err((
+                StatusCode::BAD_REQUEST,
+                refusal("Bad Request: unreadable body"),
+            )
+                .into_response());
         }
         Err(_) => return Err(too_slow(limits.timeout)),
     };
@@ -152,10 +157,10 @@ fn too_slow(timeout: Duration) -> Response {
     (
         StatusCode::REQUEST_TIMEOUT,
         [(axum::http::header::CONNECTION, "close")],
-        format!(
-            "Request Timeout: the request body did not arrive within {} s\n",
+        refusal(format!(
+            "Request Timeout: the request body did not arrive within {} s",
             timeout.as_secs_f64()
-        ),
+        )),
     )
         .into_response()
 }
@@ -163,7 +168,7 @@ fn too_slow(timeout: Duration) -> Response {
 fn too_large(max_bytes: usize) -> Response {
     (
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Payload Too Large: the limit is {max_bytes} bytes\n"),
+        refusal(format!("Payload Too Large: the limit is {max_bytes} bytes")),
     )
         .into_response()
 }

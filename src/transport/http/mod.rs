@@ -18,6 +18,7 @@ pub(crate) mod fd_limit;
 mod gate;
 mod guarded;
 pub(crate) mod log;
+mod refusal;
 pub mod security;
 pub(crate) mod sessions;
 pub(crate) mod shutdown;

@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::refusal::refusal;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -211,7 +212,7 @@ pub(crate) fn check_single_host(request: &Request) -> Result<(), Response> {
     }
     Err((
         StatusCode::BAD_REQUEST,
-        "Bad Request: more than one Host header; send exactly one\n",
+        refusal("Bad Request: more than one Host header; send exactly one"),
     )
         .into_response())
 }
@@ -242,9 +243,9 @@ pub(crate) fn check_not_proxied(request: &Request) -> Result<(), Response> {
     };
     Err((
         StatusCode::FORBIDDEN,
-        format!(
-            "Forbidden: this request came through a proxy ({name} header), and a server behind a proxy must have an auth token. Set MCP_AUTH_TOKEN (or --auth-token-file) and send Authorization: Bearer <token>\n"
-        ),
+        refusal(format!(
+            "Forbidden: this request came through a proxy ({name} header), and a server behind a proxy must have an auth token. Set MCP_AUTH_TOKEN (or --auth-token-file) and send Authorization: Bearer <token>"
+        )),
     )
         .into_response())
 }
@@ -272,7 +273,7 @@ pub(crate) fn check_bearer(token: &BearerToken, request: &mut Request) -> Result
     Err((
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, HeaderValue::from_static(error))],
-        "Unauthorized: send Authorization: Bearer <token> (the server's MCP_AUTH_TOKEN)\n",
+        refusal("Unauthorized: send Authorization: Bearer <token> (the server's MCP_AUTH_TOKEN)"),
     )
         .into_response())
 }

@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::refusal::refusal;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
@@ -115,10 +116,10 @@ fn full(max: usize) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
-        format!(
+        refusal(format!(
             "Service Unavailable: the server holds its maximum of {max} sessions; \
-             try again later or end a session (DELETE)\n"
-        ),
+             try again later or end a session (DELETE)"
+        )),
     )
         .into_response()
 }

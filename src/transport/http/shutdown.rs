@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use super::refusal::refusal;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_util::task::TaskTracker;
@@ -60,7 +61,7 @@ impl Drain {
             return Err((
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONNECTION, "close"), (header::RETRY_AFTER, "1")],
-                "Service Unavailable: the server is shutting down\n",
+                refusal("Service Unavailable: the server is shutting down"),
             )
                 .into_response());
         }

@@ -48,6 +48,7 @@ use tower_service::Service;
 use watched::Watched;
 
 use super::guarded::with_guard;
+use super::refusal::{refusal, refusal_bytes};
 
 /// How long to wait before accepting again after the listener failed (e.g. out of file
 /// descriptors), so a persistent failure does not spin.
@@ -261,17 +262,19 @@ impl Reported {
 /// already sent is read and dropped for a moment first: closing a socket with unread data
 /// resets it, and the reset can destroy the answer before the client reads it.
 fn refuse(stream: TcpStream, max_per_client: usize) {
-    let body = format!(
-        "this client address already has {max_per_client} connections busy with requests (the --max-connections-per-client cap); retry when one of them is done\n"
-    );
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+    let body = refusal_bytes(&format!(
+        "Service Unavailable: this client address already has {max_per_client} connections busy with requests (the --max-connections-per-client cap); retry when one of them is done"
+    ));
+    let mut response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
-    );
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
     tokio::spawn(async move {
         let mut stream = stream;
         let answer = async {
-            stream.write_all(response.as_bytes()).await?;
+            stream.write_all(&response).await?;
             stream.shutdown().await?;
             let mut sink = [0u8; 4096];
             while stream.read(&mut sink).await? > 0 {}
@@ -358,7 +361,7 @@ async fn serve_request(
         // to be closed, and this answer may not reach the client.
         return Ok((
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "connection closed to make room for another; retry",
+            refusal("Service Unavailable: connection closed to make room for another; retry"),
         )
             .into_response());
     }
