@@ -36,6 +36,7 @@ Configuration (flags override environment variables):
                  flag, as flags show in process lists): at least 32 bytes, not one byte
                  repeated, and at least 43 characters when all printable (`openssl rand
                  -base64 32`). Replicas share one; without it each process draws its own.
+  MCP_CONFIRMATIONS_DIR  See --confirmations-dir: replicas that share a state key share it.
   MCP_URL_ELICITATION, MCP_CONFIRM: see the Person in the loop flags above.
   MCP_TOOLSETS, MCP_TOOLS, MCP_EXCLUDE_TOOLS, MCP_READ_ONLY, MCP_NO_SCOPE_CHECK: see the Tool
                  selection flags above. Unknown names stop the server (exit 2).
@@ -415,6 +416,17 @@ pub struct PersonArgs {
     /// newline is ignored.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) state_key_file: Option<PathBuf>,
+    /// Directory where used confirmations are recorded (created when missing), so that a
+    /// confirmation goes through once across replicas: replicas that share a state key must
+    /// share this directory (a volume every replica mounts). Without it each process
+    /// remembers only the confirmations it saw.
+    #[arg(
+        long,
+        env = "MCP_CONFIRMATIONS_DIR",
+        value_name = "PATH",
+        global = true
+    )]
+    pub(crate) confirmations_dir: Option<PathBuf>,
 }
 
 /// The environment variable that holds the state-sealing key.
@@ -439,6 +451,7 @@ impl PersonArgs {
             url_elicitation: self.url_elicitation,
             confirm: self.confirm,
             state_key,
+            confirmations_dir: self.confirmations_dir.clone(),
             ..PersonSettings::default()
         })
     }

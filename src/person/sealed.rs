@@ -39,9 +39,11 @@ pub(crate) enum Payload {
         new_scopes: Option<Vec<String>>,
     },
     /// The person was asked to confirm a change of this object (e.g. `connection 1002`,
-    /// or a credential together with the connection it points at).
+    /// or a credential together with the connection it points at). `nonce` (32 hex
+    /// digits, see [`super::ledger::Nonce`]) is spent by the first retry, so the
+    /// confirmation goes through at most once.
     #[serde(rename_all = "camelCase")]
-    Confirm { object: String },
+    Confirm { object: String, nonce: String },
 }
 
 /// Key material for sealing (at least 32 bytes). Never printed.
@@ -121,6 +123,8 @@ pub enum StateError {
     Malformed,
     #[error("it was issued for {issued}, but the call now concerns {now}")]
     OtherObject { issued: String, now: String },
+    #[error("it was already used: a confirmation goes through once, whatever the answer was")]
+    AlreadyUsed,
 }
 
 /// Seals and opens states with one key.
@@ -212,6 +216,7 @@ mod tests {
     fn confirm(object: &str) -> Payload {
         Payload::Confirm {
             object: object.into(),
+            nonce: "0".repeat(32),
         }
     }
 
