@@ -353,3 +353,29 @@ async fn a_request_delete_holds_only_for_the_connections_it_counted() {
     assert!(connection_exists(&world, second).await);
     world.stop().await;
 }
+
+/// A confirmations directory that cannot be created stops the server at start-up with the
+/// path and the reason, rather than falling back to one replica's memory.
+#[tokio::test]
+async fn an_unusable_confirmations_dir_stops_the_server() {
+    let file = TempDir::new("not-a-dir");
+    std::fs::write(&file.0, "a file").unwrap();
+    let inside = file.0.join("confirmations");
+    let out = common::http::run_binary(
+        &[
+            "--no-cli-login",
+            "--confirmations-dir",
+            inside.to_str().unwrap(),
+            "tools",
+        ],
+        None,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("confirmations directory") && stderr.contains("not-a-dir"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&file.0).unwrap();
+}

@@ -465,6 +465,39 @@ mod tests {
     const GOOD_STATE_KEY: &str = "q8Vf1kqH1Jm0xgM4nB0s3yqk3rWl5y9QeZ2tP7oXb1c=";
 
     #[test]
+    fn the_confirmations_dir_reaches_the_person_settings_and_debug() {
+        let cli = Cli::try_parse_from(["m", "http", "--confirmations-dir", "/srv/mcp-confirmed"])
+            .unwrap();
+        let settings = cli.person.settings_with(None).unwrap();
+        assert_eq!(
+            settings.confirmations_dir.as_deref(),
+            Some(std::path::Path::new("/srv/mcp-confirmed"))
+        );
+        assert!(!settings.replicas_may_replay());
+        // The path is not a secret: `Debug` shows it, so an operator can check it.
+        assert!(format!("{cli:?}").contains("/srv/mcp-confirmed"));
+        let with_key = cli
+            .person
+            .settings_with(Some(GOOD_STATE_KEY.into()))
+            .unwrap();
+        assert!(!with_key.replicas_may_replay());
+        let alone = Cli::try_parse_from(["m"]).unwrap().person;
+        assert!(
+            alone
+                .settings_with(None)
+                .unwrap()
+                .confirmations_dir
+                .is_none()
+        );
+        assert!(
+            alone
+                .settings_with(Some(GOOD_STATE_KEY.into()))
+                .unwrap()
+                .replicas_may_replay()
+        );
+    }
+
+    #[test]
     fn the_state_key_has_no_flag() {
         for args in [
             &["m", "--state-key", GOOD_STATE_KEY][..],

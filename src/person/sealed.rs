@@ -7,6 +7,10 @@
 //! change fails, and the tool then does nothing. The payload is signed, not encrypted:
 //! it holds ids and the public link, never a secret.
 //!
+//! A confirmation state also carries a random nonce, spent in the
+//! [ledger](super::ledger) by the first retry that presents it, so a confirmation goes
+//! through at most once; replicas share the ledger through `--confirmations-dir`.
+//!
 //! The key comes from `MCP_STATE_KEY` or `--state-key-file` (at least 32 bytes, and not
 //! obviously made up: see [`StateKey::from_bytes`]). Without one, each process draws a
 //! random key, so replicas behind a load balancer need a shared key for a retry that lands
