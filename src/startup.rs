@@ -52,6 +52,7 @@ pub async fn start(
     let sandbox = start_sandbox(args, &mut config).await?;
     let client = MakeClient::new(&config.client)?;
     let selection = tools.selection();
+    let replicas_may_replay = person.replicas_may_replay();
     let settings = ServerSettings {
         default_team: config.default_team,
         person,
@@ -72,6 +73,11 @@ pub async fn start(
         "make-credentials-mcp starting"
     );
     if purpose == Purpose::Serve {
+        if replicas_may_replay {
+            tracing::warn!(
+                "a request-state key is set (replicas share it) but no --confirmations-dir (MCP_CONFIRMATIONS_DIR): replicas must share one confirmations directory, or a replayed confirmation can be used once per replica"
+            );
+        }
         server.start_scope_check(!tools.no_scope_check);
     }
     Ok(Started { server, sandbox })

@@ -36,6 +36,7 @@ Configuration (flags override environment variables):
                  flag, as flags show in process lists): at least 32 bytes, not one byte
                  repeated, and at least 43 characters when all printable (`openssl rand
                  -base64 32`). Replicas share one; without it each process draws its own.
+  MCP_CONFIRMATIONS_DIR  See --confirmations-dir: replicas that share a state key share it.
   MCP_URL_ELICITATION, MCP_CONFIRM: see the Person in the loop flags above.
   MCP_TOOLSETS, MCP_TOOLS, MCP_EXCLUDE_TOOLS, MCP_READ_ONLY, MCP_NO_SCOPE_CHECK: see the Tool
                  selection flags above. Unknown names stop the server (exit 2).
@@ -432,6 +433,17 @@ pub struct PersonArgs {
     /// newline is ignored.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) state_key_file: Option<PathBuf>,
+    /// Directory where used confirmations are recorded (created when missing), so that a
+    /// confirmation goes through once across replicas: replicas that share a state key must
+    /// share this directory (a volume every replica mounts). Without it each process
+    /// remembers only the confirmations it saw.
+    #[arg(
+        long,
+        env = "MCP_CONFIRMATIONS_DIR",
+        value_name = "PATH",
+        global = true
+    )]
+    pub(crate) confirmations_dir: Option<PathBuf>,
 }
 
 /// The environment variable that holds the state-sealing key.
@@ -456,6 +468,7 @@ impl PersonArgs {
             url_elicitation: self.url_elicitation,
             confirm: self.confirm,
             state_key,
+            confirmations_dir: self.confirmations_dir.clone(),
             ..PersonSettings::default()
         })
     }
@@ -467,6 +480,39 @@ mod tests {
 
     /// `openssl rand -base64 32`.
     const GOOD_STATE_KEY: &str = "q8Vf1kqH1Jm0xgM4nB0s3yqk3rWl5y9QeZ2tP7oXb1c=";
+
+    #[test]
+    fn the_confirmations_dir_reaches_the_person_settings_and_debug() {
+        let cli = Cli::try_parse_from(["m", "http", "--confirmations-dir", "/srv/mcp-confirmed"])
+            .unwrap();
+        let settings = cli.person.settings_with(None).unwrap();
+        assert_eq!(
+            settings.confirmations_dir.as_deref(),
+            Some(std::path::Path::new("/srv/mcp-confirmed"))
+        );
+        assert!(!settings.replicas_may_replay());
+        // The path is not a secret: `Debug` shows it, so an operator can check it.
+        assert!(format!("{cli:?}").contains("/srv/mcp-confirmed"));
+        let with_key = cli
+            .person
+            .settings_with(Some(GOOD_STATE_KEY.into()))
+            .unwrap();
+        assert!(!with_key.replicas_may_replay());
+        let alone = Cli::try_parse_from(["m"]).unwrap().person;
+        assert!(
+            alone
+                .settings_with(None)
+                .unwrap()
+                .confirmations_dir
+                .is_none()
+        );
+        assert!(
+            alone
+                .settings_with(Some(GOOD_STATE_KEY.into()))
+                .unwrap()
+                .replicas_may_replay()
+        );
+    }
 
     #[test]
     fn the_state_key_has_no_flag() {

@@ -17,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::channel::{Channel, Mode};
+use super::ledger::{LedgerError, Nonce};
 use super::sealed::{Payload, StateError};
 use super::turn::Turn;
 use super::{ConfirmMode, Person};
@@ -96,6 +97,10 @@ pub enum ConfirmError {
         "The confirmation state sent with this retry was refused: {0}. Nothing was changed. Call the tool again without requestState to ask the person afresh."
     )]
     State(StateError),
+    #[error(
+        "The confirmation could not be recorded as used ({0}), so it was not used. Nothing was changed. Try again in a few minutes, or ask the operator."
+    )]
+    Ledger(LedgerError),
 }
 
 impl Person {
@@ -128,11 +133,22 @@ impl Person {
                     Ok(Decision::Ask(self.ask(turn, question)))
                 }
                 Some(state) => {
-                    let issued = match self.sealer.open(turn, state) {
-                        Ok(Payload::Confirm { object }) => object,
+                    let (issued, nonce) = match self.sealer.open(turn, state) {
+                        Ok(Payload::Confirm { object, nonce }) => (object, nonce),
                         Ok(_) => return Err(ConfirmError::State(StateError::Mismatch).into()),
                         Err(e) => return Err(ConfirmError::State(e).into()),
                     };
+                    // Spent before anything else, whatever the person answered: a state
+                    // goes through once, on this replica or any other sharing the ledger.
+                    let nonce =
+                        Nonce::parse(&nonce).ok_or(ConfirmError::State(StateError::Malformed))?;
+                    match self.ledger.spend(&nonce).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return Err(ConfirmError::State(StateError::AlreadyUsed).into());
+                        }
+                        Err(e) => return Err(ConfirmError::Ledger(e).into()),
+                    }
                     let now = question().await?.object;
                     if issued != now {
                         let e = StateError::OtherObject { issued, now };
@@ -159,6 +175,7 @@ impl Person {
         );
         let payload = Payload::Confirm {
             object: question.object,
+            nonce: Nonce::random().hex(),
         };
         InputRequiredResult::new(Some(requests), Some(self.sealer.seal(turn, &payload)))
     }

@@ -14,6 +14,7 @@
 
 mod channel;
 mod confirm;
+pub(crate) mod ledger;
 mod link;
 pub(crate) mod sealed;
 mod shown;
@@ -21,9 +22,12 @@ mod turn;
 
 use std::sync::Arc;
 
+use ledger::ConfirmationLedger;
+
 pub(crate) use channel::{Channel, Mode};
 pub use confirm::ConfirmError;
 pub(crate) use confirm::{ConfirmOutcome, Decision, Question};
+pub use ledger::LedgerError;
 pub(crate) use link::{LINK_INPUT, LinkOutcome, PendingLinks, input_required, offer_live};
 pub use sealed::StateError;
 pub(crate) use sealed::{KeyError, Payload, Sealer, StateKey};
@@ -61,6 +65,9 @@ pub struct PersonSettings {
     pub state_key: Option<StateKey>,
     /// How long a sealed state stays valid ([`sealed::STATE_TTL`]; shorter in tests).
     pub state_ttl: std::time::Duration,
+    /// `--confirmations-dir`: the directory where replicas record spent confirmations
+    /// ([`ledger::DirLedger`]); this process's memory when absent.
+    pub confirmations_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PersonSettings {
@@ -70,21 +77,42 @@ impl Default for PersonSettings {
             confirm: ConfirmMode::default(),
             state_key: None,
             state_ttl: sealed::STATE_TTL,
+            confirmations_dir: None,
         }
     }
 }
 
-/// Shared by every session of one server: the settings, the sealer and the links handed
-/// over by URL elicitation that still wait for their completion notice.
+impl PersonSettings {
+    /// The ledger of spent confirmations these settings ask for: the directory's, else
+    /// this process's memory. Fails when the directory cannot be created.
+    pub(crate) fn ledger(&self) -> Result<Arc<dyn ConfirmationLedger>, LedgerError> {
+        Ok(match &self.confirmations_dir {
+            Some(dir) => Arc::new(ledger::DirLedger::open(dir, self.state_ttl)?),
+            None => Arc::new(ledger::MemoryLedger::new(self.state_ttl)),
+        })
+    }
+
+    /// A state key without a shared confirmations directory: the key lets every replica
+    /// open every state, but each replica remembers only its own spent confirmations.
+    pub fn replicas_may_replay(&self) -> bool {
+        self.state_key.is_some() && self.confirmations_dir.is_none()
+    }
+}
+
+/// Shared by every session of one server: the settings, the sealer, the ledger of spent
+/// confirmations and the links handed over by URL elicitation that still wait for their
+/// completion notice.
 #[derive(Clone)]
 pub(crate) struct Person {
     pub(crate) settings: Arc<PersonSettings>,
     pub(crate) sealer: Arc<Sealer>,
+    pub(crate) ledger: Arc<dyn ConfirmationLedger>,
     pub(crate) links: PendingLinks,
 }
 
 impl Person {
-    pub(crate) fn new(settings: PersonSettings) -> Self {
+    /// The person for `settings`, recording spent confirmations in `ledger`.
+    pub(crate) fn new(settings: PersonSettings, ledger: Arc<dyn ConfirmationLedger>) -> Self {
         let sealer = match &settings.state_key {
             Some(key) => Sealer::new(key, settings.state_ttl),
             None => Sealer::random(settings.state_ttl),
@@ -92,6 +120,7 @@ impl Person {
         Self {
             settings: Arc::new(settings),
             sealer: Arc::new(sealer),
+            ledger,
             links: PendingLinks::default(),
         }
     }

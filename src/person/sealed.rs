@@ -7,6 +7,10 @@
 //! change fails, and the tool then does nothing. The payload is signed, not encrypted:
 //! it holds ids and the public link, never a secret.
 //!
+//! A confirmation state also carries a random nonce, spent in the
+//! [ledger](super::ledger) by the first retry that presents it, so a confirmation goes
+//! through at most once; replicas share the ledger through `--confirmations-dir`.
+//!
 //! The key comes from `MCP_STATE_KEY` or `--state-key-file` (at least 32 bytes, and not
 //! obviously made up: see [`StateKey::from_bytes`]). Without one, each process draws a
 //! random key, so replicas behind a load balancer need a shared key for a retry that lands
@@ -39,9 +43,11 @@ pub(crate) enum Payload {
         new_scopes: Option<Vec<String>>,
     },
     /// The person was asked to confirm a change of this object (e.g. `connection 1002`,
-    /// or a credential together with the connection it points at).
+    /// or a credential together with the connection it points at). `nonce` (32 hex
+    /// digits, see [`super::ledger::Nonce`]) is spent by the first retry, so the
+    /// confirmation goes through at most once.
     #[serde(rename_all = "camelCase")]
-    Confirm { object: String },
+    Confirm { object: String, nonce: String },
 }
 
 /// Key material for sealing (at least 32 bytes). Never printed.
@@ -121,6 +127,8 @@ pub enum StateError {
     Malformed,
     #[error("it was issued for {issued}, but the call now concerns {now}")]
     OtherObject { issued: String, now: String },
+    #[error("it was already used: a confirmation goes through once, whatever the answer was")]
+    AlreadyUsed,
 }
 
 /// Seals and opens states with one key.
@@ -212,6 +220,7 @@ mod tests {
     fn confirm(object: &str) -> Payload {
         Payload::Confirm {
             object: object.into(),
+            nonce: "0".repeat(32),
         }
     }
 

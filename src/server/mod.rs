@@ -23,7 +23,7 @@ use live::LiveTools;
 use crate::logging::quote;
 use crate::make::MakeClient;
 use crate::person::{CallDigest, Person, PersonSettings};
-use crate::selection::{Selection, SelectionError, check};
+use crate::selection::{Selection, check};
 use crate::tools::Toolbox;
 
 /// Guidance every client shows its model once, next to the tool list.
@@ -81,19 +81,19 @@ impl MakeServer {
             person,
             selection: Selection::default(),
         };
-        Self::build(make, settings).expect("the default selection shows every tool")
+        Self::build(make, settings)
+            .expect("the default selection shows every tool, and the settings' ledger opens")
     }
 
     /// Builds the server with `settings`; fails when the selection names unknown tools or
-    /// leaves none.
-    pub(crate) fn build(
-        make: MakeClient,
-        settings: ServerSettings,
-    ) -> Result<Self, SelectionError> {
+    /// leaves none, or when the confirmations directory cannot be created.
+    pub(crate) fn build(make: MakeClient, settings: ServerSettings) -> anyhow::Result<Self> {
         let tools = LiveTools::new(settings.selection)?;
+        let ledger = settings.person.ledger()?;
+        let person = Person::new(settings.person, ledger);
         Ok(Self {
             inner: Arc::new(Inner {
-                toolbox: Toolbox::new(make, Person::new(settings.person), settings.default_team),
+                toolbox: Toolbox::new(make, person, settings.default_team),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
             }),

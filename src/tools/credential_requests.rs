@@ -13,7 +13,7 @@ use crate::make::credential_requests::{
     ExtendRequest, NewAppRequest, NewTypedRequest, RequestFilter,
 };
 use crate::person::Turn;
-use crate::person::{Question, quoted};
+use crate::person::{Question, identifier, quoted};
 use crate::tools::{Toolbox, schema};
 
 mod checks;
@@ -210,7 +210,7 @@ impl Toolbox {
         name = "credential-requests_credential-delete",
         input_schema = schema::input::<CredentialIdArgs>(),
         title = "Delete credential",
-        description = "Delete the connection or key an authorized credential created (revoking its tokens) and reset the credential to pending, to be authorized again. Scenarios using it lose access. The credential id is a string from credential-requests_get.",
+        description = "Delete the connection or key an authorized credential created (revoking its tokens) and reset the credential to pending, to be authorized again. Scenarios using it lose access. The credential id is a string from credential-requests_get; also pass that request's requestId, so that the person is asked about the exact connection or key.",
         output_schema = schema::output::<CredentialDeleteOutput>(),
         annotations(
             read_only_hint = false,
@@ -225,15 +225,8 @@ impl Toolbox {
         turn: Turn,
     ) -> Result<Reply<CredentialDeleteOutput>, ToolError> {
         let id = args.credential_id.0;
-        // Make has no endpoint to read one credential: the question names its id.
-        let question = || async {
-            Ok::<_, ToolError>(Question {
-                message: format!(
-                    "Delete the connection or key that credential {id} created (revoking its tokens), and reset the credential to pending? Scenarios using it lose access."
-                ),
-                object: format!("credential {id}"),
-            })
-        };
+        let request_id = args.request_id.map(|r| r.0);
+        let question = || credential_delete_question(self.make(), &id, request_id.as_deref());
         let confirmation = match gate(self.person(), &turn, question, |outcome, message| {
             CredentialDeleteOutput {
                 credential_id: id.clone(),
@@ -400,6 +393,67 @@ impl Toolbox {
 }
 
 /// "Delete credential request 0a1b..., named \"X\", and the 1 connection and 0 keys it created?"
+/// The question for deleting what credential `id` created. Make cannot read one credential
+/// alone: with the id of its request, the credential is read from the request's detail, and
+/// the question and the object name the connection or key it created (`remoteId`), so a
+/// confirmation given for one connection never deletes another (after the person authorized
+/// the credential again, say). Without a request id, or with a key that cannot read requests,
+/// the question names the credential only.
+async fn credential_delete_question(
+    make: &MakeClient,
+    id: &str,
+    request_id: Option<&str>,
+) -> Result<Question, ToolError> {
+    let bare = || Question {
+        message: format!(
+            "Delete the connection or key that credential {id} created (revoking its tokens), and reset the credential to pending? Scenarios using it lose access."
+        ),
+        object: format!("credential {id}"),
+    };
+    let Some(request_id) = request_id else {
+        return Ok(bare());
+    };
+    let request = match make.credential_request_detail(request_id).await {
+        Ok(request) => request,
+        Err(e) if e.is_forbidden() => return Ok(bare()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(credential) = request.credentials.iter().flatten().find(|c| c.id == id) else {
+        return Err(ToolError::invalid(
+            "credentialId",
+            format!(
+                "is not a credential of request {request_id}; take both ids from credential-requests_get"
+            ),
+        ));
+    };
+    let what = match credential.component.as_deref() {
+        Some("account") => "connection",
+        Some("keychain") => "key",
+        _ => "connection or key",
+    };
+    let kind = credential
+        .name
+        .as_deref()
+        .map(|t| format!(" ({})", identifier(t)))
+        .unwrap_or_default();
+    Ok(
+        match credential.remote_id.as_ref().and_then(|r| r.as_u64()) {
+            Some(remote) => Question {
+                message: format!(
+                    "Delete {what} {remote}{kind}, which credential {id} created (revoking its tokens), and reset the credential to pending? Scenarios using it lose access."
+                ),
+                object: format!("credential {id} ({what} {remote})"),
+            },
+            None => Question {
+                message: format!(
+                    "Delete the {what} that credential {id} created (Make shows none yet), and reset the credential to pending?"
+                ),
+                object: format!("credential {id} (nothing created)"),
+            },
+        },
+    )
+}
+
 async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question, ToolError> {
     let request = match make.credential_request_detail(id).await {
         Ok(request) => request,
@@ -414,16 +468,20 @@ async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question
         }
         Err(e) => return Err(e.into()),
     };
-    let created = |component: &str| {
+    // The ids of what the request created: the object names them, so that a confirmation
+    // does not carry over to connections or keys authorized after the question.
+    let created = |component: &str| -> Vec<String> {
         request
             .credentials
             .iter()
             .flatten()
             .filter(|c| c.component.as_deref() == Some(component))
-            .filter(|c| c.remote_id.as_ref().is_some_and(|r| !r.is_null()))
-            .count()
+            .filter_map(|c| c.remote_id.as_ref().filter(|r| !r.is_null()))
+            .map(|r| r.to_string())
+            .collect()
     };
-    let (connections, keys) = (created("account"), created("keychain"));
+    let (connection_ids, key_ids) = (created("account"), created("keychain"));
+    let (connections, keys) = (connection_ids.len(), key_ids.len());
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     // The id comes first, where the name cannot reach it; the name is quoted.
@@ -437,6 +495,10 @@ async fn delete_request_question(make: &MakeClient, id: &str) -> Result<Question
             plural(connections, "connection", "connections"),
             plural(keys, "key", "keys"),
         ),
-        object: format!("credential request {id} ({connections} connections, {keys} keys)"),
+        object: format!(
+            "credential request {id} (connections [{}], keys [{}])",
+            connection_ids.join(", "),
+            key_ids.join(", ")
+        ),
     })
 }

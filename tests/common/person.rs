@@ -334,6 +334,20 @@ impl World {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// POST without a body on the sandbox's Make API, as the server's key (a change made
+    /// behind the server's back, e.g. `delete-remote`).
+    pub async fn make_post(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sandbox.api_base_url()))
+            .header("Authorization", format!("Token {}", self.sandbox.api_key()))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// How many credential requests team 1 has.
     pub async fn request_count(&self) -> usize {
         let (_, body) = self

@@ -62,6 +62,8 @@ pub(crate) struct DeclineArgs {
 pub(crate) struct CredentialIdArgs {
     /// Credential id: a string from the request's `credentials[].id` (not a connection id).
     pub(super) credential_id: OpaqueId,
+    /// Id of the request the credential belongs to; give it, so the person is asked about the exact connection or key (their answer holds for that one only).
+    pub(super) request_id: Option<OpaqueId>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
