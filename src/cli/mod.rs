@@ -330,6 +330,12 @@ pub struct MakeArgs {
     /// actions never after those).
     #[arg(long, env = "MAKE_RETRIES", default_value_t = make::DEFAULT_RETRIES, global = true)]
     pub(crate) retries: u32,
+    /// Most credential-requests_wait-for-authorization calls in progress at once (per
+    /// process); one past it is answered at once with an error saying to try again shortly,
+    /// and Make is not contacted. Waits on the same request share one poll of Make.
+    #[arg(long, env = "MCP_MAX_WAITS", default_value_t = crate::tools::DEFAULT_MAX_WAITS,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize), global = true)]
+    pub(crate) max_waits: usize,
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]
     pub(crate) no_cli_login: bool,
