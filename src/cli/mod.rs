@@ -211,8 +211,10 @@ and only allows loopback names and origins. The Make key is always the server's 
 Limits: connections beyond --max-connections wait to be accepted; a client gets
 --header-timeout seconds for a request's headers (also the idle time of a keep-alive
 connection) and --body-timeout seconds for its body. With --sessions, a new session past
---max-sessions gets 503 with Retry-After. Responses (SSE streams too) are never
-timed out.";
+--max-sessions gets 503 with Retry-After. At most --max-waits
+credential-requests_wait-for-authorization calls run at once (waits on one request share
+one poll of Make); one past it is answered at once with an error saying to try again.
+Responses (SSE streams too) are never timed out.";
 
 /// Flags of the `http` subcommand.
 #[derive(Debug, Clone, Args)]
@@ -560,6 +562,24 @@ mod tests {
             }
         }
         assert!(shown[0].contains("[redacted]"), "{}", shown[0]);
+    }
+
+    #[test]
+    fn the_wait_bound_is_a_positive_number_on_any_subcommand() {
+        let make = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.make);
+        assert_eq!(
+            make(&["m"]).unwrap().max_waits,
+            crate::tools::DEFAULT_MAX_WAITS
+        );
+        assert_eq!(
+            make(&["m", "http", "--max-waits", "3"]).unwrap().max_waits,
+            3
+        );
+        assert_eq!(make(&["m", "--max-waits", "7"]).unwrap().max_waits, 7);
+        for bad in ["0", "-1", "many"] {
+            let err = make(&["m", "http", "--max-waits", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 
     #[cfg(feature = "sandbox")]
