@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{LogLines, post, spawn_and_read_log};
+use common::http::{ACCEPT, LogLines, spawn_and_read_log};
 use make_sandbox::Sandbox;
 use make_sandbox::seed::DEFAULT_TEAM;
 use reqwest::Method;
@@ -79,13 +79,27 @@ fn polls_of(sandbox: &Sandbox, id: &str) -> u64 {
     sandbox.requests_seen().count(&Method::GET, &path)
 }
 
+/// One HTTP client for every call of a test: building one per call costs enough CPU that,
+/// with hundreds at once, a call's headers could reach the server after its header
+/// deadline. Idle connections are not kept, so each connection closes once its call has
+/// been answered.
+fn http_client() -> reqwest::Client {
+    make_credentials_mcp::make::client_builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 /// One stateless `tools/call`; its `result`.
-async fn call(url: &str, tool: &str, arguments: Value) -> Value {
+async fn call(client: &reqwest::Client, url: &str, tool: &str, arguments: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": tool, "arguments": arguments}});
-    let response = post(url, body)
-        .await
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
         .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -94,9 +108,9 @@ async fn call(url: &str, tool: &str, arguments: Value) -> Value {
     answer["result"].clone()
 }
 
-async fn wait(url: &str, id: &str, timeout_seconds: u64) -> Value {
+async fn wait(client: &reqwest::Client, url: &str, id: &str, timeout_seconds: u64) -> Value {
     let arguments = json!({"requestId": id, "timeoutSeconds": timeout_seconds});
-    call(url, WAIT, arguments).await
+    call(client, url, WAIT, arguments).await
 }
 
 fn is_refusal(result: &Value) -> bool {
@@ -110,18 +124,19 @@ fn is_refusal(result: &Value) -> bool {
 async fn twenty_waits_on_one_request_poll_make_about_as_often_as_one() {
     let sandbox = Sandbox::start().await.unwrap();
     let served = serve(&sandbox, &[]).await;
+    let client = http_client();
     let id = pending_request(&sandbox).await;
 
     let before = polls_of(&sandbox, &id);
-    let one = wait(&served.url, &id, 5).await;
+    let one = wait(&client, &served.url, &id, 5).await;
     assert_eq!(one["structuredContent"]["timedOut"], true, "{one}");
     let single = polls_of(&sandbox, &id) - before;
 
     let before = polls_of(&sandbox, &id);
     let waits: Vec<_> = (0..20)
         .map(|_| {
-            let (url, id) = (served.url.clone(), id.clone());
-            tokio::spawn(async move { wait(&url, &id, 5).await })
+            let (client, url, id) = (client.clone(), served.url.clone(), id.clone());
+            tokio::spawn(async move { wait(&client, &url, &id, 5).await })
         })
         .collect();
     for waited in waits {
@@ -151,6 +166,7 @@ async fn twenty_waits_on_one_request_poll_make_about_as_often_as_one() {
 async fn a_wait_past_the_bound_is_answered_at_once_without_asking_make() {
     let sandbox = Sandbox::start().await.unwrap();
     let served = serve(&sandbox, &["--max-waits", "3"]).await;
+    let client = http_client();
     let mut ids = Vec::new();
     for _ in 0..4 {
         ids.push(pending_request(&sandbox).await);
@@ -160,8 +176,8 @@ async fn a_wait_past_the_bound_is_answered_at_once_without_asking_make() {
     let held: Vec<_> = ids[..3]
         .iter()
         .map(|id| {
-            let (url, id) = (served.url.clone(), id.clone());
-            tokio::spawn(async move { wait(&url, &id, 60).await })
+            let (client, url, id) = (client.clone(), served.url.clone(), id.clone());
+            tokio::spawn(async move { wait(&client, &url, &id, 60).await })
         })
         .collect();
     tokio::time::timeout(GENEROUS, async {
@@ -174,7 +190,7 @@ async fn a_wait_past_the_bound_is_answered_at_once_without_asking_make() {
 
     let fourth = &ids[3];
     let started = Instant::now();
-    let refused = wait(&served.url, fourth, 60).await;
+    let refused = wait(&client, &served.url, fourth, 60).await;
     let took = started.elapsed();
     assert!(is_refusal(&refused), "{refused}");
     let text = refused["content"][0]["text"].as_str().unwrap();
@@ -196,7 +212,7 @@ async fn a_wait_past_the_bound_is_answered_at_once_without_asking_make() {
     }
     let answered = tokio::time::timeout(GENEROUS, async {
         loop {
-            let result = wait(&served.url, fourth, 1).await;
+            let result = wait(&client, &served.url, fourth, 1).await;
             if !is_refusal(&result) {
                 return result;
             }
@@ -216,14 +232,16 @@ async fn health_and_other_calls_answer_while_300_waits_are_held() {
     const WAITS: usize = 300;
     let sandbox = Sandbox::start().await.unwrap();
     let served = serve(&sandbox, &[]).await;
+    let client = http_client();
     let id = pending_request(&sandbox).await;
 
     let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
     let waits: Vec<_> = (0..WAITS)
         .map(|_| {
-            let (url, id, answered) = (served.url.clone(), id.clone(), answered.clone());
+            let (client, url, id) = (client.clone(), served.url.clone(), id.clone());
+            let answered = answered.clone();
             tokio::spawn(async move {
-                let result = wait(&url, &id, 600).await;
+                let result = wait(&client, &url, &id, 600).await;
                 let _ = answered.send(result);
             })
         })
@@ -258,10 +276,12 @@ async fn health_and_other_calls_answer_while_300_waits_are_held() {
     let health_took = started.elapsed();
     assert_eq!(health, 200);
 
+    let another = http_client();
     let started = Instant::now();
     let listed = tokio::time::timeout(
         Duration::from_secs(10),
         call(
+            &another,
             &served.url,
             "connections_list",
             json!({"teamId": DEFAULT_TEAM}),
