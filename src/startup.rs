@@ -57,6 +57,7 @@ pub async fn start(
         default_team: config.default_team,
         person,
         selection: selection.clone(),
+        max_waits: args.max_waits,
     };
     let server = MakeServer::build(client.clone(), settings)?;
     tracing::info!(

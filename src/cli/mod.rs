@@ -214,8 +214,10 @@ connection idle the longest is closed to make room; when all are busy with reque
 ones wait (or, past the per-client cap, get 503). An idle connection closes after
 --idle-timeout seconds; a request gets --header-timeout seconds for its headers and
 --body-timeout seconds for its body. With --sessions, a new session past
---max-sessions gets 503 with Retry-After. Responses (SSE streams too) are never
-timed out.";
+--max-sessions gets 503 with Retry-After. At most --max-waits
+credential-requests_wait-for-authorization calls run at once (waits on one request share
+one poll of Make); one past it is answered at once with an error saying to try again.
+Responses (SSE streams too) are never timed out.";
 
 /// Flags of the `http` subcommand.
 #[derive(Debug, Clone, Args)]
@@ -348,6 +350,12 @@ pub struct MakeArgs {
     /// actions never after those).
     #[arg(long, env = "MAKE_RETRIES", default_value_t = make::DEFAULT_RETRIES, global = true)]
     pub(crate) retries: u32,
+    /// Most credential-requests_wait-for-authorization calls in progress at once (per
+    /// process); one past it is answered at once with an error saying to try again shortly,
+    /// and Make is not contacted. Waits on the same request share one poll of Make.
+    #[arg(long, env = "MCP_MAX_WAITS", default_value_t = crate::tools::DEFAULT_MAX_WAITS,
+        value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize), global = true)]
+    pub(crate) max_waits: usize,
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]
     pub(crate) no_cli_login: bool,
@@ -617,6 +625,24 @@ mod tests {
             }
         }
         assert!(shown[0].contains("[redacted]"), "{}", shown[0]);
+    }
+
+    #[test]
+    fn the_wait_bound_is_a_positive_number_on_any_subcommand() {
+        let make = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.make);
+        assert_eq!(
+            make(&["m"]).unwrap().max_waits,
+            crate::tools::DEFAULT_MAX_WAITS
+        );
+        assert_eq!(
+            make(&["m", "http", "--max-waits", "3"]).unwrap().max_waits,
+            3
+        );
+        assert_eq!(make(&["m", "--max-waits", "7"]).unwrap().max_waits, 7);
+        for bad in ["0", "-1", "many"] {
+            let err = make(&["m", "http", "--max-waits", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 
     #[cfg(feature = "sandbox")]

@@ -105,6 +105,18 @@ impl MakeClient {
         self.base.as_ref()
     }
 
+    /// A digest of the credential this client sends (never the credential itself), so that
+    /// state shared between calls can be kept apart per Make credential.
+    pub(crate) fn credential_digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let sent = self
+            .auth
+            .as_ref()
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        Sha256::digest(sent).into()
+    }
+
     /// True when a key is configured.
     pub(crate) fn has_key(&self) -> bool {
         self.auth.is_some()

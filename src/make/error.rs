@@ -152,7 +152,7 @@ impl std::fmt::Display for Missing {
 ///
 /// Texts taken from libraries or from Make are clipped, and never carry a request URL: a
 /// URL's query string can hold every filter value a caller sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MakeError {
     /// No API key or zone was configured, so no request can be sent.
     #[error("no Make {0} is configured")]

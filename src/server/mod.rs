@@ -52,7 +52,7 @@ struct Inner {
 }
 
 /// How the server is set up, besides its Make client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ServerSettings {
     /// Team used when a call omits `teamId`.
     pub(crate) default_team: Option<u64>,
@@ -60,6 +60,19 @@ pub(crate) struct ServerSettings {
     pub(crate) person: PersonSettings,
     /// Which tools are shown (default: all).
     pub(crate) selection: Selection,
+    /// Most waits for authorization in progress at once (`--max-waits`).
+    pub(crate) max_waits: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            default_team: None,
+            person: PersonSettings::default(),
+            selection: Selection::default(),
+            max_waits: crate::tools::DEFAULT_MAX_WAITS,
+        }
+    }
 }
 
 impl MakeServer {
@@ -79,7 +92,7 @@ impl MakeServer {
         let settings = ServerSettings {
             default_team,
             person,
-            selection: Selection::default(),
+            ..ServerSettings::default()
         };
         Self::build(make, settings)
             .expect("the default selection shows every tool, and the settings' ledger opens")
@@ -93,7 +106,7 @@ impl MakeServer {
         let person = Person::new(settings.person, ledger);
         Ok(Self {
             inner: Arc::new(Inner {
-                toolbox: Toolbox::new(make, person, settings.default_team),
+                toolbox: Toolbox::new(make, person, settings.default_team, settings.max_waits),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
             }),

@@ -31,6 +31,11 @@ pub enum ToolError {
         "The requestState sent with this retry was refused: {0}. This call created nothing. To start over, call the tool again without requestState (that creates a new request); to follow a request already created, use credential-requests_get."
     )]
     LinkState(StateError),
+    /// Too many waits are in progress; this one did not start and nothing was sent to Make.
+    #[error(
+        "Too many waits are in progress on this server (at most {max} at once), so this wait did not start; nothing was sent to Make.\nHint: try again in a few seconds, or call credential-requests_get with the requestId to see the request's state now."
+    )]
+    TooManyWaits { max: usize },
 }
 
 impl ToolError {

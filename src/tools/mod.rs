@@ -16,6 +16,7 @@ pub mod schema;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
+pub(crate) use credential_requests::wait::DEFAULT_MAX_WAITS;
 pub use error::ToolError;
 pub(crate) use json::Json;
 pub(crate) use keys::key_types::KeyTypeCache;
@@ -23,24 +24,33 @@ pub(crate) use reply::Reply;
 
 use crate::make::MakeClient;
 use crate::person::Person;
+use credential_requests::wait::Waits;
 
 /// What the tools work with: the shared Make client, the person behind the client, Make's
-/// key types (read once per process) and the team a call without `teamId` uses. The server
-/// owns one and runs the registry's tools on it.
+/// key types (read once per process), the team a call without `teamId` uses, and the waits
+/// in progress. The server owns one and runs the registry's tools on it.
 pub(crate) struct Toolbox {
     make: MakeClient,
     person: Person,
     key_types: KeyTypeCache,
     default_team: Option<u64>,
+    waits: Waits,
 }
 
 impl Toolbox {
-    pub(crate) fn new(make: MakeClient, person: Person, default_team: Option<u64>) -> Self {
+    /// `max_waits`: most `credential-requests_wait-for-authorization` calls at once.
+    pub(crate) fn new(
+        make: MakeClient,
+        person: Person,
+        default_team: Option<u64>,
+        max_waits: usize,
+    ) -> Self {
         Self {
             make,
             person,
             key_types: KeyTypeCache::default(),
             default_team,
+            waits: Waits::new(max_waits),
         }
     }
 
@@ -57,6 +67,11 @@ impl Toolbox {
     /// Make's key types, cached for the life of the process.
     pub(crate) fn key_types(&self) -> &KeyTypeCache {
         &self.key_types
+    }
+
+    /// The waits in progress: their shared polls and their bound.
+    pub(crate) fn waits(&self) -> &Waits {
+        &self.waits
     }
 
     /// The team a call works in: its `teamId`, else the default team.

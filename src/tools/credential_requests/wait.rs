@@ -1,10 +1,16 @@
 //! `credential-requests_wait-for-authorization`: follow one request until the person has
 //! acted on every credential, reporting progress on the way.
 //!
-//! Make sends no notice when a request is authorized, so this polls the request detail:
+//! Make sends no notice when a request is authorized, so the request detail is polled:
 //! about every second at first, backing off to about five, with jitter; a 429 slows it
-//! further. A timeout is a normal result (`done: false`). The client's cancel (or its
-//! going away) drops the call, and with it the polling, at once.
+//! further. Waits on the same request (with the same Make credential) share one poll loop
+//! ([`poller`]), so N waiters cost one Make request per interval; each waiter keeps its own
+//! deadline and progress reports. At most [`Waits`]'s bound run at once: one past it is
+//! answered at once, without contacting Make. A timeout is a normal result
+//! (`done: false`). The client's cancel (or its going away) drops the call and its
+//! subscription; the poll stops when its last waiter has gone.
+
+mod poller;
 
 use std::time::Duration;
 
@@ -13,24 +19,48 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
+use crate::make::MakeClient;
 use crate::make::credential_requests::{Credential, CredentialRequest};
-use crate::make::jittered;
-use crate::make::{MakeClient, MakeError};
 use crate::person::Turn;
 use crate::tools::ToolError;
 use crate::tools::args::{OpaqueId, Parameters};
 use crate::tools::{Toolbox, schema};
+use poller::{Polls, Seen};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 50;
 const MAX_TIMEOUT_SECS: u64 = 600;
-const FIRST_DELAY: Duration = Duration::from_secs(1);
-const MAX_DELAY: Duration = Duration::from_secs(5);
-/// Ceiling of the delay after Make answered 429.
-const MAX_THROTTLED_DELAY: Duration = Duration::from_secs(30);
 /// Progress is reported at least this often, even when nothing changed.
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Default bound on the waits in progress at once (`--max-waits`): a quarter of the HTTP
+/// server's default connection cap, so waits held for their whole timeout leave most
+/// connections to other calls and clients.
+pub(crate) const DEFAULT_MAX_WAITS: usize = 64;
+
+/// The waits of one process: their shared polls and the bound on how many run at once.
+///
+/// The bound is per process. Once calls carry a person's identity, it becomes one bound
+/// per person (keyed like the polls, by credential), so that one person's waits cannot
+/// take every slot.
+pub(crate) struct Waits {
+    polls: Polls,
+    slots: Semaphore,
+    max: usize,
+}
+
+impl Waits {
+    /// At most `max` waits at once (at least one).
+    pub(crate) fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            polls: Polls::default(),
+            slots: Semaphore::new(max),
+            max,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -109,8 +139,14 @@ impl Toolbox {
                 format!("must be 1-{MAX_TIMEOUT_SECS} (got {secs})"),
             ));
         }
+        let waits = self.waits();
+        let Ok(_slot) = waits.slots.try_acquire() else {
+            tracing::debug!(max_waits = waits.max, "a wait past the bound was refused");
+            return Err(ToolError::TooManyWaits { max: waits.max });
+        };
         let progress = Progress::new(&turn);
         let out = wait_for(
+            &waits.polls,
             self.make(),
             args.request_id.as_str(),
             Duration::from_secs(secs),
@@ -124,51 +160,53 @@ impl Toolbox {
     }
 }
 
-/// Polls request `id` until every credential is settled or `timeout` passes.
-///
-/// The clock is read once per poll, right after Make answered, and that one reading decides
-/// both whether the deadline has passed and how long to sleep: a decision taken on two
-/// readings could see the deadline pass in between.
+/// Follows the shared poll of request `id` until every credential is settled or `timeout`
+/// passes; then answers with the latest detail. A wait that has seen no answer yet at its
+/// deadline waits for the poll in flight (bounded by the Make client's timeout): a
+/// transient error then ends it as an error, since it never saw the request.
 async fn wait_for(
+    polls: &Polls,
     make: &MakeClient,
     id: &str,
     timeout: Duration,
     mut progress: Progress,
 ) -> Result<WaitOutput, ToolError> {
     let deadline = Instant::now() + timeout;
-    let mut delay = FIRST_DELAY;
+    let mut receiver = polls.subscribe(make, id);
     let mut last: Option<Snapshot> = None;
     loop {
-        let polled = make.credential_request_detail(id).await;
-        let now = Instant::now();
-        match polled {
-            Ok(request) => {
-                let snapshot = Snapshot::of(request);
-                progress.report(&snapshot).await;
-                if snapshot.done() || now >= deadline {
-                    return Ok(snapshot.into_output(now >= deadline));
-                }
-                last = Some(snapshot);
-            }
-            Err(e) if is_transient(&e) => {
-                if now >= deadline {
-                    // The last good answer, else the error: the wait never saw the request.
-                    return match last {
-                        Some(snapshot) => Ok(snapshot.into_output(true)),
-                        None => Err(e.into()),
-                    };
-                }
-                if is_throttled(&e) {
-                    delay = (delay * 2).min(MAX_THROTTLED_DELAY);
-                }
-                tracing::debug!(error = %crate::logging::quote(&e), "transient error while waiting; polling on");
-            }
-            Err(e) => return Err(e.into()),
+        let seen = receiver.borrow_and_update().clone();
+        if let Some(failure) = &seen.failure
+            && failure.lasting
+        {
+            return Err(failure.error.clone().into());
         }
-        let pause = jittered(delay).min(deadline.saturating_duration_since(now));
-        progress.sleep_with_heartbeat(pause, last.as_ref()).await;
-        if delay < MAX_DELAY {
-            delay = delay.mul_f64(1.5).min(MAX_DELAY);
+        if let Some(request) = &seen.request {
+            let snapshot = Snapshot::of(CredentialRequest::clone(request));
+            progress.report(&snapshot).await;
+            if snapshot.done() {
+                return Ok(snapshot.into_output(false));
+            }
+            last = Some(snapshot);
+        }
+        // One clock reading decides whether the deadline passed and what to wait for.
+        let now = Instant::now();
+        let until = if now >= deadline {
+            if let Some(snapshot) = last.take() {
+                return Ok(snapshot.into_output(true));
+            }
+            if let Some(failure) = seen.failure {
+                return Err(failure.error.into());
+            }
+            None
+        } else {
+            Some(deadline)
+        };
+        match progress.next(&mut receiver, until, last.as_ref()).await {
+            Next::Answer | Next::Deadline => {}
+            // The poll ended without a lasting failure being seen (its task stopped): a
+            // new subscription starts another.
+            Next::Gone => receiver = polls.subscribe(make, id),
         }
     }
 }
@@ -324,41 +362,54 @@ impl Progress {
         self.last_sent = Instant::now();
     }
 
-    /// Sleeps `pause`, repeating the last report whenever [`HEARTBEAT`] passes silently.
-    async fn sleep_with_heartbeat(&mut self, pause: Duration, last: Option<&Snapshot>) {
-        let until = Instant::now() + pause;
+    /// Waits for the poll's next answer, or for `until` when given, repeating the last
+    /// report whenever [`HEARTBEAT`] passes silently.
+    async fn next(
+        &mut self,
+        receiver: &mut watch::Receiver<Seen>,
+        until: Option<Instant>,
+        last: Option<&Snapshot>,
+    ) -> Next {
         loop {
-            let beat = self.last_sent + HEARTBEAT;
-            if self.target.is_none() || beat >= until {
-                tokio::time::sleep_until(until).await;
-                return;
-            }
-            tokio::time::sleep_until(beat).await;
-            if let Some(snapshot) = last {
-                self.send(snapshot).await;
-            } else {
-                self.last_sent = Instant::now();
+            let beat = self.target.as_ref().map(|_| self.last_sent + HEARTBEAT);
+            tokio::select! {
+                biased;
+                changed = receiver.changed() => {
+                    return if changed.is_ok() { Next::Answer } else { Next::Gone };
+                }
+                () = sleep_until(until) => return Next::Deadline,
+                () = sleep_until(beat) => match last {
+                    Some(snapshot) => self.send(snapshot).await,
+                    None => self.last_sent = Instant::now(),
+                },
             }
         }
     }
 }
 
-/// 429s, 5xx, timeouts and refused connections pass; anything else ends the wait.
-fn is_transient(e: &MakeError) -> bool {
-    match e {
-        MakeError::Api(api) => api.status == 429 || api.status >= 500,
-        MakeError::Timeout { .. } | MakeError::Connect(_) | MakeError::Transport { .. } => true,
-        _ => false,
-    }
+/// What ended a waiter's pause.
+enum Next {
+    /// The poll published an answer.
+    Answer,
+    /// The wait's deadline passed.
+    Deadline,
+    /// The poll is gone.
+    Gone,
 }
 
-fn is_throttled(e: &MakeError) -> bool {
-    matches!(e, MakeError::Api(api) if api.status == 429)
+/// Sleeps until `until`, or forever when `None`.
+async fn sleep_until(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::poller::{is_throttled, is_transient};
     use super::*;
+    use crate::make::{MakeError, jittered};
 
     fn credential(name: &str, state: &str) -> Credential {
         serde_json::from_value(
@@ -432,7 +483,8 @@ mod tests {
     #[tokio::test]
     async fn a_deadline_passed_before_any_answer_is_an_error_not_a_panic() {
         let (_server, make) = make_answering(503).await;
-        let Err(error) = wait_for(&make, "r1", Duration::ZERO, silent()).await else {
+        let Err(error) = wait_for(&Polls::default(), &make, "r1", Duration::ZERO, silent()).await
+        else {
             panic!("a wait that never saw the request has nothing to report");
         };
         assert!(format!("{error:?}").contains("503"), "{error:?}");
@@ -441,7 +493,7 @@ mod tests {
     #[tokio::test]
     async fn a_deadline_passed_with_the_request_pending_is_a_timeout() {
         let (_server, make) = make_answering(200).await;
-        let out = wait_for(&make, "r1", Duration::ZERO, silent())
+        let out = wait_for(&Polls::default(), &make, "r1", Duration::ZERO, silent())
             .await
             .unwrap();
         assert!(out.timed_out && !out.done, "{out:?}");
