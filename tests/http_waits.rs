@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{ACCEPT, LogLines, spawn_and_read_log};
+use common::http::{ACCEPT, drain_log, spawn_and_read_log};
 use make_sandbox::Sandbox;
 use make_sandbox::seed::DEFAULT_TEAM;
 use reqwest::Method;
@@ -41,13 +41,8 @@ async fn serve(sandbox: &Sandbox, extra: &[&str]) -> Served {
         .env_remove("MCP_MAX_WAITS")
         .env_remove("RUST_LOG");
     let (child, lines, _log, url) = spawn_and_read_log(&mut command, "url").await;
-    drain(lines);
+    drain_log(lines);
     Served { _child: child, url }
-}
-
-/// Reads the rest of the child's log so that its stderr pipe never fills.
-fn drain(mut lines: LogLines) {
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 }
 
 /// A pending credential request for one Google connection, made directly at the sandbox.
@@ -231,7 +226,10 @@ async fn a_wait_past_the_bound_is_answered_at_once_without_asking_make() {
 async fn health_and_other_calls_answer_while_300_waits_are_held() {
     const WAITS: usize = 300;
     let sandbox = Sandbox::start().await.unwrap();
-    let served = serve(&sandbox, &[]).await;
+    // Every wait of this test comes from one address (loopback): let it have every
+    // connection, so that what answers the waits past the bound is the wait bound, not the
+    // per-client connection cap (tests/http_slot_hogging.rs covers that one).
+    let served = serve(&sandbox, &["--max-connections-per-client", "256"]).await;
     let client = http_client();
     let id = pending_request(&sandbox).await;
 

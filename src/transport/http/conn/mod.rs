@@ -11,8 +11,9 @@
 //! - at most `max_connections` are open. When a new connection finds them all taken, the
 //!   one that has been idle or in its headers the longest is closed to make room, so
 //!   sockets that only keep a connection warm or trickle a header cannot lock anybody out.
-//!   Only when every connection is answering a request does the new one wait (in the
-//!   kernel's listen queue), and the server says so once per episode.
+//!   A connection in its first second, before its first request, is spared (its request
+//!   may be on its way). Only when no connection can make room does the new one wait (in
+//!   the kernel's listen queue), and the server says so once per episode.
 //! - at most `max_per_client` are open from one client address. Past it, that address's
 //!   longest-waiting connection makes room, or, when all of them are busy, the new one gets
 //!   a 503 at once: one client cannot hold every slot with requests either.
@@ -54,8 +55,14 @@ use super::refusal::{refusal, refusal_bytes};
 /// descriptors), so a persistent failure does not spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(200);
 
+/// How often the accept loop, at the cap, looks again for a connection that can make room.
+const ROOM_RETRY: Duration = Duration::from_millis(250);
+
 /// How long a refused connection gets to take its 503 before it is dropped.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// How much of a refused request's head is read before the 503 goes out anyway.
+const REFUSAL_HEAD_MAX: usize = 16 * 1024;
 
 /// How often a client address that keeps hitting its cap is reported.
 const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(60);
@@ -207,23 +214,26 @@ impl Acceptor {
             }
             let slot = match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => slot,
-                Err(_) => {
+                Err(_) => loop {
                     made_room = made_room || self.registry.evict_longest_waiting(None);
                     if !made_room && !reported.saturated {
                         reported.saturated = true;
                         tracing::warn!(
                             max_connections = max,
-                            "connection limit reached and every connection is answering a request: new connections wait until one is done (raise --max-connections if this is normal load)"
+                            "connection limit reached and every connection is answering a request or just opened: new connections wait until one can make room (raise --max-connections if this is normal load)"
                         );
                     }
                     tokio::select! {
                         biased;
                         () = self.stop.cancelled() => return,
                         slot = self.slots.clone().acquire_owned() => {
-                            slot.expect("the connection semaphore is never closed")
+                            break slot.expect("the connection semaphore is never closed");
                         }
+                        // A connection that just opened may make room once it is no longer
+                        // new, without anything else happening: look again.
+                        () = tokio::time::sleep(ROOM_RETRY), if !made_room => {}
                     }
-                }
+                },
             };
             let registration = self.registry.register(ip, slot);
             tokio::spawn(serve_connection(
@@ -258,9 +268,11 @@ impl Reported {
     }
 }
 
-/// Answers a connection over its address's cap with a 503 and closes it. What the client
-/// already sent is read and dropped for a moment first: closing a socket with unread data
-/// resets it, and the reset can destroy the answer before the client reads it.
+/// Answers a connection over its address's cap with a 503 and closes it. The 503 goes out
+/// once the request's head has arrived (HTTP clients take an answer that comes before their
+/// request for a broken connection), and whatever else the client sent is read and dropped
+/// for a moment: closing a socket with unread data resets it, and the reset can destroy the
+/// answer before the client reads it. All of it within [`REFUSAL_LINGER`].
 fn refuse(stream: TcpStream, max_per_client: usize) {
     let body = refusal_bytes(&format!(
         "Service Unavailable: this client address already has {max_per_client} connections busy with requests (the --max-connections-per-client cap); retry when one of them is done"
@@ -274,6 +286,14 @@ fn refuse(stream: TcpStream, max_per_client: usize) {
     tokio::spawn(async move {
         let mut stream = stream;
         let answer = async {
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < REFUSAL_HEAD_MAX {
+                match stream.read(&mut chunk).await? {
+                    0 => break,
+                    n => head.extend_from_slice(&chunk[..n]),
+                }
+            }
             stream.write_all(&response).await?;
             stream.shutdown().await?;
             let mut sink = [0u8; 4096];

@@ -6,7 +6,10 @@
 //! or `Busy` (a request is being read or answered, until its response body is done). Only
 //! `Idle` and `Headers` connections may be closed to make room: they hold no call, and a
 //! client that sent half a header or keeps a connection warm must not keep a slot from
-//! someone with a request to make. `Busy` ones are never cut.
+//! someone with a request to make. `Busy` ones are never cut, and neither is a connection
+//! younger than [`FRESH`] that has not finished a request yet: in a burst of new clients, the
+//! server may not have read a new connection's request yet, and closing it would drop a
+//! request its client already sent.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,6 +18,11 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
+
+/// How long a new connection is safe from being closed to make room, until its first
+/// request: long enough for the server to read a request its client sent at once, short
+/// enough that connections that never send one cannot keep their slots.
+pub(crate) const FRESH: Duration = Duration::from_secs(1);
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +38,16 @@ pub(crate) enum Phase {
 struct Activity {
     phase: Phase,
     since: Instant,
+    /// Whether a request has been started on this connection.
+    served: bool,
 }
 
 /// One open connection, shared by its task, its requests and the acceptor.
 #[derive(Debug)]
 pub(crate) struct Tracked {
     ip: IpAddr,
+    /// Until then, and before its first request, the connection is not closed to make room.
+    fresh_until: Instant,
     activity: Mutex<Activity>,
     /// Wakes the connection's task when its deadline moves or it is evicted.
     wake: Notify,
@@ -53,12 +65,15 @@ pub(crate) enum Deadline {
 }
 
 impl Tracked {
-    fn new(ip: IpAddr) -> Self {
+    fn new(ip: IpAddr, fresh: Duration) -> Self {
+        let now = Instant::now();
         Self {
             ip,
+            fresh_until: now + fresh,
             activity: Mutex::new(Activity {
                 phase: Phase::Idle,
-                since: Instant::now(),
+                since: now,
+                served: false,
             }),
             wake: Notify::new(),
         }
@@ -90,6 +105,7 @@ impl Tracked {
         }
         activity.phase = Phase::Busy;
         activity.since = Instant::now();
+        activity.served = true;
         true
     }
 
@@ -121,17 +137,24 @@ impl Tracked {
         self.wake.notified().await;
     }
 
-    /// Since when the connection has been idle or in its headers; `None` when it is busy
-    /// or evicted.
-    fn waiting_since(&self) -> Option<Instant> {
-        let activity = self.activity();
-        matches!(activity.phase, Phase::Idle | Phase::Headers).then_some(activity.since)
+    /// Whether the connection may be closed to make room: idle or in its headers, and not
+    /// a [`FRESH`] one still before its first request.
+    fn evictable(&self, activity: &Activity) -> bool {
+        matches!(activity.phase, Phase::Idle | Phase::Headers)
+            && (activity.served || Instant::now() >= self.fresh_until)
     }
 
-    /// Evicts the connection if it is still idle or in headers.
+    /// Since when the connection has been idle or in its headers, if it may be closed to
+    /// make room.
+    fn waiting_since(&self) -> Option<Instant> {
+        let activity = self.activity();
+        self.evictable(&activity).then_some(activity.since)
+    }
+
+    /// Evicts the connection if it still may be.
     fn evict(&self) -> bool {
         let mut activity = self.activity();
-        if !matches!(activity.phase, Phase::Idle | Phase::Headers) {
+        if !self.evictable(&activity) {
             return false;
         }
         activity.phase = Phase::Evicted;
@@ -142,9 +165,17 @@ impl Tracked {
 }
 
 /// Every open connection, and how many each client address has.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
+    /// How long a new connection is safe before its first request ([`FRESH`]).
+    fresh: Duration,
     inner: Mutex<Inner>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::with_fresh(FRESH)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +186,14 @@ struct Inner {
 }
 
 impl Registry {
+    /// A registry whose new connections are safe for `fresh` before their first request.
+    pub(crate) fn with_fresh(fresh: Duration) -> Self {
+        Self {
+            fresh,
+            inner: Mutex::default(),
+        }
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -166,7 +205,7 @@ impl Registry {
         ip: IpAddr,
         slot: OwnedSemaphorePermit,
     ) -> Registration {
-        let tracked = Arc::new(Tracked::new(ip));
+        let tracked = Arc::new(Tracked::new(ip, self.fresh));
         let mut inner = self.inner();
         let id = inner.next_id;
         inner.next_id += 1;
@@ -186,7 +225,7 @@ impl Registry {
     }
 
     /// Closes the connection (of `ip`, or of anyone) that has been idle or in its headers
-    /// the longest. False when every such connection is busy.
+    /// the longest. False when none may be closed (all busy, or fresh).
     pub(crate) fn evict_longest_waiting(&self, ip: Option<IpAddr>) -> bool {
         let inner = self.inner();
         let mut candidates: Vec<(Instant, &Arc<Tracked>)> = inner
@@ -244,7 +283,7 @@ mod tests {
 
     #[test]
     fn the_longest_waiting_connection_is_evicted_and_busy_ones_never() {
-        let registry = Arc::new(Registry::default());
+        let registry = Arc::new(Registry::with_fresh(Duration::ZERO));
         let slots = Arc::new(Semaphore::new(8));
         let busy = registry.register(A, slot(&slots));
         assert!(busy.tracked.begin_request());
@@ -268,6 +307,30 @@ mod tests {
         // Once its response is done, the busy one can make room too.
         busy.tracked.end_request();
         assert!(registry.evict_longest_waiting(Some(A)));
+    }
+
+    #[test]
+    fn a_fresh_connection_is_safe_until_its_first_request() {
+        let registry = Arc::new(Registry::default());
+        let slots = Arc::new(Semaphore::new(2));
+        let fresh = registry.register(A, slot(&slots));
+        assert!(
+            !registry.evict_longest_waiting(None),
+            "a fresh one is not closed"
+        );
+        // Once it has served a request, an idle keep-alive connection can make room.
+        assert!(fresh.tracked.begin_request());
+        fresh.tracked.end_request();
+        assert!(registry.evict_longest_waiting(None));
+
+        let aged = Arc::new(Registry::with_fresh(Duration::from_millis(1)));
+        let silent = aged.register(A, slot(&slots));
+        tick();
+        assert!(
+            aged.evict_longest_waiting(None),
+            "a silent one past its grace is"
+        );
+        assert_eq!(silent.tracked.deadline(S, S), Deadline::Now);
     }
 
     #[test]
