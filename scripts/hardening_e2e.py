@@ -300,7 +300,8 @@ async def session_cap(binary: str, logdir: str) -> None:
                 REPORT.check(c, "third SDK client: initialize raises", tools is None, error or f"{tools} tools")
                 REPORT.check(c, "third SDK client: server answered 503 with Retry-After",
                              any(s == 503 and ra for s, ra, _ in seen.errors), seen.errors)
-                REPORT.info(c, f"SDK error: {error}")
+                REPORT.check(c, "third SDK client: the SDK's error carries the server's reason",
+                             "maximum of 2 sessions" in error, error)
                 status, headers, body = await anyio.to_thread.run_sync(raw_post, server.port, INIT_BODY)
                 REPORT.check(c, "raw initialize POST: 503 with Retry-After",
                              status == 503 and bool(headers.get("retry-after")),
@@ -325,7 +326,8 @@ async def proxy(binary: str, logdir: str) -> None:
         REPORT.check(c, "tokenless, X-Forwarded-For: SDK client fails", tools is None, error or f"{tools} tools")
         REPORT.check(c, "tokenless, X-Forwarded-For: 403 saying to set a token",
                      403 in seen.statuses() and "token" in seen.bodies().lower(), seen.errors)
-        REPORT.info(c, f"SDK error: {error}")
+        REPORT.check(c, "tokenless, X-Forwarded-For: the SDK's error says to set a token",
+                     "MCP_AUTH_TOKEN" in error, error)
         tools, error = await try_list_tools(server.url)
         REPORT.check(c, "tokenless, no proxy header: lists tools", bool(tools), error or f"{tools} tools")
     token = secrets.token_urlsafe(32)
@@ -403,7 +405,8 @@ async def per_client_cap(binary: str, logdir: str) -> None:
                          error or f"{tools} tools")
             REPORT.check(c, "... with 503 naming --max-connections-per-client",
                          503 in seen.statuses() and "--max-connections-per-client" in seen.bodies(), seen.errors)
-            REPORT.info(c, f"SDK error: {error}")
+            REPORT.check(c, "... and the SDK's error carries the server's reason",
+                         "--max-connections-per-client" in error, error)
             tools, error = await try_list_tools(server.url, local_address="127.0.0.2")
             REPORT.check(c, "SDK client bound to 127.0.0.2: lists tools", bool(tools), error or f"{tools} tools")
         finally:
