@@ -114,7 +114,7 @@ impl Gate {
     fn watch(&self, peeked: &Peeked) -> Watch {
         if self.calls.is_none() {
             return Watch::None;
-        };
+        }
         let (method, headers, body) = match peeked {
             Peeked::Read(parts, body) => (&parts.method, &parts.headers, Some(body)),
             Peeked::Untouched(request) => (request.method(), request.headers(), None),
