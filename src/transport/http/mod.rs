@@ -11,11 +11,12 @@
 //! drain/503 → bearer auth → body peek (size cap, read deadline) → session cap
 //! ([`sessions`], `--sessions` only) → rmcp's
 //! `StreamableHttpService` (`Host`/`Origin` checks, protocol, dispatch). See [`security`]
-//! for the rules.
+//! for the rules. In `--sessions` mode a call whose client has gone is cancelled ([`gone`]).
 
 pub(crate) mod conn;
 pub(crate) mod fd_limit;
 mod gate;
+mod gone;
 mod guarded;
 pub(crate) mod log;
 mod refusal;
@@ -36,6 +37,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use conn::{ConnLimits, Connections};
 use gate::{Gate, McpService};
+use gone::Calls;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use sessions::{CappedSessions, SessionSlots};
 use tokio::net::TcpListener;
@@ -283,13 +285,11 @@ pub(crate) fn app(
 ) -> Router {
     let config = rmcp_config(options, rmcp_token);
     let slots = SessionSlots::new(options.max_sessions);
+    let manager = Arc::new(CappedSessions::new(slots.clone()));
     let gate = Gate {
-        rmcp: StreamableHttpService::new(
-            move || Ok(server.clone()),
-            Arc::new(CappedSessions::new(slots.clone())),
-            config,
-        ),
+        rmcp: StreamableHttpService::new(move || Ok(server.clone()), manager.clone(), config),
         sessions: options.sessions.then_some(slots),
+        calls: options.sessions.then(|| Calls::new(manager)),
         drain: drain.clone(),
         token: options.auth_token.clone(),
         limits: log::BodyLimits {
