@@ -35,7 +35,6 @@ import logging
 import os
 import resource
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from person_e2e import Report, start_http, stop, text_of
+from person_e2e import Report, finish, start_http, stop, text_of
 
 REPORT = Report()
 TEAM = 1
@@ -444,14 +443,7 @@ async def main(binary: str) -> int:
                 await check()
         except Exception as exc:  # a crash or a hang is a failed check, not the end of the run
             REPORT.check(name, "check ran to completion", False, f"{type(exc).__name__}: {describe(exc)}"[:500])
-    elapsed = time.monotonic() - started
-    if REPORT.failed:
-        print(f"(server logs kept in {logdir}; {elapsed:.1f} s)")
-    else:
-        shutil.rmtree(logdir, ignore_errors=True)
-        print(f"({elapsed:.1f} s)")
-    print(f"{REPORT.passed} passed, {REPORT.failed} failed")
-    return 1 if REPORT.failed else 0
+    return finish(REPORT, logdir, started)
 
 
 if __name__ == "__main__":

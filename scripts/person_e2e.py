@@ -434,6 +434,18 @@ async def safe_delete(combo: str, model: Model, person: Person, can_ask: bool, v
     model.record(combo, "safe-delete")
 
 
+def finish(report: Report, logdir: str, started: float) -> int:
+    """Prints the totals; keeps the server logs only when a check failed. The exit status."""
+    elapsed = time.monotonic() - started
+    if report.failed:
+        print(f"(server logs kept in {logdir}; {elapsed:.1f} s)")
+    else:
+        shutil.rmtree(logdir, ignore_errors=True)
+        print(f"({elapsed:.1f} s)")
+    print(f"{report.passed} passed, {report.failed} failed")
+    return 1 if report.failed else 0
+
+
 async def main(binary: str) -> int:
     # SDK warnings (e.g. about session termination) interleaved with the check lines.
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="SDK %(levelname)s %(name)s: %(message)s")
@@ -444,14 +456,7 @@ async def main(binary: str) -> int:
             await run_combo(binary, transport, mode, logdir)
     for combo, turns in TURNS.items():
         print(f"TURNS [{combo}] " + ", ".join(f"{w}: {n}" for w, n in turns.items()))
-    elapsed = time.monotonic() - started
-    if REPORT.failed:
-        print(f"(server logs kept in {logdir}; {elapsed:.1f} s)")
-    else:
-        shutil.rmtree(logdir, ignore_errors=True)
-        print(f"({elapsed:.1f} s)")
-    print(f"{REPORT.passed} passed, {REPORT.failed} failed")
-    return 1 if REPORT.failed else 0
+    return finish(REPORT, logdir, started)
 
 
 if __name__ == "__main__":

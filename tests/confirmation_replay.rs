@@ -132,6 +132,19 @@ async fn remote_id(world: &World) -> Option<u64> {
         .as_u64()
 }
 
+/// Behind the server's back: deletes the pending credential's connection and has the person
+/// authorize it again, so that it points at a new connection.
+async fn reauthorize(world: &World) {
+    world
+        .make_post(&format!(
+            "/credential-requests/credentials/{PENDING_CREDENTIAL_ID}/delete-remote"
+        ))
+        .await;
+    world
+        .authorize(PENDING_REQUEST_ID, PENDING_CREDENTIAL_ID)
+        .await;
+}
+
 async fn connection_exists(world: &World, id: u64) -> bool {
     world.make_get(&format!("/connections/{id}")).await.0 == 200
 }
@@ -170,14 +183,7 @@ async fn a_credential_delete_holds_once_and_only_for_the_connection_it_named() {
 
     // The question names the connection it is about.
     let state = ask(&world.client, tool, args.clone()).await;
-    world
-        .make_post(&format!(
-            "/credential-requests/credentials/{PENDING_CREDENTIAL_ID}/delete-remote"
-        ))
-        .await;
-    world
-        .authorize(PENDING_REQUEST_ID, PENDING_CREDENTIAL_ID)
-        .await;
+    reauthorize(&world).await;
     let third = remote_id(&world).await.expect("authorized a third time");
     assert_ne!(third, second);
     let why = refused(&answer_yes(&world.client, tool, args.clone(), &state).await);
@@ -337,14 +343,7 @@ async fn a_request_delete_holds_only_for_the_connections_it_counted() {
         .await;
     let first = remote_id(&world).await.unwrap();
     let state = ask(&world.client, tool, args.clone()).await;
-    world
-        .make_post(&format!(
-            "/credential-requests/credentials/{PENDING_CREDENTIAL_ID}/delete-remote"
-        ))
-        .await;
-    world
-        .authorize(PENDING_REQUEST_ID, PENDING_CREDENTIAL_ID)
-        .await;
+    reauthorize(&world).await;
     let second = remote_id(&world).await.unwrap();
     assert_ne!(second, first);
     let why = refused(&answer_yes(&world.client, tool, args, &state).await);

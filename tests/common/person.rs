@@ -323,23 +323,20 @@ impl World {
 
     /// GET on the sandbox's Make API, as the server's key.
     pub async fn make_get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.sandbox.api_base_url()))
-            .header("Authorization", format!("Token {}", self.sandbox.api_key()))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.make_request(reqwest::Method::GET, path).await
     }
 
     /// POST without a body on the sandbox's Make API, as the server's key (a change made
     /// behind the server's back, e.g. `delete-remote`).
     pub async fn make_post(&self, path: &str) -> (u16, Value) {
+        self.make_request(reqwest::Method::POST, path).await
+    }
+
+    /// A request without a body on the sandbox's Make API, as the server's key.
+    async fn make_request(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
         let response = self
             .http
-            .post(format!("{}{path}", self.sandbox.api_base_url()))
+            .request(method, format!("{}{path}", self.sandbox.api_base_url()))
             .header("Authorization", format!("Token {}", self.sandbox.api_key()))
             .send()
             .await

@@ -450,8 +450,8 @@ mod tests {
     }
 
     /// A Make whose request detail always answers `status` (with a pending request when
-    /// 200), and no retries, so each poll is one request.
-    async fn make_answering(status: u16) -> (wiremock::MockServer, MakeClient) {
+    /// 200). The poller's tests use it too.
+    pub(super) async fn make_answering(status: u16) -> wiremock::MockServer {
         use wiremock::{Mock, ResponseTemplate, matchers::any};
         let server = wiremock::MockServer::start().await;
         let body = serde_json::json!({"requestDetail": {"id": "r1", "status": "pending",
@@ -460,17 +460,24 @@ mod tests {
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
             .mount(&server)
             .await;
+        server
+    }
+
+    /// A client of `server` with Make key `key` and no retries, so each poll is one request.
+    pub(super) fn client_for(server: &wiremock::MockServer, key: &str) -> MakeClient {
         let settings = crate::make::ClientSettings {
             base_url: Some(format!("{}/api/v2", server.uri()).parse().unwrap()),
-            api_key: crate::make::ApiKey::new("5c4e2a1b-0d3f-4a6b-8c9d-112233445566"),
+            api_key: crate::make::ApiKey::new(key),
             retry: crate::make::RetryPolicy {
                 max_retries: 0,
                 ..Default::default()
             },
             ..Default::default()
         };
-        (server, MakeClient::new(&settings).unwrap())
+        MakeClient::new(&settings).unwrap()
     }
+
+    pub(super) const KEY: &str = "5c4e2a1b-0d3f-4a6b-8c9d-112233445566";
 
     fn silent() -> Progress {
         Progress {
@@ -482,7 +489,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_deadline_passed_before_any_answer_is_an_error_not_a_panic() {
-        let (_server, make) = make_answering(503).await;
+        let server = make_answering(503).await;
+        let make = client_for(&server, KEY);
         let Err(error) = wait_for(&Polls::default(), &make, "r1", Duration::ZERO, silent()).await
         else {
             panic!("a wait that never saw the request has nothing to report");
@@ -492,7 +500,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_deadline_passed_with_the_request_pending_is_a_timeout() {
-        let (_server, make) = make_answering(200).await;
+        let server = make_answering(200).await;
+        let make = client_for(&server, KEY);
         let out = wait_for(&Polls::default(), &make, "r1", Duration::ZERO, silent())
             .await
             .unwrap();

@@ -204,33 +204,7 @@ pub(super) fn is_throttled(e: &MakeError) -> bool {
 mod tests {
     use super::*;
 
-    const KEY: &str = "5c4e2a1b-0d3f-4a6b-8c9d-112233445566";
-
-    /// A Make whose request detail answers `status` (a pending request when 200).
-    async fn make_answering(status: u16) -> wiremock::MockServer {
-        use wiremock::{Mock, ResponseTemplate, matchers::any};
-        let server = wiremock::MockServer::start().await;
-        let body = serde_json::json!({"requestDetail": {"id": "r1", "status": "pending",
-            "credentials": [{"id": "c1", "name": "google", "state": "pending"}]}});
-        Mock::given(any())
-            .respond_with(ResponseTemplate::new(status).set_body_json(body))
-            .mount(&server)
-            .await;
-        server
-    }
-
-    fn client_for(server: &wiremock::MockServer, key: &str) -> MakeClient {
-        let settings = crate::make::ClientSettings {
-            base_url: Some(format!("{}/api/v2", server.uri()).parse().unwrap()),
-            api_key: crate::make::ApiKey::new(key),
-            retry: crate::make::RetryPolicy {
-                max_retries: 0,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        MakeClient::new(&settings).unwrap()
-    }
+    use crate::tools::credential_requests::wait::tests::{KEY, client_for, make_answering};
 
     async fn polls_made(server: &wiremock::MockServer) -> usize {
         server.received_requests().await.unwrap().len()
