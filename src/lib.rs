@@ -6,8 +6,11 @@
 //! client). [`person`] is how tools reach the human behind the client (links, confirmations,
 //! sealed round-trip state). [`selection`] decides which tools are shown (the operator's
 //! toolsets and names, and the Make key's scopes). `--sandbox` runs the in-process double of
-//! the Make API from the `make-sandbox` crate (the default `sandbox` feature).
+//! the Make API from the `make-sandbox` crate (the default `sandbox` feature). In team mode
+//! (`http --auth oauth`), [`auth`] signs each person in with Make and [`store`] keeps their
+//! tokens and sealed Make grants in SQLite or Postgres.
 
+pub mod auth;
 pub mod cli;
 mod config;
 pub mod logging;

@@ -52,12 +52,23 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             } = start(setup, Purpose::Serve).await?;
             transport::stdio::serve(server).await?
         }
-        Run::Http(setup, options) => {
+        Run::Http(setup, options, None) => {
             let Started {
                 server,
                 sandbox: _sandbox,
             } = start(setup, Purpose::Serve).await?;
             transport::http::serve(server, options).await?
+        }
+        Run::Http(setup, options, Some(team)) => {
+            let callback = startup::team_callback(&team, &options);
+            let started =
+                startup::start_team(&setup.make, setup.person, &setup.tools, &callback).await?;
+            let auth = startup::team_mode(team, &options, &started).await?;
+            let Started {
+                server,
+                sandbox: _sandbox,
+            } = started;
+            transport::http::serve(server, options.with_oauth(auth)).await?
         }
         Run::Tools(setup) => {
             let Started {

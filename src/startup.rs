@@ -9,7 +9,10 @@ use make_sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAM
 #[cfg(feature = "sandbox")]
 use make_sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};
 
+use crate::auth::AuthServer;
+use crate::auth::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
 use crate::cli::{MakeArgs, ToolArgs};
+use crate::transport::http::CheckedOptions;
 use crate::config::Config;
 use crate::make::MakeClient;
 #[cfg(feature = "sandbox")]
@@ -44,12 +47,41 @@ pub async fn start(
     tools: &ToolArgs,
     purpose: Purpose,
 ) -> anyhow::Result<Started> {
+    build(args, person, tools, purpose, None).await
+}
+
+/// Builds the server for team mode (`http --auth oauth`): no operator key (each call
+/// carries its person's credentials) and no operator scope check (each person's grant
+/// decides what they see). With `--sandbox`, the sandbox's OAuth provider accepts
+/// `callback` (`{public URL}/oauth/callback`) as its client's redirect URI.
+pub async fn start_team(
+    args: &MakeArgs,
+    person: PersonSettings,
+    tools: &ToolArgs,
+    callback: &str,
+) -> anyhow::Result<Started> {
+    build(args, person, tools, Purpose::Serve, Some(callback)).await
+}
+
+async fn build(
+    args: &MakeArgs,
+    person: PersonSettings,
+    tools: &ToolArgs,
+    purpose: Purpose,
+    team_callback: Option<&str>,
+) -> anyhow::Result<Started> {
     let mut config = if args.sandbox {
         args.sandbox_config()?
     } else {
         args.config()?
     };
-    let sandbox = start_sandbox(args, &mut config).await?;
+    let sandbox = start_sandbox(args, &mut config, team_callback).await?;
+    if team_callback.is_some() {
+        if config.client.api_key.is_some() && !args.sandbox {
+            tracing::warn!("MAKE_API_KEY is ignored with --auth oauth: each person acts with their own Make sign-in");
+        }
+        config.client.api_key = None;
+    }
     let client = MakeClient::new(&config.client)?;
     let selection = tools.selection();
     let replicas_may_replay = person.replicas_may_replay();
@@ -79,7 +111,9 @@ pub async fn start(
                 "a request-state key is set (replicas share it) but no --confirmations-dir (MCP_CONFIRMATIONS_DIR): replicas must share one confirmations directory, or a replayed confirmation can be used once per replica"
             );
         }
-        server.start_scope_check(!tools.no_scope_check);
+        if team_callback.is_none() {
+            server.start_scope_check(!tools.no_scope_check);
+        }
     }
     Ok(Started { server, sandbox })
 }
@@ -88,7 +122,11 @@ pub async fn start(
 /// is configured. Without it: refuses the sandbox's own options, which a real Make API
 /// cannot honour.
 #[cfg(feature = "sandbox")]
-async fn start_sandbox(args: &MakeArgs, config: &mut Config) -> anyhow::Result<Option<Sandbox>> {
+async fn start_sandbox(
+    args: &MakeArgs,
+    config: &mut Config,
+    team_callback: Option<&str>,
+) -> anyhow::Result<Option<Sandbox>> {
     if !args.sandbox {
         if args.sandbox_faults.as_ref().is_some_and(|f| !f.is_empty()) {
             anyhow::bail!(
@@ -123,6 +161,7 @@ async fn start_sandbox(args: &MakeArgs, config: &mut Config) -> anyhow::Result<O
     let sandbox = Sandbox::start_with(SandboxOptions {
         faults,
         scopes,
+        oauth_redirect_uris: team_callback.map(String::from).into_iter().collect(),
         ..SandboxOptions::default()
     })
     .await?;
@@ -149,11 +188,58 @@ async fn start_sandbox(args: &MakeArgs, config: &mut Config) -> anyhow::Result<O
 /// A build without the sandbox refuses `--sandbox`. Its other options cannot be given: no
 /// value parses.
 #[cfg(not(feature = "sandbox"))]
-async fn start_sandbox(args: &MakeArgs, _config: &mut Config) -> anyhow::Result<Option<Sandbox>> {
+async fn start_sandbox(
+    args: &MakeArgs,
+    _config: &mut Config,
+    _team_callback: Option<&str>,
+) -> anyhow::Result<Option<Sandbox>> {
     if args.sandbox {
         anyhow::bail!(NO_SANDBOX);
     }
     Ok(None)
+}
+
+/// Team mode's checked settings and authorization server, for a server built by
+/// [`start_team`]: with `--sandbox`, the sandbox is Make's OAuth provider. Every problem
+/// with the settings is one line of the error.
+pub async fn team_mode(
+    raw: RawAuthSettings,
+    options: &CheckedOptions,
+    started: &Started,
+) -> anyhow::Result<AuthServer> {
+    let http = options.options();
+    #[cfg(feature = "sandbox")]
+    let sandbox = started.sandbox.as_ref().map(|s| SandboxDefaults {
+        issuer: s.oauth_issuer().parse().expect("the sandbox's issuer is a URL"),
+        client_id: s.oauth_client_id().to_string(),
+        client_secret: crate::config::Secret::from(s.oauth_client_secret().to_string()),
+    });
+    #[cfg(not(feature = "sandbox"))]
+    let sandbox = None;
+    let make = started.server.make_client().clone();
+    let settings = raw
+        .resolve(Surroundings {
+            listen: http.listen,
+            allowed_hosts: &http.allowed_hosts,
+            api_base: make.base_url().cloned(),
+            sandbox,
+        })
+        .await?;
+    let auth = AuthServer::new(settings, make)?;
+    auth.register_preconfigured().await?;
+    auth.start_pruning();
+    tracing::info!(issuer = auth.issuer(), resource = auth.resource(), "team mode: people sign in with Make");
+    Ok(auth)
+}
+
+/// Where Make sends people back in team mode: the public URL (default with `--sandbox`:
+/// the listen address) plus `/oauth/callback`.
+pub fn team_callback(raw: &RawAuthSettings, options: &CheckedOptions) -> String {
+    let origin = raw
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", options.options().listen));
+    format!("{}/oauth/callback", origin.trim_end_matches('/'))
 }
 
 /// Runs the sandbox alone until Ctrl-C, printing how to point the server at it.

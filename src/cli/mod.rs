@@ -1,6 +1,7 @@
 //! Command line: subcommands and the configuration flags (each mirrors an environment variable).
 
 mod selection;
+mod team;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use crate::no_sandbox::{FaultPlan, KeyScopes, NO_SANDBOX};
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
 use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
 pub(crate) use selection::ToolArgs;
+pub(crate) use team::{AuthMode, TeamArgs};
+use crate::auth::settings::RawAuthSettings;
 
 const CONFIGURATION_HELP: &str = "\
 Configuration (flags override environment variables):
@@ -100,7 +103,8 @@ impl Cli {
             Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
             Command::Http(args) => {
                 let options = args.options()?;
-                Run::Http(setup(make, tools)?, options)
+                let team = args.team_settings()?;
+                Run::Http(setup(make, tools)?, options, team)
             }
             Command::Stdio => Run::Stdio(setup(make, tools)?),
             Command::Tools => Run::Tools(setup(make, tools)?),
@@ -134,8 +138,9 @@ pub enum Run {
     },
     /// MCP over stdio.
     Stdio(Setup),
-    /// MCP over HTTP, with options that passed the security check.
-    Http(Setup, CheckedOptions),
+    /// MCP over HTTP, with options that passed the security check, and in team mode
+    /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs.
+    Http(Setup, CheckedOptions, Option<RawAuthSettings>),
     /// Print the tool definitions.
     Tools(Setup),
     /// Run one tool.
@@ -245,6 +250,13 @@ pub(crate) struct HttpArgs {
     /// File holding the bearer token (a trailing newline is ignored).
     #[arg(long, value_name = "PATH")]
     pub(crate) auth_token_file: Option<PathBuf>,
+    /// How MCP clients authenticate: `token` (one static bearer token, acting with the
+    /// operator's Make key) or `oauth` (team mode: each person signs in with Make and acts
+    /// as themselves; see docs/team.md).
+    #[arg(long, env = "MCP_AUTH", value_enum, default_value_t = AuthMode::Token)]
+    pub(crate) auth: AuthMode,
+    #[command(flatten)]
+    pub(crate) team: TeamArgs,
     /// Largest accepted request body in bytes (413 above it).
     #[arg(long, default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
     pub(crate) max_body_bytes: usize,
@@ -292,6 +304,13 @@ impl HttpArgs {
     /// Resolves the token source and checks that the listen address and allowed names are
     /// safe without one.
     pub(crate) fn options(&self) -> Result<CheckedOptions, SecurityError> {
+        if self.auth == AuthMode::Oauth {
+            return HttpOptions {
+                auth_token: None,
+                ..self.base_options()
+            }
+            .check();
+        }
         let auth_token = match (&self.auth_token, &self.auth_token_file) {
             (Some(_), Some(_)) => return Err(SecurityError::TwoTokenSources),
             (Some(token), None) => Some(BearerToken::new(token.expose())?),
@@ -299,11 +318,41 @@ impl HttpArgs {
             (None, None) => None,
         };
         HttpOptions {
+            auth_token,
+            ..self.base_options()
+        }
+        .check()
+    }
+
+    /// Team mode's settings, unchecked (`None` with `--auth token`); refuses settings of
+    /// one mode given in the other.
+    pub(crate) fn team_settings(&self) -> anyhow::Result<Option<RawAuthSettings>> {
+        match self.auth {
+            AuthMode::Oauth => {
+                if self.auth_token.is_some() || self.auth_token_file.is_some() {
+                    anyhow::bail!("MCP_AUTH_TOKEN (--auth-token, --auth-token-file) does not apply with --auth oauth: each person signs in with Make instead; unset it");
+                }
+                Ok(Some(self.team.raw()))
+            }
+            AuthMode::Token => {
+                let given = self.team.given();
+                if !given.is_empty() {
+                    anyhow::bail!("{} only apply with --auth oauth (MCP_AUTH=oauth)", given.join(", "));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Everything but the token.
+    fn base_options(&self) -> HttpOptions {
+        HttpOptions {
             listen: self.listen,
             sessions: self.sessions,
             allowed_hosts: self.allowed_hosts.clone(),
             allowed_origins: self.allowed_origins.clone(),
-            auth_token,
+            auth_token: None,
+            oauth: None,
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             max_connections: self.max_connections,
@@ -313,7 +362,6 @@ impl HttpArgs {
             idle_timeout: Duration::from_secs(self.idle_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
         }
-        .check()
     }
 }
 

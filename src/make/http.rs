@@ -44,6 +44,14 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A client for another endpoint than the Make API (Make's OAuth provider, a client's
+/// metadata document), built like the Make client: rustls over ring with the system's
+/// roots for `https`, no redirects followed, no proxy for a loopback URL.
+pub(crate) fn outbound_client(url: &Url, timeout: Duration) -> Result<reqwest::Client, String> {
+    install_crypto_provider();
+    build(&Recipe::for_base(Some(url), timeout, timeout))
+}
+
 /// What the client is built from.
 #[derive(Debug, Clone)]
 pub(super) struct Recipe {

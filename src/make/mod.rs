@@ -26,6 +26,7 @@ pub use client::{Deletion, MakeClient};
 pub(crate) use error::clip;
 pub use error::{ApiError, MakeError, Missing};
 pub use http::{client_builder, install_crypto_provider};
+pub(crate) use http::outbound_client;
 pub use request::{ApiRequest, Replay};
 pub use response::MAX_RESPONSE_BYTES;
 pub use settings::{ApiKey, ClientSettings, RetryPolicy};

@@ -29,6 +29,7 @@ use super::log::{self, BodyLimits, Peeked};
 use super::security::{self, BearerToken};
 use super::sessions::{self, CappedSessions, SessionSlots};
 use super::shutdown::{self, Drain};
+use crate::auth::AuthServer;
 use crate::server::MakeServer;
 
 const MCP_SESSION_ID: &str = "mcp-session-id";
@@ -39,13 +40,23 @@ type RmcpService = StreamableHttpService<MakeServer, CappedSessions>;
 pub(crate) struct Gate {
     pub(crate) rmcp: RmcpService,
     pub(crate) drain: Drain,
-    /// `None`: auth is off (loopback only, checked at start-up).
-    pub(crate) token: Option<BearerToken>,
+    /// Who may call: anyone on loopback, holders of the static token, or people signed in.
+    pub(crate) access: Access,
     pub(crate) limits: BodyLimits,
     /// The session cap, in `--sessions` mode.
     pub(crate) sessions: Option<Arc<SessionSlots>>,
     /// The calls whose client may go away, in `--sessions` mode.
     pub(crate) calls: Option<Arc<Calls>>,
+}
+
+/// How `/mcp` authenticates requests.
+pub(crate) enum Access {
+    /// No auth: loopback only, checked at start-up; requests through a proxy are refused.
+    Open,
+    /// One static bearer token (`--auth token`).
+    Token(BearerToken),
+    /// Team mode: this server's OAuth tokens, each for one person ([`crate::auth`]).
+    OAuth(AuthServer),
 }
 
 /// What becomes of a session request's response, in `--sessions` mode.
@@ -68,9 +79,10 @@ impl Gate {
             Ok(token) => token,
             Err(refused) => return refused,
         };
-        let allowed = match &self.token {
-            Some(token) => security::check_bearer(token, &mut request),
-            None => security::check_not_proxied(&request),
+        let allowed = match &self.access {
+            Access::Token(token) => security::check_bearer(token, &mut request),
+            Access::Open => security::check_not_proxied(&request),
+            Access::OAuth(auth) => auth.admit(&mut request).await,
         };
         if let Err(refused) = allowed {
             return refused;

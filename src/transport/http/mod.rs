@@ -19,7 +19,7 @@ mod gate;
 mod gone;
 mod guarded;
 pub(crate) mod log;
-mod refusal;
+pub(crate) mod refusal;
 pub mod security;
 pub(crate) mod sessions;
 pub(crate) mod shutdown;
@@ -43,6 +43,7 @@ use sessions::{CappedSessions, SessionSlots};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AuthServer;
 use crate::server::MakeServer;
 pub use security::{BearerToken, SecurityError};
 use shutdown::Drain;
@@ -89,8 +90,10 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins, on top of loopback pages.
     pub allowed_origins: Vec<String>,
-    /// `None` turns auth off, which is only allowed on loopback.
+    /// `None` turns auth off, which is only allowed on loopback (unless `oauth` is set).
     pub auth_token: Option<BearerToken>,
+    /// Team mode (`--auth oauth`): each person signs in with Make; replaces `auth_token`.
+    pub oauth: Option<AuthServer>,
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight calls.
     pub shutdown_grace: Duration,
@@ -116,6 +119,7 @@ impl Default for HttpOptions {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             auth_token: None,
+            oauth: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -140,6 +144,23 @@ impl HttpOptions {
 /// [`HttpOptions`] that passed [`HttpOptions::check`], so serving them checks nothing again.
 #[derive(Debug, Clone)]
 pub struct CheckedOptions(HttpOptions);
+
+impl CheckedOptions {
+    /// The options.
+    pub fn options(&self) -> &HttpOptions {
+        &self.0
+    }
+
+    /// The same options in team mode: people sign in through `auth`, which replaces any
+    /// static token (and needs none of its exposure checks).
+    pub fn with_oauth(self, auth: AuthServer) -> Self {
+        Self(HttpOptions {
+            auth_token: None,
+            oauth: Some(auth),
+            ..self.0
+        })
+    }
+}
 
 /// Why the HTTP server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +236,7 @@ async fn run(
         listen = %options.listen,
         url = %format!("http://{}/mcp", options.listen),
         mode = if options.sessions { "sessions (SSE)" } else { "stateless (JSON)" },
-        auth = options.auth_token.is_some(),
+        auth = if options.oauth.is_some() { "oauth" } else if options.auth_token.is_some() { "token" } else { "none" },
         max_connections = options.max_connections,
         max_connections_per_client = options.max_connections_per_client.min(options.max_connections),
         max_sessions = options.sessions.then_some(options.max_sessions),
@@ -291,16 +312,23 @@ pub(crate) fn app(
         sessions: options.sessions.then_some(slots),
         calls: options.sessions.then(|| Calls::new(manager)),
         drain: drain.clone(),
-        token: options.auth_token.clone(),
+        access: match (&options.oauth, &options.auth_token) {
+            (Some(oauth), _) => gate::Access::OAuth(oauth.clone()),
+            (None, Some(token)) => gate::Access::Token(token.clone()),
+            (None, None) => gate::Access::Open,
+        },
         limits: log::BodyLimits {
             max_bytes: options.max_body_bytes,
             timeout: options.body_timeout,
         },
     };
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz).with_state(drain))
-        .route_service("/mcp", McpService(Arc::new(gate)))
-        .layer(from_fn(log::log_requests))
+        .route_service("/mcp", McpService(Arc::new(gate)));
+    if let Some(oauth) = &options.oauth {
+        router = router.merge(oauth.routes());
+    }
+    router.layer(from_fn(log::log_requests))
 }
 
 /// Liveness/readiness without auth: no secrets, no Make call (a Make outage should not
