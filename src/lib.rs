@@ -6,7 +6,8 @@
 //! client). [`person`] is how tools reach the human behind the client (links, confirmations,
 //! sealed round-trip state). [`selection`] decides which tools are shown (the operator's
 //! toolsets and names, and the Make key's scopes). `--sandbox` runs the in-process double of
-//! the Make API from the `make-sandbox` crate (the default `sandbox` feature).
+//! the Make API from the `make-sandbox` crate (the default `sandbox` feature). [`store`] is
+//! the team server's database (SQLite or Postgres).
 
 pub mod cli;
 mod config;
@@ -18,5 +19,6 @@ pub mod person;
 mod selection;
 pub mod server;
 pub mod startup;
+pub mod store;
 pub mod tools;
 pub mod transport;
