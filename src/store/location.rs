@@ -127,8 +127,10 @@ pub(super) fn sqlite_url(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(all(unix, not(target_os = "macos")))]
     use std::ffi::OsString;
 
+    #[cfg(all(unix, not(target_os = "macos")))]
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
         move |name| {
             vars.iter()

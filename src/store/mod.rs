@@ -20,6 +20,10 @@
 //!
 //! Payloads of single-use records and client metadata are stored as given: callers put no
 //! token in them.
+//!
+//! Postgres over the network can use TLS: `?sslmode=require` (or `verify-full`) in the URL,
+//! through rustls with the ring provider and the system's trust store. Tests run on a SQLite
+//! file and, with `TEST_DATABASE_URL` (e.g. from `scripts/postgres.sh start`), on Postgres.
 
 mod clients;
 mod consent;
