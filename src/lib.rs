@@ -21,5 +21,6 @@ pub mod person;
 mod selection;
 pub mod server;
 pub mod startup;
+pub mod store;
 pub mod tools;
 pub mod transport;

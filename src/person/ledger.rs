@@ -18,8 +18,9 @@
 //!   one process wins, on one host or on a shared volume; files older than the TTL are
 //!   removed, at most once a minute per process.
 //!
-//! The trait returns boxed futures so that a database (`INSERT ... ON CONFLICT DO NOTHING`,
-//! a spend wins when one row was inserted) can be a third implementation.
+//! The team server's database ([`crate::store::Store`]) is a third: a spend inserts the
+//! nonce with `INSERT ... ON CONFLICT DO NOTHING` and wins when one row was inserted. The
+//! trait returns boxed futures so that it can be async.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,7 +38,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Extra time a file is kept past the TTL, for clocks of replicas (and of the file server
 /// that stamps the modification time) that disagree.
-const CLOCK_SLACK: Duration = Duration::from_secs(60);
+pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(60);
 
 /// A confirmation's nonce: 16 random bytes, written as 32 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +85,9 @@ pub enum LedgerError {
     Full(usize),
     #[error("the confirmations directory {path} could not be written: {error}")]
     Dir { path: String, error: io::Error },
+    /// The team server's database ([`crate::store::Store`]) could not record the spend.
+    #[error("the spent confirmation could not be recorded: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A boxed future, so that the ledger can live behind `dyn` and be async.

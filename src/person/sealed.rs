@@ -66,7 +66,7 @@ impl std::fmt::Debug for StateKey {
 pub(crate) const MIN_TEXT_KEY_CHARS: usize = 43;
 
 /// How to make a good key, for the error messages.
-const HOW_TO_MAKE_ONE: &str = "generate one with `openssl rand -base64 32`";
+pub(crate) const HOW_TO_MAKE_ONE: &str = "generate one with `openssl rand -base64 32`";
 
 /// Why a key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -85,22 +85,54 @@ pub enum KeyError {
     TwoSources,
 }
 
+/// What makes key material unfit, whatever the key is for (the request-state key here, the
+/// team server's sealing keys in `crate::store`). The texts name no key: each caller says
+/// which key it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFlaw {
+    #[error("must be at least 32 bytes (got {0})")]
+    TooShort(usize),
+    #[error("is not random: it is one byte repeated")]
+    Repeated,
+    #[error(
+        "is not random enough: {0} printable characters hold less than 32 random bytes (at least {MIN_TEXT_KEY_CHARS} are needed)"
+    )]
+    TooShortText(usize),
+}
+
+/// Checks key material: refused are fewer than 32 bytes, one byte repeated, and printable
+/// ASCII shorter than [`MIN_TEXT_KEY_CHARS`], which cannot hold 32 random bytes (this also
+/// catches 32 decoded bytes that are a password written in base64).
+pub(crate) fn check_key_material(bytes: &[u8]) -> Result<(), KeyFlaw> {
+    if bytes.len() < RequestStateCodec::MIN_KEY_LENGTH {
+        return Err(KeyFlaw::TooShort(bytes.len()));
+    }
+    if bytes.iter().all(|b| *b == bytes[0]) {
+        return Err(KeyFlaw::Repeated);
+    }
+    let printable = bytes.iter().all(|b| (b' '..=b'~').contains(b));
+    if printable && bytes.len() < MIN_TEXT_KEY_CHARS {
+        return Err(KeyFlaw::TooShortText(bytes.len()));
+    }
+    Ok(())
+}
+
+impl From<KeyFlaw> for KeyError {
+    fn from(flaw: KeyFlaw) -> Self {
+        match flaw {
+            KeyFlaw::TooShort(n) => KeyError::TooShort(n),
+            KeyFlaw::Repeated => KeyError::NotRandom("it is one byte repeated"),
+            KeyFlaw::TooShortText(n) => KeyError::TooShortText(n),
+        }
+    }
+}
+
 impl StateKey {
     /// A key from `MCP_STATE_KEY` or a key file; surrounding ASCII white space (a trailing
-    /// newline) is dropped. Refused: fewer than 32 bytes, one byte repeated, and printable
-    /// ASCII shorter than [`MIN_TEXT_KEY_CHARS`], which cannot hold 32 random bytes.
+    /// newline) is dropped, and the rest must pass [`check_key_material`].
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
         let bytes = bytes.trim_ascii();
-        if bytes.len() < RequestStateCodec::MIN_KEY_LENGTH {
-            return Err(KeyError::TooShort(bytes.len()));
-        }
-        if bytes.iter().all(|b| *b == bytes[0]) {
-            return Err(KeyError::NotRandom("it is one byte repeated"));
-        }
-        let printable = bytes.iter().all(|b| (b' '..=b'~').contains(b));
-        if printable && bytes.len() < MIN_TEXT_KEY_CHARS {
-            return Err(KeyError::TooShortText(bytes.len()));
-        }
+        check_key_material(bytes)?;
         Ok(Self(bytes.to_vec()))
     }
 
