@@ -141,16 +141,27 @@ pub fn init(verbosity: Verbosity) {
         Some(Ok(targets)) => targets.clone(),
         _ => default_targets(verbosity),
     };
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(OneLine(std::io::stderr))
-        .with_ansi(false);
     tracing_subscriber::registry()
         .with(without_rmcp_debug(requested))
-        .with(stderr)
+        .with(lines(std::io::stderr))
         .init();
     if let Some(Err(e)) = parsed {
         tracing::warn!(error = %e, "RUST_LOG is not a list of `target=level` directives; using the default");
     }
+}
+
+/// The log line format, written to `writer` one line per event ([`OneLine`]), without
+/// colours. Each line names the spans it was written in with their fields, so the lines of
+/// a signed-in person's tool call carry `call{make_user="…"}`. [`init`] writes it to
+/// stderr; tests that read log lines write it to a buffer.
+pub fn lines<S, W>(writer: W) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(OneLine(writer))
+        .with_ansi(false)
 }
 
 /// rmcp's session manager logs each new session's id at info ("create new session") and
@@ -333,17 +344,20 @@ mod tests {
             let sink = sink.clone();
             move || sink.clone()
         };
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(OneLine(writer))
-            .with_ansi(false)
-            .finish();
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(lines(writer));
         tracing::subscriber::with_default(subscriber, || {
             let id = "1\n2099-01-01T00:00:00Z  INFO forged\u{1b}[2J";
             tracing::warn!("request {id} failed");
-            tracing::info!(tool = %quote(id), "tool call");
+            tracing::info_span!("call", make_user = %quote("1001\nx")).in_scope(|| {
+                tracing::info!(tool = %quote(id), "tool call");
+            });
         });
         let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         assert_eq!(out.lines().count(), 2, "{out}");
+        // A span's fields show on the lines written in it, quoted like any outside text.
+        let call = out.lines().find(|l| l.contains("tool call")).unwrap();
+        assert!(call.contains(r#"call{make_user="1001\nx"}"#), "{out}");
         assert!(!out.contains('\u{1b}'), "{out}");
         assert!(out.lines().all(|l| !l.starts_with("2099")), "{out}");
     }

@@ -21,6 +21,8 @@ use super::response::{
 };
 use super::settings::{ApiKey, ClientSettings, RetryPolicy};
 
+mod acting;
+
 /// The shared, pooled Make API client. Cheap to clone.
 #[derive(Clone)]
 pub struct MakeClient {

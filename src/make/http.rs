@@ -53,7 +53,7 @@ pub(crate) fn outbound_client(url: &Url, timeout: Duration) -> Result<reqwest::C
 }
 
 /// What the client is built from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Recipe {
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -92,6 +92,25 @@ impl LazyHttp {
             cell: Arc::new(OnceCell::new()),
             recipe: Arc::new(recipe),
         }
+    }
+
+    /// This pool when it suits `base` (the same proxy and TLS choices), else a new one
+    /// built for `base` with the same timeouts. A pool built for a Make zone must not carry
+    /// loopback traffic (it would honour a proxy from the environment), and one built for
+    /// plain-`http` loopback has no trust store for a zone.
+    pub(crate) fn for_base(&self, base: Option<&Url>) -> Self {
+        let recipe = Recipe::for_base(base, self.recipe.connect_timeout, self.recipe.timeout);
+        if recipe == *self.recipe {
+            self.clone()
+        } else {
+            Self::new(recipe)
+        }
+    }
+
+    /// Whether `self` and `other` are one pool.
+    #[cfg(test)]
+    pub(crate) fn same_pool(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
     }
 
     /// The client; the first call builds it on a blocking thread (file reads, parsing).

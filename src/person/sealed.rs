@@ -277,6 +277,27 @@ mod tests {
     }
 
     #[test]
+    fn a_state_sealed_for_one_person_does_not_open_for_another() {
+        let s = sealer(STATE_TTL);
+        let args = || digest(json!({"connectionId": 1002}));
+        let sealed = s.seal_for(
+            "connections_delete",
+            &args().for_person("1001"),
+            &confirm("c"),
+        );
+        assert_eq!(
+            s.open_for("connections_delete", &args().for_person("1001"), &sealed),
+            Ok(confirm("c"))
+        );
+        for other in [args().for_person("1002"), args()] {
+            assert_eq!(
+                s.open_for("connections_delete", &other, &sealed),
+                Err(StateError::Mismatch)
+            );
+        }
+    }
+
+    #[test]
     fn key_order_does_not_change_the_digest_but_values_do() {
         let a = digest(json!({"a": 1, "b": [1, 2]}));
         let b: serde_json::Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).unwrap();

@@ -29,7 +29,18 @@ impl CallDigest {
         let text = arguments
             .map(|a| serde_json::to_string(a).unwrap_or_default())
             .unwrap_or_else(|| "{}".to_string());
-        let hash = Sha256::digest(text.as_bytes());
+        Self::hex(text.as_bytes())
+    }
+
+    /// This digest bound to the signed-in person `make_user_id` too, so that a state sealed
+    /// for one person's call does not open for another person's call with the same
+    /// arguments (a confirmation is the person's own).
+    pub(crate) fn for_person(self, make_user_id: &str) -> Self {
+        Self::hex(format!("{}\nperson {make_user_id}", self.0).as_bytes())
+    }
+
+    fn hex(text: &[u8]) -> Self {
+        let hash = Sha256::digest(text);
         Self(hash.iter().map(|b| format!("{b:02x}")).collect())
     }
 }

@@ -73,6 +73,14 @@ pub(crate) fn every_tool() -> impl Iterator<Item = &'static str> {
     REQUIRED_SCOPES.iter().map(|(name, _)| *name)
 }
 
+/// Every scope some tool needs, each once, sorted.
+pub(crate) fn every_scope() -> BTreeSet<&'static str> {
+    REQUIRED_SCOPES
+        .iter()
+        .flat_map(|(_, scopes)| scopes.iter().copied())
+        .collect()
+}
+
 /// The scopes `tool` needs, or `None` for a tool without a row.
 pub(crate) fn required_scopes(tool: &str) -> Option<&'static [&'static str]> {
     REQUIRED_SCOPES
@@ -192,6 +200,20 @@ mod tests {
             describe(&found),
             "connections_update (connections:read), keys_delete (keys:write)"
         );
+    }
+
+    #[test]
+    fn every_scope_is_the_seven_api_scopes() {
+        let all = [
+            APPS_READ,
+            CONNECTIONS_READ,
+            CONNECTIONS_WRITE,
+            CREDENTIAL_REQUESTS_READ,
+            CREDENTIAL_REQUESTS_WRITE,
+            KEYS_READ,
+            KEYS_WRITE,
+        ];
+        assert_eq!(every_scope(), all.into_iter().collect());
     }
 
     #[test]

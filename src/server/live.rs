@@ -13,7 +13,7 @@
 //! disabled, not a rebuilt registry. `tools/list` waits a little for a pending check;
 //! live clients that listed tools before the answer get `notifications/tools/list_changed`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rmcp::RoleServer;
@@ -22,6 +22,7 @@ use rmcp::model::ProtocolVersion;
 use rmcp::service::{Peer, RequestContext};
 use tokio::sync::watch;
 
+use super::grants::GrantRouters;
 use crate::selection::check::{self, Outcome, Skip};
 use crate::selection::scopes::{self, Lacking};
 use crate::selection::{HiddenBy, Selection, SelectionError};
@@ -54,6 +55,8 @@ pub(crate) struct LiveTools {
     /// Live clients that listed tools while the check was pending; `None` once settled,
     /// so no client is added after the notifications went out.
     listeners: Mutex<Option<Vec<Peer<RoleServer>>>>,
+    /// What signed-in people see, per grant.
+    grants: GrantRouters,
 }
 
 /// The registry with the selection applied.
@@ -92,6 +95,7 @@ impl LiveTools {
                 lacking: Vec::new(),
             }),
             listeners: Mutex::new(None),
+            grants: GrantRouters::default(),
         })
     }
 
@@ -124,6 +128,13 @@ impl LiveTools {
     pub(crate) fn current(&self) -> Arc<ToolRouter<Toolbox>> {
         let reduced = self.visible.borrow().tools.clone();
         reduced.unwrap_or_else(|| self.selected().router.clone())
+    }
+
+    /// The router a signed-in person's calls go through: the selection minus the tools
+    /// their grant's `scopes` cannot serve. The operator key's scope check plays no part:
+    /// the person's calls never use that key.
+    pub(crate) fn for_grant(&self, scopes: &BTreeSet<String>) -> Arc<ToolRouter<Toolbox>> {
+        self.grants.for_grant(&self.selected().router, scopes)
     }
 
     /// Why `tool` is hidden, `None` when it is visible or not registered at all.

@@ -1,6 +1,8 @@
 //! The MCP server: one handler that owns the shared Make client and the tool registry,
 //! built once and shared by every session (cloning it is an `Arc` clone).
 
+mod caller;
+mod grants;
 mod live;
 
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+pub use caller::Caller;
 pub(crate) use live::Hidden;
 use live::LiveTools;
 
@@ -168,46 +172,71 @@ impl MakeServer {
 impl ServerHandler for MakeServer {
     /// Runs the tool, and stops it (dropping its in-flight Make request) when the client
     /// cancels. A cancelled create may still have reached Make; it is never retried.
+    ///
+    /// A signed-in person's call ([`Caller`]) runs with their Make client, among the tools
+    /// their grant allows, and every log line it writes names them (`make_user`).
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let cancelled = context.ct.clone();
-        // Bound into sealed round-trip state: a retry must carry the same arguments. Only
-        // 2026-07-28 calls take part in round trips, so only they pay for the hash.
-        if context
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
-        {
-            context
-                .extensions
-                .insert(CallDigest::of(request.arguments.as_ref()));
+        let (acting, tools, person, span) = match Caller::of(&context) {
+            Some(caller) => (
+                Some(self.inner.toolbox.acting_as(caller.make.clone())),
+                self.inner.tools.for_grant(&caller.scopes),
+                Some(caller.make_user_id.clone()),
+                tracing::info_span!("call", make_user = %quote(&caller.make_user_id)),
+            ),
+            None => (
+                None,
+                self.inner.tools.current(),
+                None,
+                tracing::Span::none(),
+            ),
+        };
+        let toolbox = acting.as_ref().unwrap_or(&self.inner.toolbox);
+        async {
+            let cancelled = context.ct.clone();
+            // Bound into sealed round-trip state: a retry must carry the same arguments, and
+            // come from the same person. Only 2026-07-28 calls take part in round trips, so
+            // only they pay for the hash.
+            if context
+                .protocol_version()
+                .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+            {
+                let digest = CallDigest::of(request.arguments.as_ref());
+                context.extensions.insert(match &person {
+                    Some(make_user_id) => digest.for_person(make_user_id),
+                    None => digest,
+                });
+            }
+            let started = std::time::Instant::now();
+            let tool = request.name.clone();
+            // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
+            let call = ToolCallContext::new(toolbox, request, context);
+            let outcome = tokio::select! {
+                outcome = tools.call(call) => outcome,
+                () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
+                () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(CUT_BY_SHUTDOWN),
+                ]))),
+            };
+            let failed = match &outcome {
+                Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            // The name is the client's text: quoted, so it cannot start a forged log line.
+            tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+            outcome
         }
-        let started = std::time::Instant::now();
-        let tool = request.name.clone();
-        // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
-        let tools = self.inner.tools.current();
-        let call = ToolCallContext::new(&self.inner.toolbox, request, context);
-        let outcome = tokio::select! {
-            outcome = tools.call(call) => outcome,
-            () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
-            () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-                ContentBlock::text(CUT_BY_SHUTDOWN),
-            ]))),
-        };
-        let failed = match &outcome {
-            Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
-            Ok(_) => false,
-            Err(_) => true,
-        };
-        // The name is the client's text: quoted, so it cannot start a forged log line.
-        tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
-        outcome
+        .instrument(span)
+        .await
     }
 
     /// Waits up to [`check::LIST_WAIT`] for a pending scope check, so a client connecting
-    /// at startup usually gets the final list at once.
+    /// at startup usually gets the final list at once. A signed-in person gets the tools
+    /// their grant allows, without waiting (the operator key's check is not theirs).
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -216,7 +245,17 @@ impl ServerHandler for MakeServer {
         let cache_hints = context
             .protocol_version()
             .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
-        let tools = self.inner.tools.for_listing(&context).await;
+        // A person's list depends on their grant: no one else may be served it from a cache.
+        let (tools, cache_scope) = match Caller::of(&context) {
+            Some(caller) => (
+                self.inner.tools.for_grant(&caller.scopes),
+                CacheScope::Private,
+            ),
+            None => (
+                self.inner.tools.for_listing(&context).await,
+                CacheScope::Public,
+            ),
+        };
         Ok(ListToolsResult {
             result_type: Some(ResultType::COMPLETE),
             tools: tools.list_all(),
@@ -224,10 +263,13 @@ impl ServerHandler for MakeServer {
             next_cursor: None,
             // The list can change once (when the scope check answers): never cache it.
             ttl_ms: cache_hints.then_some(0),
-            cache_scope: cache_hints.then_some(CacheScope::Public),
+            cache_scope: cache_hints.then_some(cache_scope),
         })
     }
 
+    /// rmcp asks for a tool only to check `Mcp-Param-*` headers against its input schema,
+    /// without the request context, so this cannot know the caller: it answers from the
+    /// operator's view. A tool hidden from the caller still fails in `call_tool`.
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.inner.tools.current().get(name).cloned()
     }
