@@ -91,10 +91,14 @@ impl Cli {
                 port,
                 faults,
                 scopes,
+                oauth_redirect_uris,
+                oauth_token_lifetime,
             } => Run::Sandbox {
                 port,
                 faults: faults.or(make.sandbox_faults).unwrap_or_default(),
                 scopes: scopes.or(make.sandbox_scopes).unwrap_or_default(),
+                oauth_redirect_uris,
+                oauth_token_lifetime: oauth_token_lifetime.map(Duration::from_secs),
             },
             #[cfg(not(feature = "sandbox"))]
             Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
@@ -131,6 +135,10 @@ pub enum Run {
         port: u16,
         faults: FaultPlan,
         scopes: KeyScopes,
+        /// The OAuth client's redirect URIs.
+        oauth_redirect_uris: Vec<String>,
+        /// The OAuth access-token lifetime; `None`: the sandbox's default.
+        oauth_token_lifetime: Option<Duration>,
     },
     /// MCP over stdio.
     Stdio(Setup),
@@ -183,6 +191,15 @@ pub(crate) enum Command {
         /// Default: --sandbox-scopes, else all.
         #[arg(long, value_name = "LIST", value_parser = parse_key_scopes)]
         scopes: Option<KeyScopes>,
+        /// Register this redirect URI (exact match) for the sandbox's OAuth client, e.g.
+        /// the team server's callback; repeat for more. Without one, every OAuth
+        /// authorize request gets an error page.
+        #[arg(long = "oauth-redirect-uri", value_name = "URI", value_parser = parse_redirect_uri)]
+        oauth_redirect_uris: Vec<String>,
+        /// Lifetime of the sandbox's OAuth access tokens (default 3600, as Make's); a short
+        /// one makes a client refresh soon.
+        #[arg(long = "oauth-token-lifetime", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        oauth_token_lifetime: Option<u64>,
     },
     /// A build without the sandbox: refused with a message that says so, whatever follows.
     #[cfg(not(feature = "sandbox"))]
@@ -199,6 +216,14 @@ fn parse_key_scopes(text: &str) -> Result<KeyScopes, String> {
 }
 
 /// clap's parser for fault lists; its message lists the valid names (exit code 2).
+/// clap's parser for redirect URIs: an absolute URL, kept as typed (matching is exact).
+#[cfg(feature = "sandbox")]
+fn parse_redirect_uri(text: &str) -> Result<String, String> {
+    url::Url::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("not an absolute URL: {e}"))
+}
+
 fn parse_fault_plan(text: &str) -> Result<FaultPlan, String> {
     text.parse::<FaultPlan>().map_err(|e| e.to_string())
 }
@@ -654,6 +679,7 @@ mod tests {
             port: make_sandbox::SUBCOMMAND_PORT,
             faults: Some(plan),
             scopes: None,
+            ..
         }) = cli.command
         else {
             panic!("{:?}", cli.command)
