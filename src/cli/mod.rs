@@ -723,6 +723,58 @@ mod tests {
 
     #[cfg(feature = "sandbox")]
     #[test]
+    fn the_sandbox_takes_oauth_redirect_uris_and_a_token_lifetime() {
+        let cli = Cli::try_parse_from([
+            "m",
+            "sandbox",
+            "--oauth-redirect-uri",
+            "http://127.0.0.1:8080/oauth/callback",
+            "--oauth-redirect-uri",
+            "http://localhost:8080/cb",
+            "--oauth-token-lifetime",
+            "5",
+        ])
+        .unwrap();
+        let Run::Sandbox {
+            oauth_redirect_uris,
+            oauth_token_lifetime,
+            ..
+        } = cli.resolve().unwrap()
+        else {
+            panic!("not the sandbox")
+        };
+        assert_eq!(
+            oauth_redirect_uris,
+            [
+                "http://127.0.0.1:8080/oauth/callback",
+                "http://localhost:8080/cb"
+            ]
+        );
+        assert_eq!(oauth_token_lifetime, Some(Duration::from_secs(5)));
+        let Run::Sandbox {
+            oauth_redirect_uris,
+            oauth_token_lifetime: None,
+            ..
+        } = Cli::try_parse_from(["m", "sandbox"])
+            .unwrap()
+            .resolve()
+            .unwrap()
+        else {
+            panic!("a default lifetime")
+        };
+        assert!(oauth_redirect_uris.is_empty());
+        for args in [
+            ["m", "sandbox", "--oauth-redirect-uri", "/relative/cb"],
+            ["m", "sandbox", "--oauth-token-lifetime", "0"],
+            ["m", "sandbox", "--oauth-token-lifetime", "soon"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[test]
     fn scope_lists_parse_on_both_flags_and_bad_ones_are_usage_errors() {
         let cli = Cli::try_parse_from(["m", "sandbox", "--scopes", "keys:read"]).unwrap();
         let Some(Command::Sandbox {
