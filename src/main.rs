@@ -44,7 +44,19 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             port,
             faults,
             scopes,
-        } => startup::serve_sandbox_only(port, faults, scopes).await?,
+            oauth_redirect_uris,
+            oauth_token_lifetime,
+        } => {
+            let options = make_sandbox::SandboxOptions {
+                port,
+                faults,
+                scopes,
+                oauth_redirect_uris,
+                oauth_access_token_lifetime: oauth_token_lifetime,
+                ..make_sandbox::SandboxOptions::default()
+            };
+            startup::serve_sandbox_only(options).await?
+        }
         Run::Stdio(setup) => {
             let Started {
                 server,

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[cfg(feature = "sandbox")]
 use make_sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAMS};
 #[cfg(feature = "sandbox")]
-use make_sandbox::{DEFAULT_TIMEOUT_HOLD, FaultPlan, KeyScopes, Sandbox, SandboxOptions};
+use make_sandbox::{DEFAULT_TIMEOUT_HOLD, KeyScopes, Sandbox, SandboxOptions};
 
 use crate::auth::AuthServer;
 use crate::auth::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
@@ -242,30 +242,45 @@ pub fn team_callback(raw: &RawAuthSettings, options: &CheckedOptions) -> String 
     format!("{}/oauth/callback", origin.trim_end_matches('/'))
 }
 
-/// Runs the sandbox alone until Ctrl-C, printing how to point the server at it.
+/// Runs the sandbox alone until Ctrl-C, printing how to point the server at it: the API
+/// URL and key, and the OAuth issuer and client for team mode.
 #[cfg(feature = "sandbox")]
-pub async fn serve_sandbox_only(
-    port: u16,
-    faults: FaultPlan,
-    scopes: KeyScopes,
-) -> anyhow::Result<()> {
-    if !faults.is_empty() {
-        eprintln!("The API fails on purpose: {faults} (each API request independently).");
+pub async fn serve_sandbox_only(options: SandboxOptions) -> anyhow::Result<()> {
+    if !options.faults.is_empty() {
+        eprintln!(
+            "The API fails on purpose: {} (each API request independently).",
+            options.faults
+        );
     }
-    if scopes != KeyScopes::default() {
-        eprintln!("The key holds only these scopes: {scopes} (other endpoints answer 403).");
+    if options.scopes != KeyScopes::default() {
+        eprintln!(
+            "The key holds only these scopes: {} (other endpoints answer 403).",
+            options.scopes
+        );
     }
-    let sandbox = Sandbox::start_with(SandboxOptions {
-        port,
-        faults,
-        scopes,
-        ..SandboxOptions::default()
-    })
-    .await?;
+    let redirect_uris = options.oauth_redirect_uris.clone();
+    let sandbox = Sandbox::start_with(options).await?;
     eprintln!(
         "Make API sandbox running (Ctrl-C to stop). In another terminal:\n\n  export MAKE_API_URL={}\n  export MAKE_API_KEY={}\n  export MAKE_TEAM={SANDBOX_TEAM}\n\nthen e.g. `make-credentials-mcp call connections_list` and open any publicUri in a browser.",
         sandbox.api_base_url(),
         sandbox.api_key()
+    );
+    let registered = if redirect_uris.is_empty() {
+        "none (add --oauth-redirect-uri URI)".to_owned()
+    } else {
+        redirect_uris.join(" ")
+    };
+    let people: Vec<&str> = make_sandbox::seed::PEOPLE
+        .iter()
+        .map(|p| p.username)
+        .collect();
+    eprintln!(
+        "\nOAuth, for team mode (`http --auth oauth`; sign in as {}, password {}; redirect URIs: {registered}):\n\n  export MAKE_OAUTH_ISSUER={}\n  export MAKE_OAUTH_CLIENT_ID={}\n  export MAKE_OAUTH_CLIENT_SECRET={}",
+        people.join(" or "),
+        make_sandbox::seed::PEOPLE_PASSWORD,
+        sandbox.oauth_issuer(),
+        sandbox.oauth_client_id(),
+        sandbox.oauth_client_secret()
     );
     tokio::signal::ctrl_c().await?;
     drop(sandbox);

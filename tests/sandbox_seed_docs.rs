@@ -5,7 +5,8 @@
 
 use make_sandbox::SUBCOMMAND_PORT;
 use make_sandbox::seed::{
-    CONNECTIONS, DEFAULT_TEAM, FOREIGN_TEAM, KEYS, OWN_TEAMS, REQUESTS, SeedItem, TEAMS,
+    CONNECTIONS, DEFAULT_TEAM, FOREIGN_TEAM, KEYS, OWN_TEAMS, PEOPLE, PEOPLE_PASSWORD, REQUESTS,
+    SeedItem, TEAMS,
 };
 
 const README: &str = include_str!("../docs/sandbox.md");
@@ -114,4 +115,36 @@ fn the_page_states_the_teams_default_team_and_port_as_seeded() {
     ] {
         assert!(flat.contains(&fact), "docs/sandbox.md should say: {fact}");
     }
+}
+
+#[test]
+fn the_people_table_lists_the_seeded_people() {
+    let flat = flat_readme();
+    for p in PEOPLE {
+        let teams: Vec<String> = p
+            .team_ids
+            .iter()
+            .map(|id| {
+                let name = TEAMS.iter().find(|t| t.id == *id).unwrap().name;
+                format!("{id} ({name})")
+            })
+            .collect();
+        let row = format!(
+            "| `{}` | {} | {} | {} | {} |",
+            p.username,
+            p.user_id,
+            p.name,
+            p.email,
+            teams.join(", ")
+        );
+        assert!(
+            flat.contains(&row),
+            "docs/sandbox.md should have the row: {row}"
+        );
+    }
+    let password = format!("with the password `{PEOPLE_PASSWORD}`");
+    assert!(
+        flat.contains(&password),
+        "docs/sandbox.md should say: {password}"
+    );
 }

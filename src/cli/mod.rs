@@ -94,10 +94,14 @@ impl Cli {
                 port,
                 faults,
                 scopes,
+                oauth_redirect_uris,
+                oauth_token_lifetime,
             } => Run::Sandbox {
                 port,
                 faults: faults.or(make.sandbox_faults).unwrap_or_default(),
                 scopes: scopes.or(make.sandbox_scopes).unwrap_or_default(),
+                oauth_redirect_uris,
+                oauth_token_lifetime: oauth_token_lifetime.map(Duration::from_secs),
             },
             #[cfg(not(feature = "sandbox"))]
             Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
@@ -135,6 +139,10 @@ pub enum Run {
         port: u16,
         faults: FaultPlan,
         scopes: KeyScopes,
+        /// The OAuth client's redirect URIs.
+        oauth_redirect_uris: Vec<String>,
+        /// The OAuth access-token lifetime; `None`: the sandbox's default.
+        oauth_token_lifetime: Option<Duration>,
     },
     /// MCP over stdio.
     Stdio(Setup),
@@ -188,6 +196,15 @@ pub(crate) enum Command {
         /// Default: --sandbox-scopes, else all.
         #[arg(long, value_name = "LIST", value_parser = parse_key_scopes)]
         scopes: Option<KeyScopes>,
+        /// Register this redirect URI (exact match) for the sandbox's OAuth client, e.g.
+        /// the team server's callback; repeat for more. Without one, every OAuth
+        /// authorize request gets an error page.
+        #[arg(long = "oauth-redirect-uri", value_name = "URI", value_parser = parse_redirect_uri)]
+        oauth_redirect_uris: Vec<String>,
+        /// Lifetime of the sandbox's OAuth access tokens (default 3600, as Make's); a short
+        /// one makes a client refresh soon.
+        #[arg(long = "oauth-token-lifetime", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        oauth_token_lifetime: Option<u64>,
     },
     /// A build without the sandbox: refused with a message that says so, whatever follows.
     #[cfg(not(feature = "sandbox"))]
@@ -204,6 +221,14 @@ fn parse_key_scopes(text: &str) -> Result<KeyScopes, String> {
 }
 
 /// clap's parser for fault lists; its message lists the valid names (exit code 2).
+/// clap's parser for redirect URIs: an absolute URL, kept as typed (matching is exact).
+#[cfg(feature = "sandbox")]
+fn parse_redirect_uri(text: &str) -> Result<String, String> {
+    url::Url::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("not an absolute URL: {e}"))
+}
+
 fn parse_fault_plan(text: &str) -> Result<FaultPlan, String> {
     text.parse::<FaultPlan>().map_err(|e| e.to_string())
 }
@@ -702,6 +727,7 @@ mod tests {
             port: make_sandbox::SUBCOMMAND_PORT,
             faults: Some(plan),
             scopes: None,
+            ..
         }) = cli.command
         else {
             panic!("{:?}", cli.command)
@@ -740,6 +766,58 @@ mod tests {
         for args in [&["m", "sandbox"][..], &["m", "sandbox", "--port", "1"]] {
             let err = Cli::try_parse_from(args).unwrap().resolve().unwrap_err();
             assert_eq!(err.to_string(), NO_SANDBOX);
+        }
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[test]
+    fn the_sandbox_takes_oauth_redirect_uris_and_a_token_lifetime() {
+        let cli = Cli::try_parse_from([
+            "m",
+            "sandbox",
+            "--oauth-redirect-uri",
+            "http://127.0.0.1:8080/oauth/callback",
+            "--oauth-redirect-uri",
+            "http://localhost:8080/cb",
+            "--oauth-token-lifetime",
+            "5",
+        ])
+        .unwrap();
+        let Run::Sandbox {
+            oauth_redirect_uris,
+            oauth_token_lifetime,
+            ..
+        } = cli.resolve().unwrap()
+        else {
+            panic!("not the sandbox")
+        };
+        assert_eq!(
+            oauth_redirect_uris,
+            [
+                "http://127.0.0.1:8080/oauth/callback",
+                "http://localhost:8080/cb"
+            ]
+        );
+        assert_eq!(oauth_token_lifetime, Some(Duration::from_secs(5)));
+        let Run::Sandbox {
+            oauth_redirect_uris,
+            oauth_token_lifetime: None,
+            ..
+        } = Cli::try_parse_from(["m", "sandbox"])
+            .unwrap()
+            .resolve()
+            .unwrap()
+        else {
+            panic!("a default lifetime")
+        };
+        assert!(oauth_redirect_uris.is_empty());
+        for args in [
+            ["m", "sandbox", "--oauth-redirect-uri", "/relative/cb"],
+            ["m", "sandbox", "--oauth-token-lifetime", "0"],
+            ["m", "sandbox", "--oauth-token-lifetime", "soon"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
         }
     }
 

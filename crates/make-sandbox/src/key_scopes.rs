@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::caller::Caller;
 use super::errors::ApiError;
 use super::faults::api_path;
 
@@ -105,16 +106,24 @@ pub(crate) fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// 403 `SC403` for a request the key has no scope for; runs after the token check.
+/// 403 `SC403` for a request the caller (the key, or an access token) has no scope for;
+/// runs after the token check.
 pub(super) async fn require_scope(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
+    let caller = Caller::current();
     match scope_for(req.method(), api_path(req.uri().path())) {
-        Some(scope) if !state.scopes.contains(scope) => ApiError::forbidden()
-            .with_detail(format!("The API key lacks the scope '{scope}'."))
-            .into_response(),
+        Some(scope) if !caller.has_scope(&state.scopes, scope) => {
+            let holder = match caller {
+                Caller::Key => "The API key",
+                Caller::Person { .. } => "The access token",
+            };
+            ApiError::forbidden()
+                .with_detail(format!("{holder} lacks the scope '{scope}'."))
+                .into_response()
+        }
         _ => next.run(req).await,
     }
 }

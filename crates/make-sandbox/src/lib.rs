@@ -32,6 +32,17 @@
 //! `GET /users/me/current-authorization` lists only those and requests outside them answer
 //! 403 `SC403`, as Make does ([`KeyScopes`]).
 //!
+//! It also plays Make's OAuth 2.0 / OIDC authorization server ([`oauth`]): discovery at
+//! `/.well-known/openid-configuration` (issuer [`Sandbox::oauth_issuer`]), login and consent
+//! pages for the seeded people ([`seed::PEOPLE`]: `ada` in team 1, `grace` in team 2,
+//! password `sandbox`), the code grant with PKCE S256 for one confidential client
+//! ([`Sandbox::oauth_client_id`], [`Sandbox::oauth_client_secret`],
+//! [`SandboxOptions::oauth_redirect_uris`]), rotating refresh tokens, revocation and
+//! userinfo. It issues no id tokens. The API accepts the access tokens as
+//! `Authorization: Bearer` and then acts as the person: their teams only, the granted
+//! scopes only. [`Sandbox::authorizations_seen`] lists every `Authorization` value the API
+//! received, and [`Sandbox::oauth_refreshes`] counts refreshes.
+//!
 //! Every route answers only to a loopback `Host` (`127.0.0.1`, `localhost`, `[::1]` with the
 //! sandbox's port) and refuses cross-site form posts.
 //!
@@ -49,8 +60,11 @@
 //!   (team 3). New connections count from 5001, new keys from 6001.
 //! - Pending request `a07e16f2ad134bf49cf83a00aa95c0a5` in team 1 with one pending `google`
 //!   credential `5d3f0c9be2a14f6e8b7a1c2d3e4f5061`; a foreign request in team 3.
+//! - People who can sign in: `ada` (user 11, Ada Lovelace, team 1) and `grace` (user 12,
+//!   Grace Hopper, team 2), password `sandbox`.
 
 mod auth;
+mod caller;
 mod catalog;
 mod connections;
 mod consent;
@@ -62,6 +76,7 @@ mod guard;
 mod input;
 mod key_scopes;
 mod keys;
+pub mod oauth;
 mod render;
 mod scopes;
 pub mod seed;
@@ -80,12 +95,14 @@ use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use auth::AuthorizationLog;
 pub use faults::{
     ClosedPort, DEFAULT_TIMEOUT_HOLD, Fault, FaultPlan, FaultPlanError, RedirectHits, RequestsSeen,
     closed_loopback_port,
 };
 use faults::{ConnKill, FaultListener, FaultState, Faults, RedirectSink};
 pub use key_scopes::{KeyScopes, KeyScopesError};
+use oauth::{OAuth, OAuthConfig};
 use state::Store;
 
 /// A fixed port for a sandbox run on its own (`make-credentials-mcp sandbox` listens on it
@@ -104,6 +121,16 @@ pub struct SandboxOptions {
     pub faults: FaultPlan,
     /// The key's Make scopes; requests outside them get 403 `SC403`. Default: all.
     pub scopes: KeyScopes,
+    /// The one registered OAuth client, as (client id, client secret). Default: id
+    /// [`oauth::DEFAULT_CLIENT_ID`] and a random secret ([`Sandbox::oauth_client_secret`]).
+    pub oauth_client: Option<(String, String)>,
+    /// The client's redirect URIs, matched exactly. An authorize request with any other
+    /// `redirect_uri` gets an error page, never a redirect; with none registered (the
+    /// default) every authorize request does. Each must be an absolute URL.
+    pub oauth_redirect_uris: Vec<String>,
+    /// How long an access token lives. Default: 3600 s (Make's `expires_in`); short values
+    /// let tests reach the refresh.
+    pub oauth_access_token_lifetime: Option<Duration>,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -122,6 +149,8 @@ struct AppState {
     origin: Arc<str>,
     faults: Arc<Faults>,
     scopes: Arc<KeyScopes>,
+    oauth: Arc<OAuth>,
+    authorizations: Arc<AuthorizationLog>,
 }
 
 impl AppState {
@@ -141,8 +170,19 @@ impl Sandbox {
         Self::start_with(SandboxOptions::default()).await
     }
 
-    /// Like [`Sandbox::start`], with fault-injection options.
+    /// Like [`Sandbox::start`], with options. An `oauth_redirect_uris` entry that is not an
+    /// absolute URL is an `InvalidInput` error.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
+        if let Some(bad) = options
+            .oauth_redirect_uris
+            .iter()
+            .find(|u| url::Url::parse(u).is_err())
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the OAuth redirect URI '{bad}' is not an absolute URL"),
+            ));
+        }
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
         let addr = listener.local_addr()?;
         let now = time::now();
@@ -153,12 +193,28 @@ impl Sandbox {
             state: FaultState::new(options.faults, options.latency, rand::random()),
             sink: RedirectSink::start().await?,
         };
+        let origin = format!("http://{addr}");
+        let (client_id, client_secret) = options.oauth_client.unwrap_or_else(|| {
+            let secret = format!("{:032x}", rand::random::<u128>());
+            (oauth::DEFAULT_CLIENT_ID.to_owned(), secret)
+        });
+        let oauth = OAuth::new(OAuthConfig {
+            issuer: origin.clone(),
+            client_id,
+            client_secret,
+            redirect_uris: options.oauth_redirect_uris,
+            access_lifetime: options
+                .oauth_access_token_lifetime
+                .unwrap_or(oauth::DEFAULT_ACCESS_TOKEN_LIFETIME),
+        });
         let state = AppState {
             store: Arc::new(Mutex::new(store)),
             api_key: api_key.as_str().into(),
-            origin: format!("http://{addr}").into(),
+            origin: origin.into(),
             faults: Arc::new(faults),
             scopes: Arc::new(options.scopes),
+            oauth: Arc::new(oauth),
+            authorizations: Arc::default(),
         };
         let app =
             router(state.clone(), addr.port()).into_make_service_with_connect_info::<ConnKill>();
@@ -235,6 +291,40 @@ impl Sandbox {
         self.state.faults.state.reset_seen();
     }
 
+    /// The OAuth issuer: the sandbox's origin, e.g. `http://127.0.0.1:41234` (no trailing
+    /// slash); discovery is at `{issuer}/.well-known/openid-configuration`.
+    pub fn oauth_issuer(&self) -> String {
+        self.state.oauth.config.issuer.clone()
+    }
+
+    /// The registered OAuth client's id.
+    pub fn oauth_client_id(&self) -> &str {
+        &self.state.oauth.config.client_id
+    }
+
+    /// The registered OAuth client's secret (sent as `client_secret` in the form body).
+    pub fn oauth_client_secret(&self) -> &str {
+        &self.state.oauth.config.client_secret
+    }
+
+    /// Calls of the token endpoint with `grant_type=refresh_token`, refused ones included.
+    pub fn oauth_refreshes(&self) -> usize {
+        self.state.oauth.lock().refreshes
+    }
+
+    /// Calls of the token endpoint with `grant_type=authorization_code`, refused ones
+    /// included.
+    pub fn oauth_code_exchanges(&self) -> usize {
+        self.state.oauth.lock().code_exchanges
+    }
+
+    /// The raw `Authorization` header values the API (`/api/v2`, not the OAuth endpoints)
+    /// received, in order; requests without one add nothing. Faulted requests count, so a
+    /// test can prove which tokens ever reached "Make".
+    pub fn authorizations_seen(&self) -> Vec<String> {
+        self.state.authorizations.values()
+    }
+
     /// How often a client followed a [`Fault::Redirect`] (and with which headers).
     pub fn redirect_hits(&self) -> RedirectHits {
         self.state.faults.sink.hits()
@@ -256,7 +346,8 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
-/// Outside in: the loopback guard for everything; then for `/api/v2` fault injection (so
+/// Outside in: the loopback guard for everything; then for `/api/v2` the authorization
+/// log, fault injection (so
 /// faults come before, and regardless of, the token check, as at a gateway), the token,
 /// and the token's scopes.
 fn router(state: AppState, port: u16) -> Router {
@@ -278,10 +369,15 @@ fn router(state: AppState, port: u16) -> Router {
         .layer(middleware::from_fn_with_state(
             state.faults.clone(),
             faults::inject,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::log_authorization,
         ));
     Router::new()
         .nest("/api/v2", api)
         .merge(consent::routes())
+        .merge(oauth::routes())
         .layer(middleware::from_fn_with_state(
             port,
             guard::require_loopback,

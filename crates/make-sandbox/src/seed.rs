@@ -48,6 +48,51 @@ pub const FOREIGN_TEAM: u64 = 3;
 /// The team the sandbox's tools use when a call omits `teamId`.
 pub const DEFAULT_TEAM: u64 = OWN_TEAMS[0];
 
+/// A person who can sign in on the sandbox's OAuth login page (`/oauth/v2/authorize`).
+///
+/// An access token issued to a person acts as that person: `/users/me` answers them and
+/// only their teams are visible; every other team answers 403 `SC403`, as Make does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedPerson {
+    /// The Make user id (the OIDC `sub`, as a string).
+    pub user_id: u64,
+    /// What the login form takes.
+    pub username: &'static str,
+    pub name: &'static str,
+    pub email: &'static str,
+    /// The teams the person belongs to (all in organization 1).
+    pub team_ids: &'static [u64],
+}
+
+/// Ada: a member of team 1 only.
+pub const ADA: SeedPerson = SeedPerson {
+    user_id: 11,
+    username: "ada",
+    name: "Ada Lovelace",
+    email: "ada@example.com",
+    team_ids: &[OWN_TEAMS[0]],
+};
+
+/// Grace: a member of team 2 only.
+pub const GRACE: SeedPerson = SeedPerson {
+    user_id: 12,
+    username: "grace",
+    name: "Grace Hopper",
+    email: "grace@example.com",
+    team_ids: &[OWN_TEAMS[1]],
+};
+
+/// Everyone who can sign in.
+pub const PEOPLE: [SeedPerson; 2] = [ADA, GRACE];
+
+/// Every seeded person's password (a sandbox has nothing to protect).
+pub const PEOPLE_PASSWORD: &str = "sandbox";
+
+/// The person with this login name.
+pub(crate) fn person(username: &str) -> Option<&'static SeedPerson> {
+    PEOPLE.iter().find(|p| p.username == username)
+}
+
 /// A seeded connection or key: what `GET /connections` or `GET /keys` lists about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedItem {

@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value};
 
+use super::caller::Caller;
 use super::errors::ApiError;
 
 /// The token's user and organization (the sandbox has exactly one user).
@@ -195,12 +196,15 @@ impl Store {
         self.next_seq - 1
     }
 
-    /// The team, if the token's organization owns it; otherwise 403 (unknown teams too, so
-    /// the sandbox, like Make, does not reveal which team ids exist).
+    /// The team, if the request's caller may use it (the key: its organization's teams; a
+    /// person: their own, see [`Caller`]); otherwise 403 (unknown teams too, so the
+    /// sandbox, like Make, does not reveal which team ids exist). Every object lookup below
+    /// goes through here.
     pub(crate) fn accessible_team(&self, team_id: u64) -> Result<&Team, ApiError> {
+        let caller = Caller::current();
         self.teams
             .iter()
-            .find(|t| t.id == team_id && t.organization_id == ORGANIZATION_ID)
+            .find(|t| t.id == team_id && caller.sees_team(t.id, t.organization_id))
             .ok_or_else(ApiError::forbidden)
     }
 

@@ -64,6 +64,7 @@ use super::AppState;
 use super::credentials;
 use super::errors::ApiError;
 use super::state::Store;
+pub(crate) use page::layout;
 use page::{Feedback, api_error_page, render_page};
 
 pub(super) fn routes() -> Router<AppState> {

@@ -38,7 +38,8 @@ input[readonly]{background:#f4f2fa;color:#3d3852}
 footer{color:#7b7690;font-size:13px;margin-top:28px}
 ";
 
-fn layout(title: &str, body: Markup) -> String {
+/// The sandbox's page frame and stylesheet (the OAuth pages use it too).
+pub(crate) fn layout(title: &str, body: Markup) -> String {
     html! {
         (PreEscaped("<!doctype html>\n"))
         html lang="en" {

@@ -133,11 +133,15 @@ fn refuse(message: String) -> Response {
     resp
 }
 
-/// Browser protections for the consent pages (and their redirects and error pages).
+/// Browser protections for the consent pages (and their redirects and error pages). A page
+/// whose form must end up on another origin (the OAuth consent page, which redirects to
+/// the client) sets its own Content-Security-Policy, which is kept.
 pub(super) async fn page_headers(mut resp: Response) -> Response {
     let headers = resp.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         // Referrers never leave the sandbox, yet its own form posts keep their Origin.
