@@ -26,4 +26,5 @@ fi
 status=0
 "$venv/bin/python" "$here/person_e2e.py" "$bin" || status=1
 "$venv/bin/python" "$here/hardening_e2e.py" "$bin" || status=1
+"$venv/bin/python" "$here/team_e2e.py" "$bin" || status=1
 exit "$status"

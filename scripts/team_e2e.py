@@ -354,7 +354,7 @@ async def restart(binary: str, logdir: str) -> None:
             printed = open(sandbox_log).read()
 
         def printed_value(name: str) -> str:
-            match = re.search(rf"{name}\S*\s*[:=]\s*(\S+)", printed, re.IGNORECASE)
+            match = re.search(rf"export {name}=(\S+)", printed)
             return match.group(1) if match else ""
         env = {
             "MAKE_API_URL": printed_value("MAKE_API_URL"),

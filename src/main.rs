@@ -75,7 +75,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             let callback = startup::team_callback(&team, &options);
             let started =
                 startup::start_team(&setup.make, setup.person, &setup.tools, &callback).await?;
-            let auth = startup::team_mode(team, &options, &started).await?;
+            let auth = startup::team_mode(*team, &options, &started).await?;
             let Started {
                 server,
                 sandbox: _sandbox,

@@ -12,7 +12,6 @@ use make_sandbox::{DEFAULT_TIMEOUT_HOLD, KeyScopes, Sandbox, SandboxOptions};
 use crate::auth::AuthServer;
 use crate::auth::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
 use crate::cli::{MakeArgs, ToolArgs};
-use crate::transport::http::CheckedOptions;
 use crate::config::Config;
 use crate::make::MakeClient;
 #[cfg(feature = "sandbox")]
@@ -21,6 +20,7 @@ use crate::make::{ApiKey, parse_api_url};
 use crate::no_sandbox::{NO_SANDBOX, Sandbox};
 use crate::person::PersonSettings;
 use crate::server::{MakeServer, ServerSettings};
+use crate::transport::http::CheckedOptions;
 
 /// A server ready to serve, and the sandbox it depends on with `--sandbox` (kept alive
 /// alongside it; always `None` in a build without the sandbox).
@@ -78,7 +78,9 @@ async fn build(
     let sandbox = start_sandbox(args, &mut config, team_callback).await?;
     if team_callback.is_some() {
         if config.client.api_key.is_some() && !args.sandbox {
-            tracing::warn!("MAKE_API_KEY is ignored with --auth oauth: each person acts with their own Make sign-in");
+            tracing::warn!(
+                "MAKE_API_KEY is ignored with --auth oauth: each person acts with their own Make sign-in"
+            );
         }
         config.client.api_key = None;
     }
@@ -210,7 +212,10 @@ pub async fn team_mode(
     let http = options.options();
     #[cfg(feature = "sandbox")]
     let sandbox = started.sandbox.as_ref().map(|s| SandboxDefaults {
-        issuer: s.oauth_issuer().parse().expect("the sandbox's issuer is a URL"),
+        issuer: s
+            .oauth_issuer()
+            .parse()
+            .expect("the sandbox's issuer is a URL"),
         client_id: s.oauth_client_id().to_string(),
         client_secret: crate::config::Secret::from(s.oauth_client_secret().to_string()),
     });
@@ -228,7 +233,11 @@ pub async fn team_mode(
     let auth = AuthServer::new(settings, make)?;
     auth.register_preconfigured().await?;
     auth.start_pruning();
-    tracing::info!(issuer = auth.issuer(), resource = auth.resource(), "team mode: people sign in with Make");
+    tracing::info!(
+        issuer = auth.issuer(),
+        resource = auth.resource(),
+        "team mode: people sign in with Make"
+    );
     Ok(auth)
 }
 

@@ -47,16 +47,27 @@ pub(super) async fn authorize(
     State(auth): State<AuthServer>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
     let Some(client_id) = get("client_id") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request names no client (client_id is missing).");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The request names no client (client_id is missing).",
+        );
     };
     let client = match auth.inner.clients.find(client_id).await {
         Ok(client) => client,
         Err(message) => return error_page(StatusCode::BAD_REQUEST, &message),
     };
     let Some(redirect_uri) = get("redirect_uri") else {
-        return error_page(StatusCode::BAD_REQUEST, "The request names no redirect_uri.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The request names no redirect_uri.",
+        );
     };
     if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
         return error_page(
@@ -74,16 +85,27 @@ pub(super) async fn authorize(
         )
     };
     if get("response_type") != Some("code") {
-        return back("unsupported_response_type", "only response_type=code is supported");
+        return back(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
     }
     match (get("code_challenge"), get("code_challenge_method")) {
         (Some(challenge), Some("S256")) if secrets::is_s256_challenge(challenge) => {}
-        _ => return back("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256"),
+        _ => {
+            return back(
+                "invalid_request",
+                "PKCE is required: code_challenge with code_challenge_method=S256",
+            );
+        }
     }
     if let Some(resource) = get("resource")
         && resource.trim_end_matches('/') != auth.resource()
     {
-        return back("invalid_target", "this server only issues tokens for its own /mcp resource");
+        return back(
+            "invalid_target",
+            "this server only issues tokens for its own /mcp resource",
+        );
     }
     let scopes = match get("scope") {
         None => super::SCOPES.iter().map(|s| s.to_string()).collect(),
@@ -113,7 +135,10 @@ pub(super) async fn authorize(
         Ok(url) => url,
         Err(e) => {
             tracing::warn!(error = %e, "cannot send a person to Make to sign in");
-            return back("temporarily_unavailable", "Make's sign-in is unavailable; try again shortly");
+            return back(
+                "temporarily_unavailable",
+                "Make's sign-in is unavailable; try again shortly",
+            );
         }
     };
     let pending = PendingSignIn {
@@ -132,7 +157,10 @@ pub(super) async fn authorize(
         .await;
     if let Err(e) = stored {
         tracing::error!(error = %e, "cannot store a sign-in in progress");
-        return back("temporarily_unavailable", "the server's database is unavailable; try again shortly");
+        return back(
+            "temporarily_unavailable",
+            "the server's database is unavailable; try again shortly",
+        );
     }
     Redirect::to(url.as_str()).into_response()
 }
@@ -146,7 +174,10 @@ pub(super) fn redirect_to_client(
     issuer: &str,
 ) -> Response {
     let Ok(mut url) = Url::parse(redirect_uri) else {
-        return error_page(StatusCode::BAD_REQUEST, "The application's redirect_uri is not a URL.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The application's redirect_uri is not a URL.",
+        );
     };
     {
         let mut query = url.query_pairs_mut();

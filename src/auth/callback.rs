@@ -45,7 +45,10 @@ pub(super) async fn callback(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot read a sign-in in progress");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "The server's database is unavailable; try again shortly.");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server's database is unavailable; try again shortly.",
+            );
         }
     };
     let request = pending.request;
@@ -90,7 +93,10 @@ pub(super) async fn callback(
         Ok(person) => person,
         Err(e) => {
             tracing::error!(error = %e, "cannot store a person");
-            return back("temporarily_unavailable", "the server's database is unavailable");
+            return back(
+                "temporarily_unavailable",
+                "the server's database is unavailable",
+            );
         }
     };
     let granted: Vec<String> = match &tokens.scope {
@@ -104,9 +110,31 @@ pub(super) async fn callback(
         scopes: granted,
         api_base: auth.inner.api_base.to_string(),
     };
+    let replaced = store
+        .grant(&person)
+        .await
+        .ok()
+        .flatten()
+        .map(|(old, _)| old);
     if let Err(e) = store.put_grant(&person, &grant).await {
         tracing::error!(error = %e, "cannot store a Make grant");
-        return back("temporarily_unavailable", "the server's database is unavailable");
+        return back(
+            "temporarily_unavailable",
+            "the server's database is unavailable",
+        );
+    }
+    // The person's earlier grant is replaced: revoke it at Make, so no grant this server
+    // no longer holds stays alive there.
+    if let Some(old) = replaced
+        && let Some(token) = old.refresh_token.or(Some(old.access_token))
+        && Some(&token) != grant.refresh_token.as_ref()
+    {
+        let upstream = upstream.clone();
+        tokio::spawn(async move {
+            if let Err(e) = upstream.revoke(&token).await {
+                tracing::info!(error = %e, "could not revoke a replaced Make grant at Make");
+            }
+        });
     }
     tracing::info!(make_user = %user_id, client_id = %request.client_id, "a person signed in with Make");
     let remembered = store
@@ -137,11 +165,18 @@ pub(super) async fn callback(
         .await
     {
         tracing::error!(error = %e, "cannot store a consent ticket");
-        return back("temporarily_unavailable", "the server's database is unavailable");
+        return back(
+            "temporarily_unavailable",
+            "the server's database is unavailable",
+        );
     }
     let redirect_host = url::Url::parse(&request.redirect_uri)
         .ok()
-        .and_then(|u| u.host_str().map(String::from).or_else(|| Some(format!("{}:", u.scheme()))))
+        .and_then(|u| {
+            u.host_str()
+                .map(String::from)
+                .or_else(|| Some(format!("{}:", u.scheme())))
+        })
         .unwrap_or_default();
     let person_label = match (&user.name, &user.email) {
         (Some(name), Some(email)) => format!("{name} <{email}>"),
@@ -161,7 +196,11 @@ pub(super) async fn callback(
 
 /// Issues a single-use authorization code for `request`, bound to the client, its redirect
 /// URI and PKCE challenge, and sends the person back to the client with it.
-pub(super) async fn issue_code(auth: &AuthServer, request: ClientRequest, person: PersonId) -> Response {
+pub(super) async fn issue_code(
+    auth: &AuthServer,
+    request: ClientRequest,
+    person: PersonId,
+) -> Response {
     let code = secrets::random(Kind::Code);
     let granted = Deciding {
         request: request.clone(),

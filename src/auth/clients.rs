@@ -49,11 +49,13 @@ impl Preregistered {
         })?;
         for client in &clients {
             if client.client_id.trim().is_empty() {
-                return Err(format!("a client in {} has an empty client_id", path.display()));
+                return Err(format!(
+                    "a client in {} has an empty client_id",
+                    path.display()
+                ));
             }
-            check_redirect_uris(&client.redirect_uris).map_err(|e| {
-                format!("client {:?} in {}: {e}", client.client_id, path.display())
-            })?;
+            check_redirect_uris(&client.redirect_uris)
+                .map_err(|e| format!("client {:?} in {}: {e}", client.client_id, path.display()))?;
         }
         Ok(clients)
     }
@@ -77,7 +79,11 @@ pub(crate) fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
         match url.scheme() {
             "https" => {}
             "http" if crate::make::is_loopback_url(&url) => {}
-            "http" => return Err(format!("{uri:?} uses plain http on a host other than loopback")),
+            "http" => {
+                return Err(format!(
+                    "{uri:?} uses plain http on a host other than loopback"
+                ));
+            }
             "javascript" | "data" | "file" | "vbscript" | "blob" => {
                 return Err(format!("{uri:?} has a forbidden scheme"));
             }
@@ -190,7 +196,12 @@ impl Clients {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("cannot fetch the client's metadata document: {}", e.without_url()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot fetch the client's metadata document: {}",
+                    e.without_url()
+                )
+            })?;
         if !response.status().is_success() {
             return Err(format!(
                 "the client's metadata document answered {}",
@@ -198,11 +209,12 @@ impl Clients {
             ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("cannot read the client's metadata document: {}", e.without_url()))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            format!(
+                "cannot read the client's metadata document: {}",
+                e.without_url()
+            )
+        })? {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_DOCUMENT_BYTES {
                 return Err(format!(
@@ -279,7 +291,18 @@ mod tests {
 
     #[test]
     fn only_public_addresses_are_fetched() {
-        for private in ["127.0.0.1", "10.1.2.3", "192.168.1.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0"] {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
         for public in ["93.184.216.34", "2606:2800:220:1::1"] {
@@ -289,7 +312,8 @@ mod tests {
 
     #[test]
     fn redirect_uris_are_checked() {
-        let ok = |u: &[&str]| check_redirect_uris(&u.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let ok =
+            |u: &[&str]| check_redirect_uris(&u.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(ok(&["https://app.example.com/cb"]).is_ok());
         assert!(ok(&["http://127.0.0.1:33418/callback"]).is_ok());
         assert!(ok(&["cursor://anysphere.cursor-mcp/oauth/callback"]).is_ok());

@@ -25,19 +25,33 @@ pub(super) async fn decide(
     Form(form): Form<Decision>,
 ) -> Response {
     if cross_site(&auth, &headers) {
-        return error_page(StatusCode::FORBIDDEN, "This form was sent from another site, so it was refused.");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, so it was refused.",
+        );
     }
-    let deciding = match auth.inner.store.take_once(CONSENT_TICKET, &form.ticket).await {
+    let deciding = match auth
+        .inner
+        .store
+        .take_once(CONSENT_TICKET, &form.ticket)
+        .await
+    {
         Ok(Some(value)) => match serde_json::from_value::<Deciding>(value) {
             Ok(deciding) => deciding,
             Err(_) => return error_page(StatusCode::BAD_REQUEST, "This consent cannot be read."),
         },
         Ok(None) => {
-            return error_page(StatusCode::BAD_REQUEST, "This consent page was already used or has expired.");
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This consent page was already used or has expired.",
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot read a consent ticket");
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, "The server's database is unavailable; try again shortly.");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server's database is unavailable; try again shortly.",
+            );
         }
     };
     let Deciding { request, person } = deciding;
@@ -45,7 +59,10 @@ pub(super) async fn decide(
         tracing::info!(client_id = %request.client_id, "a person denied a client");
         return redirect_to_client(
             &request.redirect_uri,
-            &[("error", "access_denied"), ("error_description", "the person denied access")],
+            &[
+                ("error", "access_denied"),
+                ("error_description", "the person denied access"),
+            ],
             request.state.as_deref(),
             auth.issuer(),
         );
@@ -57,7 +74,10 @@ pub(super) async fn decide(
         .await
     {
         tracing::error!(error = %e, "cannot store a consent");
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "The server's database is unavailable; try again shortly.");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server's database is unavailable; try again shortly.",
+        );
     }
     tracing::info!(client_id = %request.client_id, "a person allowed a client");
     issue_code(&auth, request, person).await

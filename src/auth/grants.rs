@@ -52,7 +52,9 @@ impl AuthServer {
                 return if grant.expires_at > super::now() {
                     Ok(grant)
                 } else {
-                    Err(GrantError::Unavailable("the Make grant's refresh is taking too long; try again shortly".into()))
+                    Err(GrantError::Unavailable(
+                        "the Make grant's refresh is taking too long; try again shortly".into(),
+                    ))
                 };
             }
             tokio::time::sleep(LEASE_POLL).await;

@@ -78,7 +78,10 @@ impl std::fmt::Debug for AuthServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthServer")
             .field("issuer", &self.inner.issuer)
-            .field("make_issuer", &self.inner.upstream.registration().issuer.as_str())
+            .field(
+                "make_issuer",
+                &self.inner.upstream.registration().issuer.as_str(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -103,7 +106,11 @@ impl AuthServer {
     /// Builds the server from checked settings and the shared Make client (whose base URL
     /// every person's calls use).
     pub fn new(settings: AuthSettings, make: MakeClient) -> Result<Self, AuthSettingsError> {
-        let issuer = settings.public_url.as_str().trim_end_matches('/').to_string();
+        let issuer = settings
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
         let mut hosts = vec![host_of(&settings.public_url)];
         hosts.extend(settings.allowed_hosts.iter().cloned());
         let registration = upstream::MakeOAuthClient {
@@ -115,8 +122,9 @@ impl AuthServer {
                 .parse()
                 .expect("an http(s) origin plus a path is a URL"),
         };
-        let upstream = Upstream::new(registration)
-            .map_err(|e| AuthSettingsError::single(format!("cannot reach Make's OAuth provider: {e}")))?;
+        let upstream = Upstream::new(registration).map_err(|e| {
+            AuthSettingsError::single(format!("cannot reach Make's OAuth provider: {e}"))
+        })?;
         let clients = clients::Clients::new(
             settings.store.clone(),
             settings.preregistered.clone(),

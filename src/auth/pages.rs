@@ -28,7 +28,12 @@ pub(super) async fn check_host(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if !auth.inner.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+    if !auth
+        .inner
+        .hosts
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(&host))
+    {
         return (StatusCode::FORBIDDEN, "Forbidden: unknown Host").into_response();
     }
     let mut response = next.run(request).await;
@@ -39,7 +44,10 @@ pub(super) async fn check_host(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -131,5 +139,9 @@ pub(super) fn consent_page(view: &ConsentView<'_>) -> Response {
             }
         }
     };
-    (StatusCode::OK, Html(page("Allow access to Make?", body).into_string())).into_response()
+    (
+        StatusCode::OK,
+        Html(page("Allow access to Make?", body).into_string()),
+    )
+        .into_response()
 }

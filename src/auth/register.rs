@@ -30,13 +30,15 @@ pub(super) struct Registration {
     response_types: Option<Vec<String>>,
 }
 
-pub(super) async fn register(
-    State(auth): State<AuthServer>,
-    body: axum::body::Bytes,
-) -> Response {
+pub(super) async fn register(State(auth): State<AuthServer>, body: axum::body::Bytes) -> Response {
     let registration: Registration = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return invalid("invalid_client_metadata", &format!("the body is not a registration request: {e}")),
+        Err(e) => {
+            return invalid(
+                "invalid_client_metadata",
+                &format!("the body is not a registration request: {e}"),
+            );
+        }
     };
     if let Err(e) = check_redirect_uris(&registration.redirect_uris) {
         return invalid("invalid_redirect_uri", &e);
@@ -51,7 +53,9 @@ pub(super) async fn register(
         other => {
             return invalid(
                 "invalid_client_metadata",
-                &format!("token_endpoint_auth_method {other:?} is not supported (none, client_secret_post, client_secret_basic)"),
+                &format!(
+                    "token_endpoint_auth_method {other:?} is not supported (none, client_secret_post, client_secret_basic)"
+                ),
             );
         }
     };
@@ -60,12 +64,18 @@ pub(super) async fn register(
             .iter()
             .any(|g| g != "authorization_code" && g != "refresh_token")
     {
-        return invalid("invalid_client_metadata", "only the authorization_code and refresh_token grant types are supported");
+        return invalid(
+            "invalid_client_metadata",
+            "only the authorization_code and refresh_token grant types are supported",
+        );
     }
     if let Some(types) = &registration.response_types
         && types.iter().any(|t| t != "code")
     {
-        return invalid("invalid_client_metadata", "only the code response type is supported");
+        return invalid(
+            "invalid_client_metadata",
+            "only the code response type is supported",
+        );
     }
     let client_id = secrets::random(Kind::ClientId);
     let secret = confidential.then(|| secrets::random(Kind::ClientSecret));

@@ -26,7 +26,9 @@ impl AuthServer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_string())
             });
         let Some(token) = presented else {
             return Err(self.unauthorized(None, "Unauthorized: sign in (this server uses OAuth; your MCP client starts the sign-in from the WWW-Authenticate header)"));
@@ -35,7 +37,10 @@ impl AuthServer {
         let grant = match store.access_token(&secrets::hash(&token)).await {
             Ok(Some(grant)) => grant,
             Ok(None) => {
-                return Err(self.unauthorized(Some("invalid_token"), "Unauthorized: the token is unknown, expired or revoked; sign in again"));
+                return Err(self.unauthorized(
+                    Some("invalid_token"),
+                    "Unauthorized: the token is unknown, expired or revoked; sign in again",
+                ));
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot look up an access token");
@@ -43,7 +48,10 @@ impl AuthServer {
             }
         };
         if grant.resource != self.resource() {
-            return Err(self.unauthorized(Some("invalid_token"), "Unauthorized: the token was issued for another resource"));
+            return Err(self.unauthorized(
+                Some("invalid_token"),
+                "Unauthorized: the token was issued for another resource",
+            ));
         }
         let person = match store.person(&grant.person).await {
             Ok(Some(person)) => person,
@@ -58,7 +66,10 @@ impl AuthServer {
         let make = match self.fresh_grant(&grant.person).await {
             Ok(make) => make,
             Err(GrantError::SignInAgain) => {
-                return Err(self.unauthorized(Some("invalid_token"), "Unauthorized: your Make sign-in has ended (revoked or expired); sign in again"));
+                return Err(self.unauthorized(
+                    Some("invalid_token"),
+                    "Unauthorized: your Make sign-in has ended (revoked or expired); sign in again",
+                ));
             }
             Err(GrantError::Unavailable(reason)) => {
                 tracing::warn!(%reason, "no usable Make grant for a request");

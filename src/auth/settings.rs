@@ -120,7 +120,9 @@ impl RawAuthSettings {
                 problems.push("give Make's client secret either by MAKE_OAUTH_CLIENT_SECRET or by --make-oauth-client-secret-file, not both".into());
                 None
             }
-            (Some(secret), None, _) => non_empty(secret.expose(), "MAKE_OAUTH_CLIENT_SECRET", &mut problems),
+            (Some(secret), None, _) => {
+                non_empty(secret.expose(), "MAKE_OAUTH_CLIENT_SECRET", &mut problems)
+            }
             (None, Some(path), _) => read_secret(path, "Make's client secret", &mut problems),
             (None, None, Some(s)) => Some(s.client_secret.clone()),
             (None, None, None) => {
@@ -130,16 +132,23 @@ impl RawAuthSettings {
         };
         let api_base = at.api_base.clone();
         if api_base.is_none() {
-            problems.push("set MAKE_ZONE (or MAKE_API_URL): every person's calls go to that zone's API".into());
+            problems.push(
+                "set MAKE_ZONE (or MAKE_API_URL): every person's calls go to that zone's API"
+                    .into(),
+            );
         }
         let keyring = match (&self.encryption_key, &self.encryption_key_file, sandbox) {
             (Some(_), Some(_), _) => {
                 problems.push("give the encryption key either by MCP_ENCRYPTION_KEY or by --encryption-key-file, not both".into());
                 None
             }
-            (Some(key), None, _) => parse_keyring(key.expose(), "MCP_ENCRYPTION_KEY", &mut problems),
+            (Some(key), None, _) => {
+                parse_keyring(key.expose(), "MCP_ENCRYPTION_KEY", &mut problems)
+            }
             (None, Some(path), _) => read_secret(path, "the encryption key", &mut problems)
-                .and_then(|key| parse_keyring(key.expose(), &path.display().to_string(), &mut problems)),
+                .and_then(|key| {
+                    parse_keyring(key.expose(), &path.display().to_string(), &mut problems)
+                }),
             (None, None, Some(_)) => Some(Keyring::generate()),
             (None, None, None) => {
                 problems.push("set MCP_ENCRYPTION_KEY (or --encryption-key-file) to the key that encrypts stored Make grants, e.g. `openssl rand -base64 32`; keep it: without it stored grants cannot be read".into());
@@ -260,7 +269,11 @@ fn non_empty(text: &str, name: &str, problems: &mut Vec<String>) -> Option<Secre
 
 fn read_secret(path: &Path, what: &str, problems: &mut Vec<String>) -> Option<Secret> {
     match std::fs::read_to_string(path) {
-        Ok(text) => non_empty(&text, &format!("the file {} ({what})", path.display()), problems),
+        Ok(text) => non_empty(
+            &text,
+            &format!("the file {} ({what})", path.display()),
+            problems,
+        ),
         Err(e) => {
             problems.push(format!("cannot read {what} from {}: {e}", path.display()));
             None
@@ -272,7 +285,9 @@ fn parse_keyring(text: &str, source: &str, problems: &mut Vec<String>) -> Option
     match Keyring::parse(text.trim()) {
         Ok(keyring) => Some(keyring),
         Err(e) => {
-            problems.push(format!("the encryption key from {source} is not usable: {e}"));
+            problems.push(format!(
+                "the encryption key from {source} is not usable: {e}"
+            ));
             None
         }
     }
@@ -291,7 +306,10 @@ fn sandbox_database() -> Result<String, String> {
     ));
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create a temporary folder for the sandbox's database: {e}"))?;
-    Ok(format!("sqlite://{}?mode=rwc", dir.join("team.db").display()))
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("team.db").display()
+    ))
 }
 
 /// A database URL without its password, for messages.
@@ -324,11 +342,20 @@ mod tests {
 
     #[tokio::test]
     async fn every_missing_setting_is_one_sentence() {
-        let Err(e) = RawAuthSettings::default().resolve(surroundings(false)).await else {
+        let Err(e) = RawAuthSettings::default()
+            .resolve(surroundings(false))
+            .await
+        else {
             panic!("nothing configured must not start");
         };
         let text = e.to_string();
-        for needle in ["--public-url", "MAKE_OAUTH_CLIENT_ID", "MAKE_OAUTH_CLIENT_SECRET", "MAKE_ZONE", "MCP_ENCRYPTION_KEY"] {
+        for needle in [
+            "--public-url",
+            "MAKE_OAUTH_CLIENT_ID",
+            "MAKE_OAUTH_CLIENT_SECRET",
+            "MAKE_ZONE",
+            "MCP_ENCRYPTION_KEY",
+        ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
         assert_eq!(e.problems.len(), 5, "{text}");
@@ -351,7 +378,10 @@ mod tests {
         assert!(text.contains("must use https"), "{text}");
         assert!(text.contains("not both"), "{text}");
         assert!(text.contains("not usable"), "{text}");
-        assert!(!text.contains("short"), "the key must not be echoed: {text}");
+        assert!(
+            !text.contains("short"),
+            "the key must not be echoed: {text}"
+        );
     }
 
     #[test]

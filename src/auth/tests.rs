@@ -11,9 +11,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use super::AuthServer;
 use super::secrets;
 use super::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
-use super::AuthServer;
 use crate::make::{ClientSettings, MakeClient};
 use crate::server::MakeServer;
 use crate::store::{Keyring, Store, TokenGrant};
@@ -81,7 +81,14 @@ impl Team {
     async fn replica(&self) -> (String, tokio::sync::oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let own = format!("http://{}", listener.local_addr().unwrap());
-        let (_auth, stop) = serve_as(&self.sandbox, listener, &self.base, &self.database, &self.keyring_text).await;
+        let (_auth, stop) = serve_as(
+            &self.sandbox,
+            listener,
+            &self.base,
+            &self.database,
+            &self.keyring_text,
+        )
+        .await;
         (own, stop)
     }
 }
@@ -118,12 +125,16 @@ async fn serve_as(
     let settings = raw
         .resolve(Surroundings {
             listen: listener.local_addr().unwrap(),
-            allowed_hosts: &[url::Url::parse(public).unwrap()[url::Position::BeforeHost..url::Position::BeforePath].to_string()],
+            allowed_hosts: &[url::Url::parse(public).unwrap()
+                [url::Position::BeforeHost..url::Position::BeforePath]
+                .to_string()],
             api_base: make.base_url().cloned(),
             sandbox: Some(SandboxDefaults {
                 issuer: sandbox.oauth_issuer().parse().unwrap(),
                 client_id: sandbox.oauth_client_id().to_string(),
-                client_secret: crate::config::Secret::from(sandbox.oauth_client_secret().to_string()),
+                client_secret: crate::config::Secret::from(
+                    sandbox.oauth_client_secret().to_string(),
+                ),
             }),
         })
         .await
@@ -132,7 +143,10 @@ async fn serve_as(
     let server = MakeServer::new(make, None);
     let options = HttpOptions {
         oauth: Some(auth.clone()),
-        allowed_hosts: vec![url::Url::parse(public).unwrap()[url::Position::BeforeHost..url::Position::BeforePath].to_string()],
+        allowed_hosts: vec![
+            url::Url::parse(public).unwrap()[url::Position::BeforeHost..url::Position::BeforePath]
+                .to_string(),
+        ],
         ..HttpOptions::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -180,7 +194,13 @@ enum SignIn {
 
 /// Walks a person through `/authorize` up to the client's redirect URI (or this server's
 /// consent page when `decision` is `None`).
-async fn sign_in(team: &Team, client_id: &str, person: &str, verifier: &str, decision: Option<&str>) -> SignIn {
+async fn sign_in(
+    team: &Team,
+    client_id: &str,
+    person: &str,
+    verifier: &str,
+    decision: Option<&str>,
+) -> SignIn {
     let http = browser();
     let challenge = secrets::pkce_challenge(verifier);
     let start = http
@@ -196,14 +216,33 @@ async fn sign_in(team: &Team, client_id: &str, person: &str, verifier: &str, dec
         .send()
         .await
         .unwrap();
-    assert_eq!(start.status(), StatusCode::SEE_OTHER, "{:?}", start.text().await);
+    assert_eq!(
+        start.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        start.text().await
+    );
     let to_make = location(&start);
-    assert!(to_make.starts_with(&team.sandbox.oauth_issuer()), "{to_make}");
-    let login = http.get(&to_make).send().await.unwrap().text().await.unwrap();
+    assert!(
+        to_make.starts_with(&team.sandbox.oauth_issuer()),
+        "{to_make}"
+    );
+    let login = http
+        .get(&to_make)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let sandbox = team.sandbox.oauth_issuer();
     let consent = http
         .post(format!("{sandbox}/oauth/v2/login"))
-        .form(&[("ticket", hidden(&login, "ticket").as_str()), ("username", person), ("password", "sandbox")])
+        .form(&[
+            ("ticket", hidden(&login, "ticket").as_str()),
+            ("username", person),
+            ("password", "sandbox"),
+        ])
         .send()
         .await
         .unwrap()
@@ -212,12 +251,18 @@ async fn sign_in(team: &Team, client_id: &str, person: &str, verifier: &str, dec
         .unwrap();
     let back = http
         .post(format!("{sandbox}/oauth/v2/consent"))
-        .form(&[("ticket", hidden(&consent, "ticket").as_str()), ("decision", "approve")])
+        .form(&[
+            ("ticket", hidden(&consent, "ticket").as_str()),
+            ("decision", "approve"),
+        ])
         .send()
         .await
         .unwrap();
     let callback = location(&back);
-    assert!(callback.starts_with(&format!("{}/oauth/callback", team.base)), "{callback}");
+    assert!(
+        callback.starts_with(&format!("{}/oauth/callback", team.base)),
+        "{callback}"
+    );
     let mut answer = http.get(&callback).send().await.unwrap();
     if answer.status() == StatusCode::OK {
         let page = answer.text().await.unwrap();
@@ -240,7 +285,10 @@ async fn sign_in(team: &Team, client_id: &str, person: &str, verifier: &str, dec
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Redeems `code` at `/token`.
@@ -264,10 +312,18 @@ async fn redeem(base: &str, client_id: &str, code: &str, verifier: &str) -> (Sta
 async fn tokens_for(team: &Team, person: &str) -> (String, Value) {
     let client_id = register(&team.base, &format!("{person}'s client")).await;
     let verifier = secrets::random(secrets::Kind::Internal);
-    let SignIn::Redirected(params) = sign_in(team, &client_id, person, &verifier, Some("allow")).await else {
+    let SignIn::Redirected(params) =
+        sign_in(team, &client_id, person, &verifier, Some("allow")).await
+    else {
         panic!("no redirect");
     };
-    let (status, tokens) = redeem(&team.base, &client_id, param(&params, "code").unwrap(), &verifier).await;
+    let (status, tokens) = redeem(
+        &team.base,
+        &client_id,
+        param(&params, "code").unwrap(),
+        &verifier,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     (client_id, tokens)
 }
@@ -285,7 +341,10 @@ async fn call(base: &str, token: &str, tool: &str, arguments: Value) -> (StatusC
         .unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn connection_ids(answer: &Value) -> Vec<u64> {
@@ -306,31 +365,65 @@ async fn two_people_each_act_as_themselves_and_tokens_never_cross_to_make() {
     let grace_token = grace["access_token"].as_str().unwrap();
     assert!(ada_token.starts_with("mcp_at_") && grace_token.starts_with("mcp_at_"));
 
-    let (status, own) = call(&team.base, ada_token, "connections_list", json!({"teamId": 1})).await;
+    let (status, own) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(!connection_ids(&own).is_empty());
-    let (_, foreign) = call(&team.base, ada_token, "connections_list", json!({"teamId": 2})).await;
+    let (_, foreign) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 2}),
+    )
+    .await;
     assert_eq!(foreign["result"]["isError"], true, "{foreign}");
     assert!(foreign.to_string().contains("403"), "{foreign}");
-    let (_, grace_own) = call(&team.base, grace_token, "connections_list", json!({"teamId": 2})).await;
+    let (_, grace_own) = call(
+        &team.base,
+        grace_token,
+        "connections_list",
+        json!({"teamId": 2}),
+    )
+    .await;
     assert!(!connection_ids(&grace_own).is_empty());
-    let (_, grace_foreign) = call(&team.base, grace_token, "connections_list", json!({"teamId": 1})).await;
+    let (_, grace_foreign) = call(
+        &team.base,
+        grace_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
     assert_eq!(grace_foreign["result"]["isError"], true);
 
     // Make saw only Make's tokens: neither MCP token, and each person's own Make token.
     let seen = team.sandbox.authorizations_seen();
     assert!(!seen.is_empty());
     for value in &seen {
-        assert!(!value.contains(ada_token) && !value.contains(grace_token), "an MCP token reached Make");
+        assert!(
+            !value.contains(ada_token) && !value.contains(grace_token),
+            "an MCP token reached Make"
+        );
         assert!(value.starts_with("Bearer "), "{value}");
     }
     let make_tokens: std::collections::BTreeSet<&String> = seen.iter().collect();
-    assert_eq!(make_tokens.len(), 2, "one Make token per person: {make_tokens:?}");
+    assert_eq!(
+        make_tokens.len(),
+        2,
+        "one Make token per person: {make_tokens:?}"
+    );
     // ... and no Make token reached a client: the clients hold only this server's tokens.
     for value in &seen {
         let make = value.trim_start_matches("Bearer ");
         for answer in [&ada, &grace] {
-            assert!(!answer.to_string().contains(make), "a Make token reached a client");
+            assert!(
+                !answer.to_string().contains(make),
+                "a Make token reached a client"
+            );
         }
     }
 }
@@ -351,13 +444,26 @@ async fn refused_tokens_get_401_with_the_challenge() {
     let store = &team.auth.inner.store;
     let now = super::now();
     // Expired, and issued for another resource: both stored, both refused.
-    store.put_access_token(&secrets::hash("mcp_at_expired"), &grant, now - 1).await.unwrap();
+    store
+        .put_access_token(&secrets::hash("mcp_at_expired"), &grant, now - 1)
+        .await
+        .unwrap();
     let elsewhere = TokenGrant {
         resource: "https://other.example.com/mcp".into(),
         ..grant.clone()
     };
-    store.put_access_token(&secrets::hash("mcp_at_elsewhere"), &elsewhere, now + 600).await.unwrap();
-    for (what, bad) in [("expired", "mcp_at_expired"), ("wrong audience", "mcp_at_elsewhere"), ("forged", "mcp_at_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
+    store
+        .put_access_token(&secrets::hash("mcp_at_elsewhere"), &elsewhere, now + 600)
+        .await
+        .unwrap();
+    for (what, bad) in [
+        ("expired", "mcp_at_expired"),
+        ("wrong audience", "mcp_at_elsewhere"),
+        (
+            "forged",
+            "mcp_at_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+    ] {
         let (status, body) = call(&team.base, bad, "connections_list", json!({"teamId": 1})).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
     }
@@ -369,7 +475,13 @@ async fn refused_tokens_get_401_with_the_challenge() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let challenge = response.headers()["www-authenticate"].to_str().unwrap();
-    assert!(challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", team.base)), "{challenge}");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            team.base
+        )),
+        "{challenge}"
+    );
     // Revoked at /revoke.
     let revoked = browser()
         .post(format!("{}/revoke", team.base))
@@ -425,21 +537,37 @@ async fn no_consent_no_code_and_nothing_replays() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
     // Allowed: a code, with iss; the code works once, and only with the right verifier.
-    let SignIn::Redirected(params) = sign_in(&team, &client_id, "ada", &verifier, Some("allow")).await else {
+    let SignIn::Redirected(params) =
+        sign_in(&team, &client_id, "ada", &verifier, Some("allow")).await
+    else {
         panic!("no redirect");
     };
     assert_eq!(param(&params, "iss"), Some(team.base.as_str()));
     let code = param(&params, "code").unwrap();
-    let (status, body) = redeem(&team.base, &client_id, code, "wrong-verifier-wrong-verifier-wrong-verifier-x").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let SignIn::Redirected(params) = sign_in(&team, &client_id, "ada", &verifier, Some("allow")).await else {
+    let (status, body) = redeem(
+        &team.base,
+        &client_id,
+        code,
+        "wrong-verifier-wrong-verifier-wrong-verifier-x",
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let SignIn::Redirected(params) =
+        sign_in(&team, &client_id, "ada", &verifier, Some("allow")).await
+    else {
         panic!("no redirect");
     };
     let code = param(&params, "code").unwrap();
     let (status, tokens) = redeem(&team.base, &client_id, code, &verifier).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let (status, body) = redeem(&team.base, &client_id, code, &verifier).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     // A replayed state (Make's callback again) finds nothing.
     let http = browser();
@@ -456,7 +584,12 @@ async fn no_consent_no_code_and_nothing_replays() {
         .await
         .unwrap();
     let to_make = url::Url::parse(&location(&start)).unwrap();
-    let state = to_make.query_pairs().find(|(n, _)| n == "state").unwrap().1.into_owned();
+    let state = to_make
+        .query_pairs()
+        .find(|(n, _)| n == "state")
+        .unwrap()
+        .1
+        .into_owned();
     let first = http
         .get(format!("{}/oauth/callback", team.base))
         .query(&[("state", state.as_str()), ("error", "access_denied")])
@@ -483,7 +616,10 @@ async fn an_unregistered_redirect_uri_gets_a_page_never_a_redirect() {
             ("response_type", "code"),
             ("client_id", client_id.as_str()),
             ("redirect_uri", "https://attacker.example.com/cb"),
-            ("code_challenge", &secrets::pkce_challenge(&secrets::random(secrets::Kind::Internal))),
+            (
+                "code_challenge",
+                &secrets::pkce_challenge(&secrets::random(secrets::Kind::Internal)),
+            ),
             ("code_challenge_method", "S256"),
         ])
         .send()
@@ -494,7 +630,11 @@ async fn an_unregistered_redirect_uri_gets_a_page_never_a_redirect() {
     // No PKCE: back to the (registered) client with invalid_request.
     let response = browser()
         .get(format!("{}/authorize", team.base))
-        .query(&[("response_type", "code"), ("client_id", client_id.as_str()), ("redirect_uri", REDIRECT)])
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .await
         .unwrap();
@@ -511,7 +651,11 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_sign_in() {
         async move {
             let response = browser()
                 .post(format!("{base}/token"))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", token.as_str()), ("client_id", client_id.as_str())])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.as_str()),
+                    ("client_id", client_id.as_str()),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -523,9 +667,18 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_sign_in() {
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let (status, body) = refresh(old).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     // The reuse burnt the sign-in: the newer tokens are gone too.
-    let (status, _) = call(&team.base, second["access_token"].as_str().unwrap(), "connections_list", json!({"teamId": 1})).await;
+    let (status, _) = call(
+        &team.base,
+        second["access_token"].as_str().unwrap(),
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = refresh(second["refresh_token"].as_str().unwrap().to_string()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -544,16 +697,29 @@ async fn two_replicas_refresh_a_due_grant_once() {
     assert_eq!(team.sandbox.oauth_refreshes(), 0);
     tokio::time::sleep(Duration::from_secs(6)).await;
     let calls = (0..10).map(|i| {
-        let base = if i % 2 == 0 { team.base.clone() } else { other.clone() };
+        let base = if i % 2 == 0 {
+            team.base.clone()
+        } else {
+            other.clone()
+        };
         let token = token.clone();
-        tokio::spawn(async move { call(&base, &token, "connections_list", json!({"teamId": 1})).await })
+        tokio::spawn(
+            async move { call(&base, &token, "connections_list", json!({"teamId": 1})).await },
+        )
     });
     for call in calls {
         let (status, answer) = call.await.unwrap();
         assert_eq!(status, StatusCode::OK, "{answer}");
-        assert!(answer["result"]["isError"].is_null() || answer["result"]["isError"] == false, "{answer}");
+        assert!(
+            answer["result"]["isError"].is_null() || answer["result"]["isError"] == false,
+            "{answer}"
+        );
     }
-    assert_eq!(team.sandbox.oauth_refreshes(), 1, "one refresh for both replicas");
+    assert_eq!(
+        team.sandbox.oauth_refreshes(),
+        1,
+        "one refresh for both replicas"
+    );
 }
 
 #[tokio::test]
@@ -562,9 +728,28 @@ async fn a_grant_make_no_longer_honours_means_sign_in_again() {
     let (_, ada) = tokens_for(&team, "ada").await;
     let token = ada["access_token"].as_str().unwrap();
     // Revoke the Make grant at Make (the sandbox), then let it come due.
-    let grant = team.auth.inner.store.access_token(&secrets::hash(token)).await.unwrap().unwrap();
-    let (make, _) = team.auth.inner.store.grant(&grant.person).await.unwrap().unwrap();
-    team.auth.inner.upstream.revoke(make.refresh_token.as_deref().unwrap()).await.unwrap();
+    let grant = team
+        .auth
+        .inner
+        .store
+        .access_token(&secrets::hash(token))
+        .await
+        .unwrap()
+        .unwrap();
+    let (make, _) = team
+        .auth
+        .inner
+        .store
+        .grant(&grant.person)
+        .await
+        .unwrap()
+        .unwrap();
+    team.auth
+        .inner
+        .upstream
+        .revoke(make.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (status, body) = call(&team.base, token, "connections_list", json!({"teamId": 1})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -575,22 +760,45 @@ async fn a_grant_make_no_longer_honours_means_sign_in_again() {
 async fn stored_grants_hold_no_token_in_clear() {
     let team = Team::start(None).await;
     let (_, ada) = tokens_for(&team, "ada").await;
-    let (status, _) = call(&team.base, ada["access_token"].as_str().unwrap(), "connections_list", json!({"teamId": 1})).await;
+    let (status, _) = call(
+        &team.base,
+        ada["access_token"].as_str().unwrap(),
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(!team.sandbox.authorizations_seen().is_empty());
-    let path = team.database.trim_start_matches("sqlite://").trim_end_matches("?mode=rwc").to_string();
+    let path = team
+        .database
+        .trim_start_matches("sqlite://")
+        .trim_end_matches("?mode=rwc")
+        .to_string();
     let mut raw = std::fs::read(&path).unwrap();
     for suffix in ["-wal", "-shm"] {
         raw.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
     }
     let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
     for seen in team.sandbox.authorizations_seen() {
-        assert!(!contains(seen.trim_start_matches("Bearer ")), "a Make token in clear");
+        assert!(
+            !contains(seen.trim_start_matches("Bearer ")),
+            "a Make token in clear"
+        );
     }
     assert!(!contains(ada["access_token"].as_str().unwrap()));
     assert!(!contains(ada["refresh_token"].as_str().unwrap()));
     // And a store opened with another key cannot read the grant.
-    let other = Store::open(&team.database).await.unwrap().with_keyring(Keyring::generate());
-    let grant = team.auth.inner.store.access_token(&secrets::hash(ada["access_token"].as_str().unwrap())).await.unwrap().unwrap();
+    let other = Store::open(&team.database)
+        .await
+        .unwrap()
+        .with_keyring(Keyring::generate());
+    let grant = team
+        .auth
+        .inner
+        .store
+        .access_token(&secrets::hash(ada["access_token"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(other.grant(&grant.person).await.is_err());
 }

@@ -53,7 +53,10 @@ async fn authenticate(
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         .and_then(|b| STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|pair| {
@@ -70,14 +73,22 @@ async fn authenticate(
         None => match form.get("client_id") {
             Some(id) => (id.clone(), form.get("client_secret").cloned()),
             None => {
-                return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "no client_id"));
+                return Err(oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "no client_id",
+                ));
             }
         },
     };
     let client = match auth.inner.store.client(&client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => {
-            return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client"));
+            return Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client",
+            ));
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot read the client registry");
@@ -138,7 +149,11 @@ async fn code_grant(
     form: &HashMap<String, String>,
 ) -> Response {
     let Some(code) = form.get("code") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "code is missing");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code is missing",
+        );
     };
     let granted = match auth.inner.store.take_once(AUTHORIZATION_CODE, code).await {
         Ok(Some(value)) => match serde_json::from_value::<Deciding>(value) {
@@ -155,10 +170,16 @@ async fn code_grant(
     if request.client_id != client.client_id {
         return invalid_grant("the code was issued to another client");
     }
-    if form.get("redirect_uri").is_some_and(|r| *r != request.redirect_uri) {
+    if form
+        .get("redirect_uri")
+        .is_some_and(|r| *r != request.redirect_uri)
+    {
         return invalid_grant("redirect_uri does not match the authorization request");
     }
-    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
+    let verifier = form
+        .get("code_verifier")
+        .map(String::as_str)
+        .unwrap_or_default();
     if !secrets::pkce_matches(verifier, &request.code_challenge) {
         return invalid_grant("code_verifier does not match the code_challenge");
     }
@@ -178,7 +199,11 @@ async fn refresh_grant(
     form: &HashMap<String, String>,
 ) -> Response {
     let Some(presented) = form.get("refresh_token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is missing",
+        );
     };
     let refresh = secrets::random(Kind::RefreshToken);
     let expires = super::now() + super::REFRESH_TOKEN_TTL.as_secs() as i64;
@@ -219,7 +244,10 @@ async fn issue_tokens(auth: &AuthServer, grant: &TokenGrant, refresh: Option<Str
         None => {
             let fresh = secrets::random(Kind::RefreshToken);
             let expires = now + super::REFRESH_TOKEN_TTL.as_secs() as i64;
-            if let Err(e) = store.put_refresh_token(&secrets::hash(&fresh), grant, expires).await {
+            if let Err(e) = store
+                .put_refresh_token(&secrets::hash(&fresh), grant, expires)
+                .await
+            {
                 tracing::error!(error = %e, "cannot store a refresh token");
                 return unavailable();
             }
@@ -236,7 +264,10 @@ async fn issue_tokens(auth: &AuthServer, grant: &TokenGrant, refresh: Option<Str
     }
     (
         StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
         Json(json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -260,7 +291,11 @@ pub(super) async fn revoke(
         return refused;
     }
     let Some(token) = form.get("token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is missing",
+        );
     };
     if let Err(e) = auth.inner.store.revoke_token(&secrets::hash(token)).await {
         tracing::error!(error = %e, "cannot revoke a token");

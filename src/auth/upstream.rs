@@ -34,11 +34,25 @@ pub(crate) struct MakeOAuthClient {
 #[derive(Debug, Clone, Deserialize)]
 struct Endpoints {
     issuer: String,
+    #[serde(deserialize_with = "url_field")]
     authorization_endpoint: Url,
+    #[serde(deserialize_with = "url_field")]
     token_endpoint: Url,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_url_field")]
     revocation_endpoint: Option<Url>,
+    #[serde(deserialize_with = "url_field")]
     userinfo_endpoint: Url,
+}
+
+fn url_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let text = String::deserialize(d)?;
+    Url::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_url_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| Url::parse(&text).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Tokens Make issued for one person.

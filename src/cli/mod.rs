@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "sandbox")]
 use make_sandbox::{FaultPlan, KeyScopes};
 
+use crate::auth::settings::RawAuthSettings;
 use crate::config::{CliLogin, Config, ConfigError, RawSettings, Secret};
 use crate::logging::Verbosity;
 use crate::make;
@@ -23,7 +24,6 @@ use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitat
 use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
 pub(crate) use selection::ToolArgs;
 pub(crate) use team::{AuthMode, TeamArgs};
-use crate::auth::settings::RawAuthSettings;
 
 const CONFIGURATION_HELP: &str = "\
 Configuration (flags override environment variables):
@@ -148,7 +148,7 @@ pub enum Run {
     Stdio(Setup),
     /// MCP over HTTP, with options that passed the security check, and in team mode
     /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs.
-    Http(Setup, CheckedOptions, Option<RawAuthSettings>),
+    Http(Setup, CheckedOptions, Option<Box<RawAuthSettings>>),
     /// Print the tool definitions.
     Tools(Setup),
     /// Run one tool.
@@ -164,7 +164,7 @@ pub(crate) enum Command {
     /// Serve MCP over stdin/stdout (the default).
     Stdio,
     /// Serve MCP over Streamable HTTP at http://LISTEN/mcp (and GET /healthz).
-    Http(HttpArgs),
+    Http(Box<HttpArgs>),
     /// Print the selected tools' definitions (name, title, description, schemas, hints) as
     /// JSON. The scope check does not run here.
     Tools,
@@ -351,18 +351,23 @@ impl HttpArgs {
 
     /// Team mode's settings, unchecked (`None` with `--auth token`); refuses settings of
     /// one mode given in the other.
-    pub(crate) fn team_settings(&self) -> anyhow::Result<Option<RawAuthSettings>> {
+    pub(crate) fn team_settings(&self) -> anyhow::Result<Option<Box<RawAuthSettings>>> {
         match self.auth {
             AuthMode::Oauth => {
                 if self.auth_token.is_some() || self.auth_token_file.is_some() {
-                    anyhow::bail!("MCP_AUTH_TOKEN (--auth-token, --auth-token-file) does not apply with --auth oauth: each person signs in with Make instead; unset it");
+                    anyhow::bail!(
+                        "MCP_AUTH_TOKEN (--auth-token, --auth-token-file) does not apply with --auth oauth: each person signs in with Make instead; unset it"
+                    );
                 }
-                Ok(Some(self.team.raw()))
+                Ok(Some(Box::new(self.team.raw())))
             }
             AuthMode::Token => {
                 let given = self.team.given();
                 if !given.is_empty() {
-                    anyhow::bail!("{} only apply with --auth oauth (MCP_AUTH=oauth)", given.join(", "));
+                    anyhow::bail!(
+                        "{} only apply with --auth oauth (MCP_AUTH=oauth)",
+                        given.join(", ")
+                    );
                 }
                 Ok(None)
             }

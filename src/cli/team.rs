@@ -86,11 +86,23 @@ impl TeamArgs {
             }
         };
         note(self.public_url.is_some(), "--public-url (MCP_PUBLIC_URL)");
-        note(self.make_oauth_issuer.is_some(), "--make-oauth-issuer (MAKE_OAUTH_ISSUER)");
-        note(self.make_oauth_client_id.is_some(), "--make-oauth-client-id (MAKE_OAUTH_CLIENT_ID)");
-        note(self.make_oauth_client_secret_file.is_some(), "--make-oauth-client-secret-file");
+        note(
+            self.make_oauth_issuer.is_some(),
+            "--make-oauth-issuer (MAKE_OAUTH_ISSUER)",
+        );
+        note(
+            self.make_oauth_client_id.is_some(),
+            "--make-oauth-client-id (MAKE_OAUTH_CLIENT_ID)",
+        );
+        note(
+            self.make_oauth_client_secret_file.is_some(),
+            "--make-oauth-client-secret-file",
+        );
         note(self.encryption_key_file.is_some(), "--encryption-key-file");
-        note(self.oauth_clients_file.is_some(), "--oauth-clients-file (MCP_OAUTH_CLIENTS_FILE)");
+        note(
+            self.oauth_clients_file.is_some(),
+            "--oauth-clients-file (MCP_OAUTH_CLIENTS_FILE)",
+        );
         given
     }
 }

@@ -136,6 +136,11 @@ impl MakeServer {
         })
     }
 
+    /// The shared Make client (the operator's credentials, or none in team mode).
+    pub fn make_client(&self) -> &MakeClient {
+        self.inner.toolbox.make()
+    }
+
     /// Whether the scope check started by [`MakeServer::start_scope_check`] is still
     /// waiting for Make.
     pub fn scope_check_pending(&self) -> bool {
