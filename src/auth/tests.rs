@@ -802,3 +802,97 @@ async fn stored_grants_hold_no_token_in_clear() {
         .unwrap();
     assert!(other.grant(&grant.person).await.is_err());
 }
+
+/// Serves `document` at `/client.json` on a loopback port; the document's URL.
+async fn serve_document(document: impl Fn(&str) -> Value + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let body = document(&url);
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_client_id_metadata_document_registers_its_client() {
+    let team = Team::start(None).await;
+    let client_id = serve_document(|url| {
+        json!({"client_id": url, "client_name": "Doc client", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})
+    })
+    .await;
+    let verifier = secrets::random(secrets::Kind::Internal);
+    let SignIn::Redirected(params) = sign_in(&team, &client_id, "grace", &verifier, Some("allow")).await else {
+        panic!("no redirect");
+    };
+    let (status, tokens) = redeem(&team.base, &client_id, param(&params, "code").unwrap(), &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    // A document naming another client_id is refused with a page.
+    let liar = serve_document(|_| json!({"client_id": "https://else.example.com/c.json", "redirect_uris": [REDIRECT]})).await;
+    let response = browser()
+        .get(format!("{}/authorize", team.base))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", liar.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &secrets::pkce_challenge(&verifier)),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("another client_id"));
+}
+
+#[tokio::test]
+async fn outside_the_sandbox_metadata_documents_on_private_addresses_are_not_fetched() {
+    let team = Team::start(None).await;
+    let url = serve_document(|url| json!({"client_id": url, "redirect_uris": [REDIRECT]})).await;
+    let https = url.replace("http://", "https://");
+    let clients = super::clients::Clients::new(team.auth.inner.store.clone(), Vec::new(), false).unwrap();
+    let refused = clients.find(&https).await.unwrap_err();
+    assert!(refused.contains("private or loopback"), "{refused}");
+    // A plain-http client id is not a metadata document outside the sandbox at all.
+    let refused = clients.find(&url).await.unwrap_err();
+    assert!(refused.contains("not registered"), "{refused}");
+}
+
+#[tokio::test]
+async fn preregistered_confidential_clients_must_authenticate() {
+    let team = Team::start(None).await;
+    let clients = super::clients::Clients::new(
+        team.auth.inner.store.clone(),
+        vec![super::clients::Preregistered {
+            client_id: "team-cli".into(),
+            client_secret: Some("a-long-preregistered-secret".into()),
+            redirect_uris: vec![REDIRECT.into()],
+            client_name: Some("Team CLI".into()),
+        }],
+        false,
+    )
+    .unwrap();
+    clients.store_preregistered().await.unwrap();
+    let token = |secret: &'static str| {
+        let base = team.base.clone();
+        async move {
+            let response = browser()
+                .post(format!("{base}/token"))
+                .form(&[("grant_type", "refresh_token"), ("client_id", "team-cli"), ("client_secret", secret)])
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = token("wrong").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let (status, body) = token("a-long-preregistered-secret").await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+}
