@@ -18,8 +18,10 @@
 #     port started by the script): the TS SDK's OAuth client signs ada and grace in (dynamic
 #     registration, the sandbox's Make login and consent, the server's consent page, all over
 #     plain HTTP), each sees only their team and gets Make's 403 on the other; a denied consent
-#     yields no tokens; then the Inspector CLI lists the tools with ada's token as a bearer
-#     header (`--stored-auth-only`, so it never starts its own browser sign-in).
+#     yields no tokens. Then the Inspector CLI lists the tools with ada's token as a bearer
+#     header (`--stored-auth-only`, so it never starts its own sign-in), and its own OAuth
+#     client signs grace in unattended (MCP_AUTO_OPEN_ENABLED=true; the script walks the URL
+#     it prints and calls its loopback callback).
 # Prints PASS/FAIL lines and a final "N passed, M failed" (all four steps together).
 # Exit: 3 when npm could not install the packages (registry outage); otherwise the first TS
 # script's exit status, or 1 when only a later check failed.

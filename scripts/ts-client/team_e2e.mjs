@@ -21,8 +21,11 @@
 // isError result carrying Make's 403; grace, in a second provider, sees team 2 only; the stored
 // access token is this server's own (`mcp_at_`); the final redirect carries the provider's
 // state and the server's iss; a denied consent on the server's page yields no code and no
-// tokens. With MCP_INSPECTOR: the Inspector CLI lists the tools with ada's token as a bearer
-// header, and without a token (and no stored OAuth) it fails instead of hanging.
+// tokens. With MCP_INSPECTOR, the Inspector CLI: lists the tools with ada's token as a bearer
+// header (`--stored-auth-only`, so it never starts a sign-in of its own); without a token it
+// fails with the 401 instead of hanging; and its own OAuth client signs grace in unattended
+// (MCP_AUTO_OPEN_ENABLED=true with BROWSER=true: it prints the authorization URL, the browser
+// here walks it and delivers the final redirect to the Inspector's loopback callback).
 //
 // One line per check (PASS/FAIL), then exactly "N passed, M failed"; exit status 1 on failure.
 
@@ -150,23 +153,27 @@ function parseForms(html) {
  * (or the error).
  */
 class Browser {
-  constructor(person, decision = "allow") {
+  constructor(person, decision = "allow", redirectUri = REDIRECT_URI) {
     this.person = person;
     this.decision = decision;
+    this.redirectUri = redirectUri; // the browser stops at the first redirect there
     this.pages = [];
     this.result = null;
     this.error = null;
+    this.finalLocation = null;
   }
 
   async walk(authorizationUrl) {
     this.result = null;
     this.error = null;
+    this.finalLocation = null;
     let response = await fetch(authorizationUrl, { redirect: "manual" });
     for (let hop = 0; hop < 20; hop++) {
       if ([301, 302, 303, 307, 308].includes(response.status)) {
         await response.arrayBuffer().catch(() => {});
         const location = new URL(response.headers.get("location"), response.url).href;
-        if (location.startsWith(REDIRECT_URI)) {
+        if (location.startsWith(this.redirectUri)) {
+          this.finalLocation = location;
           const query = new URL(location).searchParams;
           if (query.has("code")) {
             this.result = { code: query.get("code"), state: query.get("state"), iss: query.get("iss") };
@@ -368,15 +375,25 @@ async function denied(url) {
 // ---------------------------------------------------------------------------------------------
 // The MCP Inspector CLI against the same server
 
-function runInspector(inspector, args, home) {
+/**
+ * Runs the Inspector CLI with its own HOME (no stored sign-ins); `onStderr(text so far)` sees its
+ * stderr as it comes. BROWSER=true makes its "open a browser" a no-op.
+ */
+function runInspector(inspector, args, home, env = {}, onStderr = () => {}) {
   return new Promise((resolve) => {
-    const env = { ...process.env, HOME: home, MCP_CATALOG_PATH: path.join(home, "mcp.json") };
+    const fullEnv = {
+      ...process.env, HOME: home, MCP_CATALOG_PATH: path.join(home, "mcp.json"),
+      MCP_INSPECTOR_SECRET_STORE: "memory", BROWSER: "true", DISPLAY: "", ...env,
+    };
     const proc = spawn(process.execPath, [inspector, "--cli", "--format", "json", ...args],
-      { stdio: ["ignore", "pipe", "pipe"], env });
+      { stdio: ["ignore", "pipe", "pipe"], env: fullEnv });
     let stdout = "";
     let stderr = "";
     proc.stdout.on("data", (d) => (stdout += d));
-    proc.stderr.on("data", (d) => (stderr += d));
+    proc.stderr.on("data", (d) => {
+      stderr += d;
+      onStderr(stderr);
+    });
     const timer = setTimeout(() => proc.kill("SIGKILL"), 60_000);
     proc.on("exit", (code, signal) => {
       clearTimeout(timer);
@@ -403,7 +420,50 @@ async function inspectorChecks(inspector, url, token, home) {
   const refused = await runInspector(inspector,
     [url, "--method", "tools/list", "--transport", "http", "--stored-auth-only"], home);
   check(step, "without a token (--stored-auth-only, nothing stored) it fails with the 401 instead of hanging",
-    refused.code !== 0 && refused.signal === null && /unauthorized|auth_required|401/i.test(refused.stderr), `exit ${refused.code}: ${refused.stderr.slice(-200)}`);
+    refused.code !== 0 && refused.signal === null && /unauthorized|auth_required|401/i.test(refused.stderr),
+    `exit ${refused.code}: ${refused.stderr.slice(-200)}`);
+}
+
+/**
+ * The Inspector's own OAuth client, unattended: MCP_AUTO_OPEN_ENABLED=true lets it sign in
+ * without a TTY; it registers dynamically with its loopback callback, prints "Please navigate
+ * to: URL" and waits on the callback. The browser walks the URL as grace and delivers the final
+ * redirect to the Inspector's callback listener.
+ */
+async function inspectorOAuth(inspector, url, home) {
+  const step = "inspector team oauth";
+  const callback = `http://127.0.0.1:${await freePort()}/oauth/callback`;
+  const browser = new Browser("grace", "allow", callback);
+  let walked = null;
+  const run = runInspector(inspector,
+    [url, "--method", "tools/list", "--transport", "http", "--callback-url", callback], home,
+    { MCP_AUTO_OPEN_ENABLED: "true" },
+    (stderr) => {
+      const m = stderr.match(/Please navigate to: (\S+)/);
+      if (m && !walked) {
+        walked = (async () => {
+          await browser.walk(m[1]);
+          if (!browser.finalLocation) return `no redirect to the callback: ${browser.error}`;
+          const res = await fetch(browser.finalLocation);
+          await res.arrayBuffer().catch(() => {});
+          return res.status;
+        })().catch((err) => String(err?.message ?? err));
+      }
+    });
+  const done = await run;
+  const delivered = walked ? await walked : "the Inspector printed no authorization URL";
+  check(step, "the Inspector's own dynamic registration and sign-in complete unattended",
+    browser.result !== null && delivered === 200 && browser.pages.some((p) => p.includes("act as you in Make")),
+    { callback: delivered, error: browser.error, pages: browser.pages.length });
+  let tools = null;
+  try {
+    tools = JSON.parse(done.stdout).result?.tools ?? JSON.parse(done.stdout).tools;
+  } catch {
+    // reported below
+  }
+  check(step, "then tools/list succeeds with its token",
+    done.code === 0 && Array.isArray(tools) && tools.length > 0,
+    done.code === 0 ? `${tools?.length} tools` : `exit ${done.code}: ${done.stderr.slice(-400)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +497,9 @@ async function main() {
       fs.mkdirSync(home);
       await withTimeout(inspectorChecks(inspector, server.url, providers.ada.tokens().access_token, home),
         150_000, "inspector team");
+      const oauthHome = path.join(logdir, "inspector-oauth-home");
+      fs.mkdirSync(oauthHome);
+      await withTimeout(inspectorOAuth(inspector, server.url, oauthHome), 90_000, "inspector team oauth");
     } else if (inspector) {
       check("inspector team", "tools/list with a bearer header from the TS sign-in", false, "ada did not sign in");
     }
