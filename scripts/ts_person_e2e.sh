@@ -14,11 +14,19 @@
 #     portability report; exit 6 = unportable) and a tools/call of
 #     credential-requests_wait-for-authorization on the seeded pending request (expects
 #     done:false, timedOut:true after 2 s).
-# Prints PASS/FAIL lines and a final "N passed, M failed" (all three steps together).
-# Exit: 3 when npm could not install the packages (registry outage); otherwise the TS script's
-# exit status, or 1 when only an Inspector check failed.
+#  4. Runs scripts/ts-client/team_e2e.mjs (team mode, `--sandbox http --auth oauth` on a free
+#     port started by the script): the TS SDK's OAuth client signs ada and grace in (dynamic
+#     registration, the sandbox's Make login and consent, the server's consent page, all over
+#     plain HTTP), each sees only their team and gets Make's 403 on the other; a denied consent
+#     yields no tokens. Then the Inspector CLI lists the tools with ada's token as a bearer
+#     header (`--stored-auth-only`, so it never starts its own sign-in), and its own OAuth
+#     client signs grace in unattended (MCP_AUTO_OPEN_ENABLED=true; the script walks the URL
+#     it prints and calls its loopback callback).
+# Prints PASS/FAIL lines and a final "N passed, M failed" (all four steps together).
+# Exit: 3 when npm could not install the packages (registry outage); otherwise the first TS
+# script's exit status, or 1 when only a later check failed.
 # Env: TS_CLIENT_TOOLS (reuse an install folder), KEEP=1 (keep the temp folder and logs).
-# Takes about 15 s once installed.
+# Takes about 20 s once installed.
 set -uo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
@@ -99,6 +107,19 @@ SC=$(jq_js 'const s=j.result.structuredContent; ({isError:j.result.isError, done
 check $([[ $SC == *'"isError":false,"done":false,"timedOut":true'* ]] && echo 0 || echo 1) \
   "wait on the seeded pending request: done false, timedOut true" "$SC"
 [ $CRC -eq 0 ] || tail -20 "$WORK/call.err"
+
+# ---------------------------------------------------------------------------------------------
+echo "== TS SDK OAuth client and Inspector CLI (team mode: --sandbox http --auth oauth)" >&2
+MCP_INSPECTOR=$INSPECTOR NODE_PATH=$TOOLS/deps/node_modules timeout 300 "$NODE" "$ROOT/scripts/ts-client/team_e2e.mjs" "$BIN" \
+  | tee "$WORK/team.out" | sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/INFO [ts-team] subtotal: \1/'
+TRC=${PIPESTATUS[0]}
+LAST=$(tail -n 1 "$WORK/team.out")
+if [[ $LAST =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+  PASSED=$((PASSED + BASH_REMATCH[1])) FAILED=$((FAILED + BASH_REMATCH[2]))
+else
+  echo "FAIL [ts-team] script ended without its summary line (exit $TRC)"
+  FAILED=$((FAILED + 1))
+fi
 
 echo "$PASSED passed, $FAILED failed"
 if [ "$RC" -eq 0 ] && [ "$FAILED" -gt 0 ]; then RC=1; fi
