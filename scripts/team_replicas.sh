@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Team mode on replicas: two `http --auth oauth` replicas on one throwaway Postgres, behind nginx
-# round-robin, with the standalone sandbox playing Make (its OAuth access tokens last 125 s, so a
-# grant is due for refresh 5 s after sign-in). scripts/team_e2e.py --replicas signs ada in
+# round-robin, with the standalone sandbox playing Make (its OAuth access tokens last 135 s, so a
+# grant is due for refresh 15 s after sign-in). scripts/team_e2e.py --replicas signs ada in
 # through nginx with the Python SDK's OAuthClientProvider, checks the token on each replica
-# directly, waits 6 s, then fires 10 concurrent calls across both replicas. From the replicas'
+# directly, waits 16 s, then fires 10 concurrent calls across both replicas. From the replicas'
 # logs this script then proves that the Make grant was refreshed exactly once in total (the
 # database lease), that both replicas served steps of the sign-in (any replica can take any
 # step), and that no secret (the sandbox's client secret, the database password, the keys)
@@ -30,7 +30,7 @@ R1_PORT=$((PORT_BASE + 1))
 R2_PORT=$((PORT_BASE + 2))
 SB_PORT=$((PORT_BASE + 3))
 LB=http://127.0.0.1:$LB_PORT
-WAIT_SECS=6
+WAIT_SECS=16
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcp-team-replicas.XXXXXX")
 PIDS=()
 DATABASE_URL=
@@ -72,9 +72,9 @@ fi
 
 # --- The sandbox, standing in for Make's API and OAuth provider (shared by both replicas)
 
-echo "== starting the sandbox on 127.0.0.1:$SB_PORT (Make OAuth tokens last 125 s)"
+echo "== starting the sandbox on 127.0.0.1:$SB_PORT (Make OAuth tokens last 135 s)"
 "$BIN" sandbox --port "$SB_PORT" --oauth-redirect-uri "$LB/oauth/callback" \
-  --oauth-token-lifetime 125 2>"$WORK/sandbox.log" &
+  --oauth-token-lifetime 135 2>"$WORK/sandbox.log" &
 PIDS+=($!)
 printed() { sed -n "s/^ *export $1=//p" "$WORK/sandbox.log"; }
 for _ in $(seq 1 100); do [ -n "$(printed MAKE_OAUTH_CLIENT_SECRET)" ] && break; sleep 0.2; done

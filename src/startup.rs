@@ -10,7 +10,9 @@ use make_sandbox::seed::{DEFAULT_TEAM as SANDBOX_TEAM, OWN_TEAMS as SANDBOX_TEAM
 use make_sandbox::{DEFAULT_TIMEOUT_HOLD, KeyScopes, Sandbox, SandboxOptions};
 
 use crate::auth::AuthServer;
-use crate::auth::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
+#[cfg(feature = "sandbox")]
+use crate::auth::settings::SandboxDefaults;
+use crate::auth::settings::{RawAuthSettings, Surroundings};
 use crate::cli::{MakeArgs, ToolArgs};
 use crate::config::Config;
 use crate::make::MakeClient;

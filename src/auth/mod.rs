@@ -220,5 +220,6 @@ pub(crate) fn now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
 }
-#[cfg(test)]
+// The flows end to end need the sandbox as Make's OAuth provider.
+#[cfg(all(test, feature = "sandbox"))]
 mod tests;

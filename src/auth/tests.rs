@@ -827,14 +827,25 @@ async fn a_client_id_metadata_document_registers_its_client() {
     })
     .await;
     let verifier = secrets::random(secrets::Kind::Internal);
-    let SignIn::Redirected(params) = sign_in(&team, &client_id, "grace", &verifier, Some("allow")).await else {
+    let SignIn::Redirected(params) =
+        sign_in(&team, &client_id, "grace", &verifier, Some("allow")).await
+    else {
         panic!("no redirect");
     };
-    let (status, tokens) = redeem(&team.base, &client_id, param(&params, "code").unwrap(), &verifier).await;
+    let (status, tokens) = redeem(
+        &team.base,
+        &client_id,
+        param(&params, "code").unwrap(),
+        &verifier,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
 
     // A document naming another client_id is refused with a page.
-    let liar = serve_document(|_| json!({"client_id": "https://else.example.com/c.json", "redirect_uris": [REDIRECT]})).await;
+    let liar = serve_document(
+        |_| json!({"client_id": "https://else.example.com/c.json", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
     let response = browser()
         .get(format!("{}/authorize", team.base))
         .query(&[
@@ -856,7 +867,8 @@ async fn outside_the_sandbox_metadata_documents_on_private_addresses_are_not_fet
     let team = Team::start(None).await;
     let url = serve_document(|url| json!({"client_id": url, "redirect_uris": [REDIRECT]})).await;
     let https = url.replace("http://", "https://");
-    let clients = super::clients::Clients::new(team.auth.inner.store.clone(), Vec::new(), false).unwrap();
+    let clients =
+        super::clients::Clients::new(team.auth.inner.store.clone(), Vec::new(), false).unwrap();
     let refused = clients.find(&https).await.unwrap_err();
     assert!(refused.contains("private or loopback"), "{refused}");
     // A plain-http client id is not a metadata document outside the sandbox at all.
@@ -884,7 +896,11 @@ async fn preregistered_confidential_clients_must_authenticate() {
         async move {
             let response = browser()
                 .post(format!("{base}/token"))
-                .form(&[("grant_type", "refresh_token"), ("client_id", "team-cli"), ("client_secret", secret)])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "team-cli"),
+                    ("client_secret", secret),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -892,7 +908,13 @@ async fn preregistered_confidential_clients_must_authenticate() {
         }
     };
     let (status, body) = token("wrong").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
     let (status, body) = token("a-long-preregistered-secret").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 }
