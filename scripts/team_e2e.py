@@ -37,6 +37,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp.types as types
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
@@ -226,6 +227,7 @@ async def in_process_sandbox(binary: str, logdir: str) -> None:
             await discovery(base, url)
             for mode in ("legacy", "2026-07-28"):
                 await two_people(url, mode)
+            await person_in_the_loop(url)
             await denied(url)
             await forged(base, url)
         finally:
@@ -286,6 +288,39 @@ async def two_people(url: str, mode: str) -> None:
     if len(seen) == 2:
         REPORT.check(f"{mode}", "two people got different tokens",
                      seen["ada"].tokens.access_token != seen["grace"].tokens.access_token)
+
+
+async def person_in_the_loop(url: str) -> None:
+    """A signed-in person is asked before a delete (2026-07-28 input-required round trips, the
+    stateless path) and their answer decides; the confirmation runs as them in Make."""
+    storage = Memory()
+    auth = provider(url, Browser("grace"), storage)
+    asked: list[Any] = []
+
+    async def answer(action: str):
+        async def elicit(context: Any, params: Any) -> types.ElicitResult:
+            asked.append(params)
+            if action == "accept":
+                return types.ElicitResult(action="accept", content={"confirm": True})
+            return types.ElicitResult(action=action)
+        return elicit
+
+    combo = "2026-07-28 grace confirm"
+    for action in ("decline", "accept"):
+        http_client = httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=60))
+        client = Client(streamable_http_client(url, http_client=http_client), mode="2026-07-28",
+                        read_timeout_seconds=30, elicitation_callback=await answer(action))
+        async with http_client, client:
+            result = await client.call_tool("connections_delete", {"connectionId": 1005})
+        body = (result.structured_content or {})
+        if action == "decline":
+            REPORT.check(combo, "grace is asked before deleting her connection, and declining keeps it",
+                         len(asked) == 1 and not result.is_error and "declin" in json.dumps(body).lower(), body)
+        else:
+            REPORT.check(combo, "confirming deletes it, as grace",
+                         len(asked) == 2 and not result.is_error and "declin" not in json.dumps(body).lower(), body)
+    gone = await call(url, auth, "legacy", "connections_get", {"connectionId": 1005})
+    REPORT.check(combo, "the connection is gone", gone.is_error is True and "404" in text_of(gone), text_of(gone)[:200])
 
 
 async def denied(url: str) -> None:
@@ -438,9 +473,25 @@ async def replicas(balanced: str, first: str, second: str, wait: float) -> int:
     return finish(REPORT, tempfile.mkdtemp(prefix="team-replicas-"), started)
 
 
+def settings_refused(binary: str) -> None:
+    """Team mode with nothing configured stops at start: exit 2, one sentence per problem."""
+    combo = "settings"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": tempfile.mkdtemp(prefix="team-e2e-home-")}
+    run = subprocess.run([binary, "http", "--auth", "oauth", "--no-cli-login"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    needed = ["--public-url", "MAKE_OAUTH_CLIENT_ID", "MAKE_OAUTH_CLIENT_SECRET", "MAKE_ZONE", "MCP_ENCRYPTION_KEY"]
+    REPORT.check(combo, "missing settings: exit 2 and a sentence for each",
+                 run.returncode == 2 and all(n in run.stderr for n in needed), f"{run.returncode} {run.stderr[-600:]}")
+    run = subprocess.run([binary, "http", "--public-url", "https://mcp.example.com", "--no-cli-login"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    REPORT.check(combo, "a team-mode setting without --auth oauth: exit 2",
+                 run.returncode == 2 and "--auth oauth" in run.stderr, f"{run.returncode} {run.stderr[-300:]}")
+
+
 async def main(binary: str) -> int:
     logdir = tempfile.mkdtemp(prefix="team-e2e-")
     started = time.monotonic()
+    settings_refused(binary)
     await in_process_sandbox(binary, logdir)
     await restart(binary, logdir)
     return finish(REPORT, logdir, started)

@@ -918,3 +918,74 @@ async fn preregistered_confidential_clients_must_authenticate() {
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
     );
 }
+
+#[tokio::test]
+async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
+    let team = Team::start(None).await;
+    let (client_id, ada) = tokens_for(&team, "ada").await;
+    let (status, _) = call(
+        &team.base,
+        ada["access_token"].as_str().unwrap(),
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let make_token = team.sandbox.authorizations_seen().pop().unwrap();
+    // Another client cannot revoke ada's token.
+    let stranger = register(&team.base, "stranger").await;
+    let refresh = ada["refresh_token"].as_str().unwrap();
+    let revoke = |client: String| {
+        let base = team.base.clone();
+        let refresh = refresh.to_string();
+        async move {
+            browser()
+                .post(format!("{base}/revoke"))
+                .form(&[("token", refresh.as_str()), ("client_id", client.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke(stranger).await, StatusCode::OK);
+    let (status, _) = call(
+        &team.base,
+        ada["access_token"].as_str().unwrap(),
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another client's revocation must change nothing"
+    );
+    // The client itself disconnects: its tokens end, and with no client left, Make's grant.
+    assert_eq!(revoke(client_id.clone()).await, StatusCode::OK);
+    let (status, _) = call(
+        &team.base,
+        ada["access_token"].as_str().unwrap(),
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let at_make = browser()
+        .get(format!("{}/users/me", team.sandbox.api_base_url()))
+        .header("authorization", make_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        at_make.status(),
+        StatusCode::UNAUTHORIZED,
+        "the Make grant must be revoked at Make"
+    );
+    // The consent ended: the next sign-in of that client asks again.
+    let verifier = secrets::random(secrets::Kind::Internal);
+    assert!(matches!(
+        sign_in(&team, &client_id, "ada", &verifier, None).await,
+        SignIn::Consent(_)
+    ));
+}

@@ -279,17 +279,21 @@ async fn issue_tokens(auth: &AuthServer, grant: &TokenGrant, refresh: Option<Str
         .into_response()
 }
 
-/// `POST /revoke` (RFC 7009): revokes an access or refresh token (a refresh token takes its
-/// whole sign-in with it). Answers 200 whether or not the token was known.
+/// `POST /revoke` (RFC 7009): revokes an access token, or a refresh token with its whole
+/// sign-in. Revoking a refresh token is how a client disconnects: the person's consent for
+/// that client ends too (the next sign-in asks again), and when no client is left with their
+/// consent, their Make grant is deleted and revoked at Make. A token of another client is left
+/// alone. Answers 200 whether or not the token was known, as RFC 7009 asks.
 pub(super) async fn revoke(
     State(auth): State<AuthServer>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if let Err(refused) = authenticate(&auth, &headers, &form).await {
-        return refused;
-    }
+    let client = match authenticate(&auth, &headers, &form).await {
+        Ok(client) => client,
+        Err(refused) => return refused,
+    };
     let Some(token) = form.get("token") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -297,9 +301,59 @@ pub(super) async fn revoke(
             "token is missing",
         );
     };
-    if let Err(e) = auth.inner.store.revoke_token(&secrets::hash(token)).await {
+    let store = &auth.inner.store;
+    let hash = secrets::hash(token);
+    let owner = match (
+        store.access_token(&hash).await,
+        store.refresh_token(&hash).await,
+    ) {
+        (Ok(access), Ok(refresh)) => access.map(|g| (g, false)).or(refresh.map(|g| (g, true))),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot look up a token to revoke");
+            return unavailable();
+        }
+    };
+    let done = (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response();
+    let Some((grant, is_refresh)) = owner else {
+        return done;
+    };
+    if grant.client_id != client.client_id {
+        return done;
+    }
+    if let Err(e) = store.revoke_token(&hash).await {
         tracing::error!(error = %e, "cannot revoke a token");
         return unavailable();
     }
-    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response()
+    if is_refresh && let Err(e) = auth.disconnect(&grant.person, &grant.client_id).await {
+        tracing::error!(error = %e, "cannot withdraw a consent");
+        return unavailable();
+    }
+    done
+}
+
+impl AuthServer {
+    /// Ends the person's consent for a client (and every token of theirs for it); with no
+    /// client left, deletes their Make grant and revokes it at Make.
+    async fn disconnect(
+        &self,
+        person: &crate::store::PersonId,
+        client_id: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let store = &self.inner.store;
+        store.revoke_consent(person, client_id).await?;
+        tracing::info!(client_id = %client_id, "a client disconnected: its consent ended");
+        if !store.consents(person).await?.is_empty() {
+            return Ok(());
+        }
+        if let Some((grant, _)) = store.grant(person).await? {
+            store.delete_grant(person).await?;
+            let token = grant.refresh_token.unwrap_or(grant.access_token);
+            if let Err(e) = self.inner.upstream.revoke(&token).await {
+                tracing::warn!(error = %e, "could not revoke a Make grant at Make");
+            } else {
+                tracing::info!("no client is left: revoked the Make grant at Make");
+            }
+        }
+        Ok(())
+    }
 }

@@ -365,7 +365,7 @@ impl HttpArgs {
                 let given = self.team.given();
                 if !given.is_empty() {
                     anyhow::bail!(
-                        "{} only apply with --auth oauth (MCP_AUTH=oauth)",
+                        "team-mode settings apply only with --auth oauth (MCP_AUTH=oauth): {}",
                         given.join(", ")
                     );
                 }

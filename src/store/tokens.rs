@@ -117,6 +117,23 @@ impl Store {
         row.map(grant_of).transpose()
     }
 
+    /// What the live refresh token of `hash` grants; `None` when it is unknown, used,
+    /// expired or revoked, or its family is revoked.
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        let row: Option<GrantRow> = sqlx::query_as(
+            "SELECT r.person, r.client_id, r.scopes, r.resource, r.family \
+             FROM refresh_tokens r JOIN token_families f ON f.family = r.family \
+             WHERE r.hash = $1 AND r.expires_at > $2 AND r.revoked_at IS NULL \
+             AND r.used_at IS NULL AND f.revoked_at IS NULL",
+        )
+        .bind(hash)
+        .bind(self.now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading a refresh token"))?;
+        row.map(grant_of).transpose()
+    }
+
     /// Rotates the refresh token of `old_hash`: marks it used and stores `new_hash` with the
     /// same grant until `new_expires_at`, atomically. See [`Rotation`].
     pub async fn rotate_refresh_token(
