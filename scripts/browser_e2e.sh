@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sandbox's consent page in a real headless browser, checked through MCP tool calls.
+# The sandbox's consent page and team mode's sign-in pages in a real headless browser.
 #
 #   scripts/browser_e2e.sh /path/to/make-credentials-mcp
 #
@@ -14,12 +14,20 @@
 #     declines one, and lets two foreign pages (another loopback port, another host name)
 #     auto-post to a pending credential's authorize URL (expects 403). Every outcome is
 #     checked through the tools.
+#  3. In the same run and the same totals, scripts/browser-e2e/team_sign_in.mjs: starts
+#     `BINARY --sandbox http --auth oauth` on a free port, registers clients with a loopback
+#     redirect URI the test serves, and Chromium signs ada in from /authorize (PKCE from Node)
+#     through the sandbox's Make login and consent and the server's own consent page: Allow
+#     gives a code, the state and iss at the callback, and the code redeemed at /token calls
+#     connections_list over /mcp; Deny gives error=access_denied; the consent page refuses
+#     framing (X-Frame-Options, CSP frame-ancestors) and foreign pages (another loopback port,
+#     another host name) that auto-post its form with a live ticket (403).
 # Screenshots go to ${BROWSER_E2E_OUT:-target/browser-e2e} (relative to the repo root).
 # Prints PASS/FAIL lines and a final "N passed, M failed".
 # Exit: 3 when Chromium or the npm packages could not be installed; otherwise 0 when all
 # passed, 1 when a check failed or the test did not finish.
 # Env: BROWSER_E2E_TOOLS (reuse an install folder), BROWSER_E2E_OUT, KEEP=1 (keep the temp
-# folder). Takes about 10 s once installed.
+# folder). Takes about 20 s once installed.
 set -uo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
@@ -69,14 +77,14 @@ install_deps "$ROOT/scripts/browser-e2e/package.json" playwright-core @modelcont
 echo "   node $("$NODE" --version), $("$CHROMIUM" --version 2>/dev/null | head -n 1)" >&2
 
 # ---------------------------------------------------------------------------------------------
-echo "== consent page in headless Chromium (screenshots in $OUT)" >&2
+echo "== consent and team sign-in pages in headless Chromium (screenshots in $OUT)" >&2
 mkdir -p "$OUT"
 rm -f "$OUT"/*.png
 # Job control gives the test its own process group, which cleanup ends as a whole. The script
-# bounds itself (120 s) and closes its browser and server; timeout is the backstop.
+# bounds itself (150 s) and closes its browser and server; timeout is the backstop.
 : >"$WORK/test.out"
 set -m
-NODE_PATH=$TOOLS/deps/node_modules TMPDIR=$WORK timeout -k 10 180 \
+NODE_PATH=$TOOLS/deps/node_modules TMPDIR=$WORK timeout -k 10 210 \
   "$NODE" "$ROOT/scripts/browser-e2e/consent_page.mjs" "$BIN" "$OUT" >"$WORK/test.out" 2>"$WORK/test.err" &
 TEST_PGID=$!
 set +m
