@@ -7,14 +7,21 @@
 # Needs: cargo, and nginx (installed with apt-get when missing; that needs root).
 # Everything listens on 127.0.0.1; everything is bounded in time and cleaned up on exit.
 # Exit codes: 0 proven, 1 failed, 3 nginx could not be installed.
-# Env: PORT_BASE (default 39010: nginx on it, replicas on +1 and +2), CARGO_TARGET_DIR.
+# Env: PORT_BASE (nginx on it, replicas on +1 and +2, the sandbox on +3; default: four ports
+# the system reports free), CARGO_TARGET_DIR.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PORT_BASE=${PORT_BASE:-39010}
-LB_PORT=$PORT_BASE
-R1_PORT=$((PORT_BASE + 1))
-R2_PORT=$((PORT_BASE + 2))
+if [ -n "${PORT_BASE:-}" ]; then
+  LB_PORT=$PORT_BASE R1_PORT=$((PORT_BASE + 1)) R2_PORT=$((PORT_BASE + 2)) else
+  # Fixed ports inside the ephemeral range can be taken by any outgoing connection.
+  read -r LB_PORT R1_PORT R2_PORT SB_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+fi
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcp-scale-out.XXXXXX")
 PIDS=()
@@ -45,7 +52,6 @@ MCP_AUTH_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 export MCP_AUTH_TOKEN
 
 # One shared Make API for both replicas: the built-in sandbox, standing in for Make.
-SB_PORT=$((PORT_BASE + 3))
 echo "== starting the Make API sandbox on 127.0.0.1:$SB_PORT (shared by both replicas)"
 "$BIN" sandbox --port "$SB_PORT" 2>"$WORK/sandbox.log" &
 PIDS+=($!)

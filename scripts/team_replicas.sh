@@ -16,7 +16,9 @@
 # $TMPDIR/person-e2e-venv), created with `pip install mcp==2.3.0` when it lacks that version.
 # Everything listens on 127.0.0.1; everything is bounded in time and cleaned up on exit.
 # Exit codes: 0 proven, 1 failed, 2 usage, 3 a prerequisite could not be installed.
-# Env: PORT_BASE (default 39020: nginx on it, replicas on +1 and +2, the sandbox on +3).
+# Env: PORT_BASE (nginx on it, replicas on +1 and +2, the sandbox on +3); default: four ports
+# the system reports free (fixed ports inside the ephemeral range can be taken by any
+# outgoing connection of an earlier step).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,11 +26,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 BIN=$(realpath -m "$1")
 [ -x "$BIN" ] || { echo "no server binary at $BIN: build it first (cargo build)" >&2; exit 2; }
 
-PORT_BASE=${PORT_BASE:-39020}
-LB_PORT=$PORT_BASE
-R1_PORT=$((PORT_BASE + 1))
-R2_PORT=$((PORT_BASE + 2))
-SB_PORT=$((PORT_BASE + 3))
+if [ -n "${PORT_BASE:-}" ]; then
+  LB_PORT=$PORT_BASE R1_PORT=$((PORT_BASE + 1)) R2_PORT=$((PORT_BASE + 2)) SB_PORT=$((PORT_BASE + 3))
+else
+  read -r LB_PORT R1_PORT R2_PORT SB_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+fi
 LB=http://127.0.0.1:$LB_PORT
 WAIT_SECS=16
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcp-team-replicas.XXXXXX")

@@ -65,7 +65,7 @@ impl Team {
         std::fs::create_dir_all(&dir).unwrap();
         let database = format!("sqlite://{}?mode=rwc", dir.join("team.db").display());
         let keyring_text = format!("1:{}", "ab".repeat(8) + &"cd9f".repeat(12));
-        let (auth, stop) = serve(&sandbox, listener, &base, &database, &keyring_text).await;
+        let (auth, stop) = serve_as(&sandbox, listener, &base, &database, &keyring_text).await;
         Team {
             sandbox,
             base,
@@ -91,16 +91,6 @@ impl Team {
         .await;
         (own, stop)
     }
-}
-
-async fn serve(
-    sandbox: &Sandbox,
-    listener: TcpListener,
-    public: &str,
-    database: &str,
-    keyring: &str,
-) -> (AuthServer, tokio::sync::oneshot::Sender<()>) {
-    serve_as(sandbox, listener, public, database, keyring).await
 }
 
 /// Serves team mode on `listener` with `public` as its public URL.
@@ -347,6 +337,13 @@ async fn call(base: &str, token: &str, tool: &str, arguments: Value) -> (StatusC
     )
 }
 
+/// The status of listing team 1's connections with `token`.
+async fn list_team_1(base: &str, token: &str) -> StatusCode {
+    call(base, token, "connections_list", json!({"teamId": 1}))
+        .await
+        .0
+}
+
 fn connection_ids(answer: &Value) -> Vec<u64> {
     answer["result"]["structuredContent"]["connections"]
         .as_array()
@@ -490,7 +487,7 @@ async fn refused_tokens_get_401_with_the_challenge() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
-    let (status, _) = call(&team.base, token, "connections_list", json!({"teamId": 1})).await;
+    let status = list_team_1(&team.base, token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -672,13 +669,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_sign_in() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     // The reuse burnt the sign-in: the newer tokens are gone too.
-    let (status, _) = call(
-        &team.base,
-        second["access_token"].as_str().unwrap(),
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let status = list_team_1(&team.base, second["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = refresh(second["refresh_token"].as_str().unwrap().to_string()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -760,13 +751,7 @@ async fn a_grant_make_no_longer_honours_means_sign_in_again() {
 async fn stored_grants_hold_no_token_in_clear() {
     let team = Team::start(None).await;
     let (_, ada) = tokens_for(&team, "ada").await;
-    let (status, _) = call(
-        &team.base,
-        ada["access_token"].as_str().unwrap(),
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let status = list_team_1(&team.base, ada["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!team.sandbox.authorizations_seen().is_empty());
     let path = team
@@ -923,13 +908,7 @@ async fn preregistered_confidential_clients_must_authenticate() {
 async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
     let team = Team::start(None).await;
     let (client_id, ada) = tokens_for(&team, "ada").await;
-    let (status, _) = call(
-        &team.base,
-        ada["access_token"].as_str().unwrap(),
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let status = list_team_1(&team.base, ada["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     let make_token = team.sandbox.authorizations_seen().pop().unwrap();
     // Another client cannot revoke ada's token.
@@ -949,13 +928,7 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
         }
     };
     assert_eq!(revoke(stranger).await, StatusCode::OK);
-    let (status, _) = call(
-        &team.base,
-        ada["access_token"].as_str().unwrap(),
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let status = list_team_1(&team.base, ada["access_token"].as_str().unwrap()).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -963,13 +936,7 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
     );
     // The client itself disconnects: its tokens end, and with no client left, Make's grant.
     assert_eq!(revoke(client_id.clone()).await, StatusCode::OK);
-    let (status, _) = call(
-        &team.base,
-        ada["access_token"].as_str().unwrap(),
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let status = list_team_1(&team.base, ada["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let at_make = browser()
         .get(format!("{}/users/me", team.sandbox.api_base_url()))

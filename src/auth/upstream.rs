@@ -219,18 +219,7 @@ impl Upstream {
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("client_id", &r.client_id));
         form.push(("client_secret", r.client_secret.expose()));
-        let response = self
-            .http
-            .post(endpoint.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e))))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e))))?;
+        let (status, body) = fetch(self.http.post(endpoint.clone()).form(&form), &endpoint).await?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|_| {
                 UpstreamError::Unavailable(format!("{endpoint} answered {status} without tokens"))
@@ -245,46 +234,42 @@ impl Upstream {
             return Ok(());
         };
         let r = &self.registration;
-        let response = self
-            .http
-            .post(endpoint.clone())
-            .form(&[
-                ("token", token),
-                ("client_id", &r.client_id),
-                ("client_secret", r.client_secret.expose()),
-            ])
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e))))?;
-        let status = response.status();
+        let request = self.http.post(endpoint.clone()).form(&[
+            ("token", token),
+            ("client_id", &r.client_id),
+            ("client_secret", r.client_secret.expose()),
+        ]);
+        let (status, body) = fetch(request, &endpoint).await?;
         if status.is_success() {
             return Ok(());
         }
-        let body = response.bytes().await.unwrap_or_default();
         Err(refusal_or_outage(status, &body, &endpoint))
     }
 
     /// Who the access token belongs to.
     pub(crate) async fn userinfo(&self, access_token: &str) -> Result<UserInfo, UpstreamError> {
         let endpoint = self.endpoints().await?.userinfo_endpoint.clone();
-        let response = self
-            .http
-            .get(endpoint.clone())
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e))))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e))))?;
+        let request = self.http.get(endpoint.clone()).bearer_auth(access_token);
+        let (status, body) = fetch(request, &endpoint).await?;
         if !status.is_success() {
             return Err(refusal_or_outage(status, &body, &endpoint));
         }
         serde_json::from_slice(&body)
             .map_err(|_| UpstreamError::Unavailable(format!("{endpoint} answered no user")))
     }
+}
+
+/// Sends `request` and reads the whole answer; a failure to get one is an outage.
+async fn fetch(
+    request: reqwest::RequestBuilder,
+    endpoint: &Url,
+) -> Result<(reqwest::StatusCode, axum::body::Bytes), UpstreamError> {
+    let outage =
+        |e: reqwest::Error| UpstreamError::Unavailable(format!("{endpoint}: {}", without_url(&e)));
+    let response = request.send().await.map_err(outage)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(outage)?;
+    Ok((status, body))
 }
 
 /// A 4xx with an OAuth error body is Make refusing; anything else is an outage.
