@@ -38,7 +38,10 @@ fn server_for(sandbox: &Sandbox) -> MakeServer {
 
 /// Serves `server` with `/metrics` on a listener of its own; returns the server and that
 /// listener's `/metrics` URL.
-async fn start_with_metrics_listener(server: MakeServer) -> (Running, String) {
+async fn start_with_metrics_listener(
+    server: MakeServer,
+    options: HttpOptions,
+) -> (Running, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -48,7 +51,7 @@ async fn start_with_metrics_listener(server: MakeServer) -> (Running, String) {
         listener,
         metrics,
         server,
-        HttpOptions::default(),
+        options,
         async move {
             let _ = stopped.await;
         },
@@ -124,7 +127,8 @@ fn histogram(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> (u64, f64)
 #[tokio::test]
 async fn calls_and_make_requests_are_counted_on_the_metrics_listener() {
     let sandbox = Sandbox::start().await.unwrap();
-    let (running, metrics_url) = start_with_metrics_listener(server_for(&sandbox)).await;
+    let (running, metrics_url) =
+        start_with_metrics_listener(server_for(&sandbox), HttpOptions::default()).await;
     let before = scrape(&metrics_url, None).await;
     // Every tool has its series from the start, at zero.
     assert_eq!(
@@ -214,27 +218,26 @@ async fn calls_and_make_requests_are_counted_on_the_metrics_listener() {
             &[],
         )
     };
-    let idle = open().await;
+    let settles_at = |expected: f64| {
+        let open = &open;
+        async move {
+            for _ in 0..200 {
+                if open().await == expected {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            false
+        }
+    };
+    assert!(
+        settles_at(0.0).await,
+        "the closed client's connections still count"
+    );
     let held = tokio::net::TcpStream::connect(running.addr).await.unwrap();
-    let mut counted = false;
-    for _ in 0..100 {
-        if open().await == idle + 1.0 {
-            counted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(counted, "an open connection is not counted");
+    assert!(settles_at(1.0).await, "an open connection is not counted");
     drop(held);
-    let mut released = false;
-    for _ in 0..100 {
-        if open().await == idle {
-            released = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(released, "a closed connection still counts");
+    assert!(settles_at(0.0).await, "a closed connection still counts");
 
     // Nothing else is served there, and the MCP listener has no /metrics.
     let other = metrics_url.replace("/metrics", "/mcp");
@@ -292,5 +295,34 @@ async fn the_mcp_listener_serves_metrics_behind_their_own_token() {
     assert_eq!(mcp.status(), 401);
 
     client.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn live_sessions_are_counted() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let options = HttpOptions {
+        sessions: true,
+        ..HttpOptions::default()
+    };
+    let (running, metrics_url) = start_with_metrics_listener(server_for(&sandbox), options).await;
+    let sessions = || async { value(&scrape(&metrics_url, None).await, "mcp_sessions", &[]) };
+    assert_eq!(sessions().await, 0.0);
+    let one = legacy_client(running.mcp(), None).await;
+    let two = legacy_client(running.mcp(), None).await;
+    call(&one, "connections_list", json!({})).await;
+    assert_eq!(sessions().await, 2.0);
+    // Ending a session (DELETE) releases it.
+    one.cancel().await.unwrap();
+    let mut released = false;
+    for _ in 0..200 {
+        if sessions().await == 1.0 {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(released, "an ended session still counts");
+    two.cancel().await.unwrap();
     running.stop().await;
 }

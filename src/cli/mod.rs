@@ -110,7 +110,7 @@ impl Cli {
             Command::Http(args) => {
                 let options = args.options()?;
                 let team = args.team_settings()?;
-                Run::Http(setup(make, tools)?, options, team)
+                Run::Http(setup(make, tools)?, Box::new(options), team)
             }
             Command::Stdio => Run::Stdio(setup(make, tools)?),
             Command::Tools => Run::Tools(setup(make, tools)?),
@@ -150,7 +150,7 @@ pub enum Run {
     Stdio(Setup),
     /// MCP over HTTP, with options that passed the security check, and in team mode
     /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs.
-    Http(Setup, CheckedOptions, Option<Box<RawAuthSettings>>),
+    Http(Setup, Box<CheckedOptions>, Option<Box<RawAuthSettings>>),
     /// Print the tool definitions.
     Tools(Setup),
     /// Run one tool.
