@@ -8,13 +8,15 @@
 //! toolsets and names, and the Make key's scopes). `--sandbox` runs the in-process double of
 //! the Make API from the `make-sandbox` crate (the default `sandbox` feature). In team mode
 //! (`http --auth oauth`), [`auth`] signs each person in with Make and [`store`] keeps their
-//! tokens and sealed Make grants in SQLite or Postgres.
+//! tokens and sealed Make grants in SQLite or Postgres. [`metrics`] counts calls, Make requests and
+//! connections for Prometheus.
 
 pub mod auth;
 pub mod cli;
 mod config;
 pub mod logging;
 pub mod make;
+pub mod metrics;
 #[cfg(not(feature = "sandbox"))]
 mod no_sandbox;
 pub mod person;

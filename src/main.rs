@@ -69,7 +69,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
                 server,
                 sandbox: _sandbox,
             } = start(setup, Purpose::Serve).await?;
-            transport::http::serve(server, options).await?
+            transport::http::serve(server, *options).await?
         }
         Run::Http(setup, options, Some(team)) => {
             let callback = startup::team_callback(&team, &options);
@@ -80,7 +80,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
                 server,
                 sandbox: _sandbox,
             } = started;
-            transport::http::serve(server, options.with_oauth(auth)).await?
+            transport::http::serve(server, (*options).with_oauth(auth)).await?
         }
         Run::Tools(setup) => {
             let Started {

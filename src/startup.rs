@@ -94,6 +94,7 @@ async fn build(
         person,
         selection: selection.clone(),
         max_waits: args.max_waits,
+        metrics: crate::metrics::Metrics::new(),
     };
     let server = MakeServer::build(client.clone(), settings)?;
     tracing::info!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::AuthServer;
 use super::upstream::UpstreamError;
+use crate::metrics::RefreshOutcome;
 use crate::store::{MakeGrant, PersonId};
 
 /// A grant is refreshed when it has less than this left.
@@ -92,7 +93,15 @@ impl AuthServer {
                 Err(GrantError::SignInAgain)
             };
         };
-        match self.inner.upstream.refresh(&refresh_token).await {
+        let refreshed = self.inner.upstream.refresh(&refresh_token).await;
+        if let Some(metrics) = self.inner.make.metrics() {
+            metrics.grant_refresh(match &refreshed {
+                Ok(_) => RefreshOutcome::Ok,
+                Err(UpstreamError::Refused { .. }) => RefreshOutcome::Refused,
+                Err(UpstreamError::Unavailable(_)) => RefreshOutcome::Failed,
+            });
+        }
+        match refreshed {
             Ok(tokens) => {
                 let grant = MakeGrant {
                     access_token: tokens.access_token,

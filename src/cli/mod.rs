@@ -21,7 +21,9 @@ use crate::make;
 #[cfg(not(feature = "sandbox"))]
 use crate::no_sandbox::{FaultPlan, KeyScopes, NO_SANDBOX};
 use crate::person::{ConfirmMode, KeyError, PersonSettings, StateKey, UrlElicitation};
-use crate::transport::http::{self, BearerToken, CheckedOptions, HttpOptions, SecurityError};
+use crate::transport::http::{
+    self, BearerToken, CheckedOptions, HttpOptions, MetricsExposure, SecurityError,
+};
 pub(crate) use selection::ToolArgs;
 pub(crate) use team::{AuthMode, TeamArgs};
 
@@ -108,7 +110,7 @@ impl Cli {
             Command::Http(args) => {
                 let options = args.options()?;
                 let team = args.team_settings()?;
-                Run::Http(setup(make, tools)?, options, team)
+                Run::Http(setup(make, tools)?, Box::new(options), team)
             }
             Command::Stdio => Run::Stdio(setup(make, tools)?),
             Command::Tools => Run::Tools(setup(make, tools)?),
@@ -148,7 +150,7 @@ pub enum Run {
     Stdio(Setup),
     /// MCP over HTTP, with options that passed the security check, and in team mode
     /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs.
-    Http(Setup, CheckedOptions, Option<Box<RawAuthSettings>>),
+    Http(Setup, Box<CheckedOptions>, Option<Box<RawAuthSettings>>),
     /// Print the tool definitions.
     Tools(Setup),
     /// Run one tool.
@@ -323,15 +325,37 @@ pub(crate) struct HttpArgs {
         default_value_t = http::DEFAULT_BODY_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) body_timeout: u64,
+    /// Serve GET /metrics (Prometheus text format) on this address, a listener of its own
+    /// with no auth and nothing else: bind it where only the scraper can reach it. Instead,
+    /// set MCP_METRICS_TOKEN (or --metrics-token-file) to serve /metrics on the MCP listener
+    /// behind that bearer token. With neither, there is no /metrics.
+    #[arg(long, env = "MCP_METRICS_LISTEN", value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    /// File holding the bearer token that GET /metrics on the MCP listener requires (or set
+    /// MCP_METRICS_TOKEN; there is no flag for the token itself, as flags show in process
+    /// lists). A trailing newline is ignored.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) metrics_token_file: Option<PathBuf>,
 }
+
+/// The environment variable that holds the metrics token.
+const METRICS_TOKEN_ENV: &str = "MCP_METRICS_TOKEN";
 
 impl HttpArgs {
     /// Resolves the token source and checks that the listen address and allowed names are
     /// safe without one.
     pub(crate) fn options(&self) -> Result<CheckedOptions, SecurityError> {
+        self.options_with(std::env::var_os(METRICS_TOKEN_ENV))
+    }
+
+    /// [`Self::options`] with `metrics_env` as the value of `MCP_METRICS_TOKEN` (empty:
+    /// unset).
+    fn options_with(&self, metrics_env: Option<OsString>) -> Result<CheckedOptions, SecurityError> {
+        let metrics = self.metrics(metrics_env)?;
         if self.auth == AuthMode::Oauth {
             return HttpOptions {
                 auth_token: None,
+                metrics,
                 ..self.base_options()
             }
             .check();
@@ -344,9 +368,31 @@ impl HttpArgs {
         };
         HttpOptions {
             auth_token,
+            metrics,
             ..self.base_options()
         }
         .check()
+    }
+
+    /// Where `/metrics` is served: its own listener, or the MCP listener behind a token
+    /// from `MCP_METRICS_TOKEN` (`metrics_env`) or `--metrics-token-file`.
+    fn metrics(
+        &self,
+        metrics_env: Option<OsString>,
+    ) -> Result<Option<MetricsExposure>, SecurityError> {
+        let env_token = metrics_env.filter(|v| !v.is_empty());
+        let token = match (env_token, &self.metrics_token_file) {
+            (Some(_), Some(_)) => return Err(SecurityError::TwoMetricsTokenSources),
+            (Some(text), None) => Some(BearerToken::new(&text.to_string_lossy())?),
+            (None, Some(path)) => Some(BearerToken::from_file(path)?),
+            (None, None) => None,
+        };
+        match (self.metrics_listen, token) {
+            (Some(_), Some(_)) => Err(SecurityError::MetricsTwoWays),
+            (Some(addr), None) => Ok(Some(MetricsExposure::Listen(addr))),
+            (None, Some(token)) => Ok(Some(MetricsExposure::Token(token))),
+            (None, None) => Ok(None),
+        }
     }
 
     /// Team mode's settings, unchecked (`None` with `--auth token`); refuses settings of
@@ -391,6 +437,7 @@ impl HttpArgs {
             header_timeout: Duration::from_secs(self.header_timeout),
             idle_timeout: Duration::from_secs(self.idle_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
+            metrics: None,
         }
     }
 }
@@ -598,6 +645,55 @@ mod tests {
                 .unwrap()
                 .replicas_may_replay()
         );
+    }
+
+    fn http_args(args: &[&str]) -> HttpArgs {
+        match Cli::try_parse_from(args).unwrap().command {
+            Some(Command::Http(http)) => *http,
+            other => panic!("not http: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn metrics_are_served_in_one_place_or_not_at_all() {
+        let exposure = |args: &[&str], env: Option<&str>| {
+            http_args(args)
+                .options_with(env.map(OsString::from))
+                .map(|o| o.options().metrics.clone())
+        };
+        assert!(exposure(&["m", "http"], None).unwrap().is_none());
+        assert!(exposure(&["m", "http"], Some("")).unwrap().is_none());
+        let listen = ["m", "http", "--metrics-listen", "127.0.0.1:9464"];
+        assert!(matches!(
+            exposure(&listen, None).unwrap(),
+            Some(MetricsExposure::Listen(addr)) if addr.port() == 9464
+        ));
+        assert!(matches!(
+            exposure(&["m", "http"], Some("scrape-token")).unwrap(),
+            Some(MetricsExposure::Token(_))
+        ));
+        assert_eq!(
+            exposure(&listen, Some("scrape-token")).unwrap_err(),
+            SecurityError::MetricsTwoWays
+        );
+        let file = TempFile::new("metrics-token", "from-a-file\n");
+        let from_file = [
+            "m",
+            "http",
+            "--metrics-token-file",
+            file.0.to_str().unwrap(),
+        ];
+        assert!(matches!(
+            exposure(&from_file, None).unwrap(),
+            Some(MetricsExposure::Token(token)) if token.matches(b"from-a-file")
+        ));
+        assert_eq!(
+            exposure(&from_file, Some("scrape-token")).unwrap_err(),
+            SecurityError::TwoMetricsTokenSources
+        );
+        // The token itself has no flag: flags show in process lists.
+        let err = Cli::try_parse_from(["m", "http", "--metrics-token", "t"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::response::{
     BodyError, decode_reason, foreign_content_type, read_capped, redirect_target,
 };
 use super::settings::{ApiKey, ClientSettings, RetryPolicy};
+use crate::metrics::Metrics;
 
 mod acting;
 
@@ -33,6 +34,8 @@ pub struct MakeClient {
     oauth: bool,
     timeout_secs: u64,
     retry: RetryPolicy,
+    /// Where each HTTP exchange with Make is counted; `None` counts nothing.
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for MakeClient {
@@ -55,6 +58,21 @@ enum Attempt {
     /// No usable answer; `never_sent` when the connection itself failed, so Make cannot
     /// have acted.
     Failed { error: MakeError, never_sent: bool },
+}
+
+impl Attempt {
+    /// The HTTP status Make (or whatever answered) sent, when an answer came.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Attempt::Done { status, .. } => Some(status.as_u16()),
+            Attempt::Failed { error, .. } => match error {
+                MakeError::Redirect { status, .. }
+                | MakeError::Decode { status, .. }
+                | MakeError::TooLarge { status, .. } => Some(*status),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// How a DELETE ended.
@@ -99,7 +117,22 @@ impl MakeClient {
                 .is_some_and(|k| !k.is_make_api_token()),
             timeout_secs: settings.timeout.as_secs().max(1),
             retry: settings.retry.clone(),
+            metrics: None,
         })
+    }
+
+    /// The same client, counting each HTTP exchange with Make (method, status, duration)
+    /// in `metrics`; so do the clients derived from it.
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    /// Where this client counts its exchanges, when anywhere.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// The API base URL (`https://{zone}/api/v2`), when configured.
@@ -188,7 +221,11 @@ impl MakeClient {
         loop {
             let started = Instant::now();
             let attempt = self.try_once(request, url.clone(), auth).await;
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let elapsed = started.elapsed();
+            if let Some(metrics) = &self.metrics {
+                metrics.make_request(&request.method, attempt.status(), elapsed);
+            }
+            let elapsed_ms = elapsed.as_millis() as u64;
             let max_retries = request.max_retries.unwrap_or(self.retry.max_retries);
             let delay = if retries < max_retries {
                 self.retry_delay(&attempt, request.replay, retries)

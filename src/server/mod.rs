@@ -26,6 +26,7 @@ use live::LiveTools;
 
 use crate::logging::quote;
 use crate::make::MakeClient;
+use crate::metrics::{Metrics, ToolOutcome};
 use crate::person::{CallDigest, Person, PersonSettings};
 use crate::selection::{Selection, check};
 use crate::tools::Toolbox;
@@ -53,7 +54,12 @@ struct Inner {
     tools: Arc<LiveTools>,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
+    /// This server's metrics, shared with its Make client and the HTTP transport.
+    metrics: Metrics,
 }
+
+/// The wait tool, whose running calls the `mcp_waits_in_flight` gauge counts.
+const WAIT_TOOL: &str = "credential-requests_wait-for-authorization";
 
 /// How the server is set up, besides its Make client.
 #[derive(Debug, Clone)]
@@ -66,6 +72,8 @@ pub(crate) struct ServerSettings {
     pub(crate) selection: Selection,
     /// Most waits for authorization in progress at once (`--max-waits`).
     pub(crate) max_waits: usize,
+    /// Where calls and Make requests are counted (a registry of the server's own).
+    pub(crate) metrics: Metrics,
 }
 
 impl Default for ServerSettings {
@@ -75,6 +83,7 @@ impl Default for ServerSettings {
             person: PersonSettings::default(),
             selection: Selection::default(),
             max_waits: crate::tools::DEFAULT_MAX_WAITS,
+            metrics: Metrics::new(),
         }
     }
 }
@@ -108,11 +117,13 @@ impl MakeServer {
         let tools = LiveTools::new(settings.selection)?;
         let ledger = settings.person.ledger()?;
         let person = Person::new(settings.person, ledger);
+        let make = make.with_metrics(settings.metrics.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 toolbox: Toolbox::new(make, person, settings.default_team, settings.max_waits),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
+                metrics: settings.metrics,
             }),
         })
     }
@@ -134,6 +145,11 @@ impl MakeServer {
                 None => live.settle(check::ask(&make).await).await,
             }
         })
+    }
+
+    /// This server's metrics (its Make client counts into the same registry).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The shared Make client (the operator's credentials, or none in team mode).
@@ -217,22 +233,34 @@ impl ServerHandler for MakeServer {
             }
             let started = std::time::Instant::now();
             let tool = request.name.clone();
+            let _waiting = (tool == WAIT_TOOL).then(|| self.inner.metrics.wait_started());
             // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
             let call = ToolCallContext::new(toolbox, request, context);
+            // The client cancelling is an outcome of its own, whatever error it becomes.
+            let mut was_cancelled = false;
             let outcome = tokio::select! {
                 outcome = tools.call(call) => outcome,
-                () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
+                () = cancelled.cancelled() => {
+                    was_cancelled = true;
+                    Err(ErrorData::internal_error("the tool call was cancelled", None))
+                }
                 () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
                     ContentBlock::text(CUT_BY_SHUTDOWN),
                 ]))),
             };
-            let failed = match &outcome {
-                Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
-                Ok(_) => false,
-                Err(_) => true,
+            let counted = match &outcome {
+                _ if was_cancelled => ToolOutcome::Cancelled,
+                Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                    ToolOutcome::Error
+                }
+                Ok(_) => ToolOutcome::Ok,
+                Err(_) => ToolOutcome::Refused,
             };
+            let elapsed = started.elapsed();
+            self.inner.metrics.tool_call(&tool, counted, elapsed);
+            let failed = counted != ToolOutcome::Ok;
             // The name is the client's text: quoted, so it cannot start a forged log line.
-            tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+            tracing::info!(tool = %quote(&tool), failed, elapsed_ms = elapsed.as_millis() as u64, "tool call");
             outcome
         }
         .instrument(span)

@@ -30,6 +30,7 @@ impl MakeClient {
             oauth: true,
             timeout_secs: self.timeout_secs,
             retry: self.retry.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }

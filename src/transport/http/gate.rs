@@ -80,7 +80,7 @@ impl Gate {
             Err(refused) => return refused,
         };
         let allowed = match &self.access {
-            Access::Token(token) => security::check_bearer(token, &mut request),
+            Access::Token(token) => security::check_bearer(token, "MCP_AUTH_TOKEN", &mut request),
             Access::Open => security::check_not_proxied(&request),
             Access::OAuth(auth) => auth.admit(&mut request).await,
         };

@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn the_stream_id_is_read_from_whole_lines_of_the_first_event() {
         let calls = Calls::new(Arc::new(CappedSessions::new(
-            super::super::sessions::SessionSlots::new(1),
+            super::super::sessions::SessionSlots::new(1, crate::metrics::Metrics::default()),
         )));
         let mut watch = Watch {
             calls: calls.clone(),

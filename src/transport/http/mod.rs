@@ -1,4 +1,5 @@
-//! MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`.
+//! MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`, and `GET /metrics` when asked
+//! for (on its own listener, or here behind its own token: [`crate::metrics::serve`]).
 //!
 //! Default: stateless JSON responses, so any replica behind a load balancer can answer any
 //! request (2025-11-25 clients without sessions, and 2026-07-28 clients, which are always
@@ -44,6 +45,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthServer;
+use crate::metrics::serve as metrics_http;
+pub use crate::metrics::serve::MetricsExposure;
 use crate::server::MakeServer;
 pub use security::{BearerToken, SecurityError};
 use shutdown::Drain;
@@ -75,6 +78,13 @@ pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time shutdown waits for in-flight calls.
 pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The metrics listener's connection limits: a scraper or two, answered in milliseconds.
+const METRICS_CONN_LIMITS: ConnLimits = ConnLimits {
+    max_connections: 16,
+    max_per_client: 16,
+    idle_timeout: DEFAULT_IDLE_TIMEOUT,
+    header_timeout: DEFAULT_HEADER_TIMEOUT,
+};
 /// After the grace, how long the calls that were cut get to send their answer.
 const CUT_ANSWER_TIME: Duration = Duration::from_secs(2);
 /// At the end of shutdown, how long connections get to close before they are dropped.
@@ -109,6 +119,8 @@ pub struct HttpOptions {
     pub idle_timeout: Duration,
     /// Time to send a request body (408 after it).
     pub body_timeout: Duration,
+    /// Where `GET /metrics` is served; `None`: nowhere.
+    pub metrics: Option<MetricsExposure>,
 }
 
 impl Default for HttpOptions {
@@ -128,6 +140,7 @@ impl Default for HttpOptions {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            metrics: None,
         }
     }
 }
@@ -198,13 +211,26 @@ pub async fn serve(server: MakeServer, options: CheckedOptions) -> Result<(), Ht
         })?;
     // Port 0 becomes the port actually bound; the address checked stays the same.
     options.listen = listener.local_addr().map_err(HttpError::Serve)?;
+    let metrics_listener = bind_metrics(&options).await?;
     run(
         listener,
+        metrics_listener,
         server,
         CheckedOptions(options),
         shutdown::signal(),
     )
     .await
+}
+
+/// The metrics listener, when `options` ask for one.
+async fn bind_metrics(options: &HttpOptions) -> Result<Option<TcpListener>, HttpError> {
+    let Some(MetricsExposure::Listen(addr)) = options.metrics else {
+        return Ok(None);
+    };
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| HttpError::Bind { addr, source })
 }
 
 /// Checks `options` and serves on an already bound listener until `stop` resolves, then
@@ -217,13 +243,39 @@ pub async fn serve_on(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     options.listen = listener.local_addr().map_err(HttpError::Serve)?;
-    run(listener, server, options.check()?, stop).await
+    let options = options.check()?;
+    let metrics_listener = bind_metrics(options.options()).await?;
+    run(listener, metrics_listener, server, options, stop).await
+}
+
+/// [`serve_on`] with `GET /metrics` on `metrics_listener`, already bound (tests bind port
+/// 0 and read the port); `options.metrics` is replaced by its address.
+pub async fn serve_on_with_metrics(
+    listener: TcpListener,
+    metrics_listener: TcpListener,
+    server: MakeServer,
+    mut options: HttpOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    options.listen = listener.local_addr().map_err(HttpError::Serve)?;
+    options.metrics = Some(MetricsExposure::Listen(
+        metrics_listener.local_addr().map_err(HttpError::Serve)?,
+    ));
+    run(
+        listener,
+        Some(metrics_listener),
+        server,
+        options.check()?,
+        stop,
+    )
+    .await
 }
 
 /// Serves checked options on `listener`, whose address `options.listen` holds, until
 /// `stop` resolves, then shuts down gracefully.
 async fn run(
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     server: MakeServer,
     options: CheckedOptions,
     stop: impl Future<Output = ()> + Send + 'static,
@@ -251,8 +303,28 @@ async fn run(
             idle_timeout: options.idle_timeout,
             header_timeout: options.header_timeout,
         },
+        Some(server.metrics().clone()),
     );
+    let mut metrics_connections = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(
+                url = %format!("http://{}/metrics", listener.local_addr().map_err(HttpError::Serve)?),
+                "serving metrics"
+            );
+            Some(Connections::start(
+                listener,
+                metrics_http::own_listener(server.metrics().clone())
+                    .layer(from_fn(log::log_requests)),
+                METRICS_CONN_LIMITS,
+                None,
+            ))
+        }
+        None => None,
+    };
     stop.await;
+    if let Some(metrics) = metrics_connections.as_mut() {
+        metrics.close_gracefully().await;
+    }
 
     tracing::info!(
         in_flight = drain.in_flight(),
@@ -271,6 +343,9 @@ async fn run(
     rmcp_token.cancel();
     if !connections.wait_closed(CLOSE_TIME).await {
         tracing::warn!("connections still open after shutdown; dropped them");
+    }
+    if let Some(metrics) = metrics_connections {
+        metrics.wait_closed(CLOSE_TIME).await;
     }
     tracing::info!("HTTP server stopped");
     Ok(())
@@ -305,7 +380,8 @@ pub(crate) fn app(
     drain: Drain,
 ) -> Router {
     let config = rmcp_config(options, rmcp_token);
-    let slots = SessionSlots::new(options.max_sessions);
+    let metrics = server.metrics().clone();
+    let slots = SessionSlots::new(options.max_sessions, metrics.clone());
     let manager = Arc::new(CappedSessions::new(slots.clone()));
     let gate = Gate {
         rmcp: StreamableHttpService::new(move || Ok(server.clone()), manager.clone(), config),
@@ -327,6 +403,9 @@ pub(crate) fn app(
         .route_service("/mcp", McpService(Arc::new(gate)));
     if let Some(oauth) = &options.oauth {
         router = router.merge(oauth.routes());
+    }
+    if let Some(MetricsExposure::Token(token)) = &options.metrics {
+        router = router.merge(metrics_http::behind_token(metrics, token.clone()));
     }
     router.layer(from_fn(log::log_requests))
 }

@@ -87,6 +87,14 @@ pub enum SecurityError {
         "give the auth token either by --auth-token/MCP_AUTH_TOKEN or by --auth-token-file, not both"
     )]
     TwoTokenSources,
+    #[error(
+        "give the metrics token either by MCP_METRICS_TOKEN or by --metrics-token-file, not both"
+    )]
+    TwoMetricsTokenSources,
+    #[error(
+        "serve /metrics either on its own listener (--metrics-listen, MCP_METRICS_LISTEN) or on the MCP listener behind a token (MCP_METRICS_TOKEN, --metrics-token-file), not both"
+    )]
+    MetricsTwoWays,
 }
 
 /// Refuses a listen address other machines can reach unless a token guards it.
@@ -255,12 +263,17 @@ pub(crate) fn check_not_proxied(request: &Request) -> Result<(), Response> {
 }
 
 /// 401 with `WWW-Authenticate: Bearer` unless the request carries the token. The header is
-/// removed afterwards, so no tool can ever read it.
+/// removed afterwards, so no tool can ever read it. `setting` names where the token is
+/// configured (`MCP_AUTH_TOKEN`), for the refusal's text.
 #[expect(
     clippy::result_large_err,
     reason = "a refusal is the response itself, as with axum's rejections"
 )]
-pub(crate) fn check_bearer(token: &BearerToken, request: &mut Request) -> Result<(), Response> {
+pub(crate) fn check_bearer(
+    token: &BearerToken,
+    setting: &str,
+    request: &mut Request,
+) -> Result<(), Response> {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -277,7 +290,9 @@ pub(crate) fn check_bearer(token: &BearerToken, request: &mut Request) -> Result
     Err((
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, HeaderValue::from_static(error))],
-        refusal("Unauthorized: send Authorization: Bearer <token> (the server's MCP_AUTH_TOKEN)"),
+        refusal(format!(
+            "Unauthorized: send Authorization: Bearer <token> (the server's {setting})"
+        )),
     )
         .into_response())
 }

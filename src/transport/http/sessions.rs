@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::refusal::refusal;
+use crate::metrics::Metrics;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
@@ -37,6 +38,8 @@ const RETRY_AFTER_SECS: &str = "5";
 pub(crate) struct SessionSlots {
     max: usize,
     state: Mutex<Slots>,
+    /// Its `mcp_sessions` gauge follows the live sessions.
+    metrics: Metrics,
 }
 
 #[derive(Debug, Default)]
@@ -52,10 +55,11 @@ impl Slots {
 }
 
 impl SessionSlots {
-    pub(crate) fn new(max: usize) -> Arc<Self> {
+    pub(crate) fn new(max: usize, metrics: Metrics) -> Arc<Self> {
         Arc::new(Self {
             max,
             state: Mutex::new(Slots::default()),
+            metrics,
         })
     }
 
@@ -103,12 +107,15 @@ impl SessionSlots {
             return false;
         }
         slots.live.insert(id.clone());
+        self.metrics.set_sessions(slots.live.len());
         true
     }
 
     /// Releases a session's slot; a second close of the same session changes nothing.
     fn release(&self, id: &SessionId) {
-        self.lock().live.remove(id);
+        let mut slots = self.lock();
+        slots.live.remove(id);
+        self.metrics.set_sessions(slots.live.len());
     }
 }
 
@@ -276,7 +283,7 @@ mod tests {
 
     #[test]
     fn reservations_count_until_used_or_dropped() {
-        let slots = SessionSlots::new(2);
+        let slots = SessionSlots::new(2, Metrics::default());
         let a = slots.reserve().expect("room");
         let b = slots.reserve().expect("room");
         assert_eq!(

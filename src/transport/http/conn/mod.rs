@@ -50,6 +50,7 @@ use watched::Watched;
 
 use super::guarded::with_guard;
 use super::refusal::{refusal, refusal_bytes};
+use crate::metrics::{GaugeGuard, Metrics};
 
 /// How long to wait before accepting again after the listener failed (e.g. out of file
 /// descriptors), so a persistent failure does not spin.
@@ -87,8 +88,14 @@ pub(crate) struct Connections {
 }
 
 impl Connections {
-    /// Starts accepting on `listener`, serving `app` on each connection.
-    pub(crate) fn start(listener: TcpListener, app: Router, limits: ConnLimits) -> Self {
+    /// Starts accepting on `listener`, serving `app` on each connection; `metrics`, when
+    /// given, counts the open connections (`http_connections_open`).
+    pub(crate) fn start(
+        listener: TcpListener,
+        app: Router,
+        limits: ConnLimits,
+        metrics: Option<Metrics>,
+    ) -> Self {
         let max = limits
             .max_connections
             .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
@@ -106,6 +113,7 @@ impl Connections {
                     ..limits
                 },
                 registry: Arc::default(),
+                metrics,
                 slots: slots.clone(),
                 stop: stop_accepting.clone(),
                 closing: closing.clone(),
@@ -148,6 +156,7 @@ struct Acceptor {
     app: Router,
     limits: ConnLimits,
     registry: Arc<Registry>,
+    metrics: Option<Metrics>,
     slots: Arc<Semaphore>,
     stop: CancellationToken,
     closing: CancellationToken,
@@ -236,13 +245,14 @@ impl Acceptor {
                 },
             };
             let registration = self.registry.register(ip, slot);
+            let open = self.metrics.as_ref().map(Metrics::connection_opened);
             tokio::spawn(serve_connection(
                 stream,
                 self.app.clone(),
                 self.limits,
                 self.closing.clone(),
                 self.kill.clone(),
-                registration,
+                (registration, open),
             ));
         }
     }
@@ -320,7 +330,7 @@ async fn serve_connection(
     limits: ConnLimits,
     closing: CancellationToken,
     kill: CancellationToken,
-    registration: Registration,
+    (registration, open): (Registration, Option<GaugeGuard>),
 ) {
     let tracked = registration.tracked.clone();
     let io = TokioIo::new(Watched {
@@ -367,6 +377,7 @@ async fn serve_connection(
         tracing::debug!(error = %e, "connection closed");
     }
     drop(registration);
+    drop(open);
 }
 
 /// Serves one request of a connection, which counts as busy until the response body is
