@@ -1,6 +1,7 @@
 //! The MCP server: one handler that owns the shared Make client and the tool registry,
 //! built once and shared by every session (cloning it is an `Arc` clone).
 
+pub(crate) mod audit;
 mod caller;
 mod grants;
 mod live;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub use audit::{Auditor, DEFAULT_TOKEN_LABEL};
 pub use caller::Caller;
 pub(crate) use live::Hidden;
 use live::LiveTools;
@@ -53,6 +55,9 @@ struct Inner {
     tools: Arc<LiveTools>,
     /// Cancelled when the transport gives up waiting for running calls (see [`MakeServer::cut_calls`]).
     cut: CancellationToken,
+    /// Where calls that change Make are audited (team mode, or a static token with a
+    /// database); set once, when the database is open ([`MakeServer::audit_to`]).
+    audit: std::sync::OnceLock<Auditor>,
 }
 
 /// How the server is set up, besides its Make client.
@@ -113,6 +118,7 @@ impl MakeServer {
                 toolbox: Toolbox::new(make, person, settings.default_team, settings.max_waits),
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
+                audit: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -134,6 +140,14 @@ impl MakeServer {
                 None => live.settle(check::ask(&make).await).await,
             }
         })
+    }
+
+    /// Audits every call that changes Make to `auditor` from now on (once: a second auditor
+    /// is ignored, with a warning).
+    pub fn audit_to(&self, auditor: Auditor) {
+        if self.inner.audit.set(auditor).is_err() {
+            tracing::warn!("the audit trail was already set up; keeping the first");
+        }
     }
 
     /// The shared Make client (the operator's credentials, or none in team mode).
@@ -174,6 +188,13 @@ impl MakeServer {
     }
 }
 
+/// Which branch ended a call in `call_tool`.
+enum Ended {
+    Answered,
+    Cancelled,
+    Cut,
+}
+
 impl ServerHandler for MakeServer {
     /// Runs the tool, and stops it (dropping its in-flight Make request) when the client
     /// cancels. A cancelled create may still have reached Make; it is never retried.
@@ -199,6 +220,26 @@ impl ServerHandler for MakeServer {
                 tracing::Span::none(),
             ),
         };
+        // Calls that change Make are audited, as the signed-in person or the static token.
+        let audited = self
+            .inner
+            .audit
+            .get()
+            .filter(|_| audit::changes_make(&request.name))
+            .map(|auditor| {
+                let who = match Caller::of(&context) {
+                    Some(caller) => audit::Who {
+                        person: caller.make_user_id.clone(),
+                        client_id: Some(caller.client_id.clone()),
+                    },
+                    None => audit::Who {
+                        person: auditor.token_label().to_string(),
+                        client_id: None,
+                    },
+                };
+                let object = audit::Object::in_arguments(request.arguments.as_ref());
+                (auditor, who, object, tools.has_route(&request.name))
+            });
         let toolbox = acting.as_ref().unwrap_or(&self.inner.toolbox);
         async {
             let cancelled = context.ct.clone();
@@ -219,13 +260,16 @@ impl ServerHandler for MakeServer {
             let tool = request.name.clone();
             // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
             let call = ToolCallContext::new(toolbox, request, context);
-            let outcome = tokio::select! {
-                outcome = tools.call(call) => outcome,
-                () = cancelled.cancelled() => Err(ErrorData::internal_error("the tool call was cancelled", None)),
-                () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-                    ContentBlock::text(CUT_BY_SHUTDOWN),
-                ]))),
-            };
+            let ((outcome, ending), note) = audit::noting(async {
+                tokio::select! {
+                    outcome = tools.call(call) => (outcome, Ended::Answered),
+                    () = cancelled.cancelled() => (Err(ErrorData::internal_error("the tool call was cancelled", None)), Ended::Cancelled),
+                    () = self.inner.cut.cancelled() => (Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                        ContentBlock::text(CUT_BY_SHUTDOWN),
+                    ]))), Ended::Cut),
+                }
+            })
+            .await;
             let failed = match &outcome {
                 Ok(CallToolResponse::Complete(result)) => result.is_error == Some(true),
                 Ok(_) => false,
@@ -233,6 +277,14 @@ impl ServerHandler for MakeServer {
             };
             // The name is the client's text: quoted, so it cannot start a forged log line.
             tracing::info!(tool = %quote(&tool), failed, elapsed_ms = started.elapsed().as_millis() as u64, "tool call");
+            if let Some((auditor, who, object, visible)) = audited {
+                let ending = match ending {
+                    Ended::Answered => audit::Ending::Answered(&outcome),
+                    Ended::Cancelled => audit::Ending::Cancelled,
+                    Ended::Cut => audit::Ending::Cut,
+                };
+                auditor.write(audit::entries(who, &tool, object, visible, ending, note));
+            }
             outcome
         }
         .instrument(span)
