@@ -143,6 +143,11 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         .await
         .unwrap();
     assert_eq!(refused.is_error, Some(true));
+    let malformed = client
+        .call_tool(params("keys_update", json!({"keyId": 5, "bogus": SECRET})))
+        .await
+        .unwrap();
+    assert_eq!(malformed.is_error, Some(true), "{}", text(&malformed));
     let failed = client
         .call_tool(params(
             "keys_update",
@@ -157,7 +162,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         .await
         .unwrap();
 
-    let mut all = rows(&store, 6).await;
+    let mut all = rows(&store, 7).await;
     all.reverse();
     let seen: Vec<(&str, Option<&str>, AuditOutcome)> = all
         .iter()
@@ -171,6 +176,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         ("keys_delete", Some(key.as_str()), AuditOutcome::Confirmed),
         ("keys_delete", Some(key.as_str()), AuditOutcome::Done),
         ("keys_create", None, AuditOutcome::Refused),
+        ("keys_update", Some("5"), AuditOutcome::Refused),
         ("keys_update", Some(foreign.as_str()), AuditOutcome::Failed),
     ];
     let mut sorted = seen.clone();
@@ -187,13 +193,18 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         .find(|r| r.outcome == AuditOutcome::Failed)
         .unwrap();
     assert!(failure.make_code.is_some(), "{failure:?}");
-    let refusal = all
+    let mut refusals: Vec<_> = all
         .iter()
-        .find(|r| r.outcome == AuditOutcome::Refused)
-        .unwrap();
+        .filter(|r| r.outcome == AuditOutcome::Refused)
+        .map(|r| r.detail.as_deref())
+        .collect();
+    refusals.sort();
     assert_eq!(
-        refusal.detail.as_deref(),
-        Some("invalid argument parameters")
+        refusals,
+        [
+            Some("arguments refused"),
+            Some("invalid argument parameters")
+        ]
     );
     let everything = serde_json::to_string(&all).unwrap();
     assert!(!everything.contains(SECRET), "{everything}");
@@ -221,7 +232,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
     assert_eq!(out, "");
     let (code, table) = audit_cli(&database, &["--since", "24h"]).await;
     assert_eq!(code, Some(0));
-    assert_eq!(table.lines().count(), 7, "{table}");
+    assert_eq!(table.lines().count(), 8, "{table}");
     assert!(table.starts_with("TIME (UTC)"), "{table}");
     for bad in [["--since", "yesterday"], ["--limit", "0"]] {
         let (code, out) = audit_cli(&database, &bad).await;

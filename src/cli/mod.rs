@@ -109,7 +109,7 @@ impl Cli {
             Command::Http(args) => {
                 let options = args.options()?;
                 let team = args.team_settings()?;
-                let audit = args.audit_settings();
+                let audit = Box::new(args.audit_settings());
                 Run::Http(setup(make, tools)?, options, team, audit)
             }
             Command::Audit(args) => Run::Audit(*args),
@@ -156,7 +156,7 @@ pub enum Run {
         Setup,
         CheckedOptions,
         Option<Box<RawAuthSettings>>,
-        audit::AuditSettings,
+        Box<audit::AuditSettings>,
     ),
     /// Print the audit trail.
     Audit(audit::AuditQueryArgs),

@@ -132,6 +132,15 @@ pub(crate) fn note_error(error: &ToolError) {
     let _ = NOTE.try_with(|cell| *cell.borrow_mut() = Some(note));
 }
 
+/// Notes a refusal that is no [`ToolError`] (arguments that do not deserialize), with a
+/// fixed `detail` (never the arguments' text).
+pub(crate) fn note_refusal(detail: &'static str) {
+    let note = Note::Refused {
+        detail: detail.into(),
+    };
+    let _ = NOTE.try_with(|cell| *cell.borrow_mut() = Some(note));
+}
+
 /// Runs `call` with room for a [`Note`], and returns its output with the note, if any.
 pub(crate) async fn noting<T>(call: impl Future<Output = T>) -> (T, Option<Note>) {
     NOTE.scope(RefCell::new(None), async {
