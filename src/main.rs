@@ -3,10 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use make_credentials_mcp::auth;
+use make_credentials_mcp::cli::audit::{AuditQueryArgs, table};
 use make_credentials_mcp::cli::{Cli, Run, Setup};
 use make_credentials_mcp::logging;
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::startup::{self, Purpose, Started};
+use make_credentials_mcp::store::Store;
 use make_credentials_mcp::transport;
 
 fn main() -> ExitCode {
@@ -64,24 +67,26 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             } = start(setup, Purpose::Serve).await?;
             transport::stdio::serve(server).await?
         }
-        Run::Http(setup, options, None) => {
+        Run::Http(setup, options, None, audit) => {
             let Started {
                 server,
                 sandbox: _sandbox,
             } = start(setup, Purpose::Serve).await?;
+            startup::token_audit(&server, &audit).await?;
             transport::http::serve(server, *options).await?
         }
-        Run::Http(setup, options, Some(team)) => {
+        Run::Http(setup, options, Some(team), audit) => {
             let callback = startup::team_callback(&team, &options);
             let started =
                 startup::start_team(&setup.make, setup.person, &setup.tools, &callback).await?;
-            let auth = startup::team_mode(*team, &options, &started).await?;
+            let auth = startup::team_mode(*team, &options, &started, &audit).await?;
             let Started {
                 server,
                 sandbox: _sandbox,
             } = started;
             transport::http::serve(server, (*options).with_oauth(auth)).await?
         }
+        Run::Audit(args) => return audit(&args).await,
         Run::Tools(setup) => {
             let Started {
                 server,
@@ -127,6 +132,24 @@ async fn call(server: MakeServer, tool: &str, arguments: &str) -> anyhow::Result
     match &result.structured_content {
         Some(value) => println!("{}", serde_json::to_string_pretty(value)?),
         None => println!("{}", text()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the audit trail the filters in `args` select: a table, or one JSON object a line.
+async fn audit(args: &AuditQueryArgs) -> anyhow::Result<ExitCode> {
+    let url = match &args.database {
+        Some(url) => url.clone(),
+        None => Store::default_sqlite_url()?,
+    };
+    let store = Store::open(&url).await?;
+    let entries = store.audit(&args.filter(auth::now())).await?;
+    if args.json {
+        for entry in &entries {
+            println!("{}", serde_json::to_string(entry)?);
+        }
+    } else {
+        print!("{}", table(&entries));
     }
     Ok(ExitCode::SUCCESS)
 }

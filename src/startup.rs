@@ -13,6 +13,7 @@ use crate::auth::AuthServer;
 #[cfg(feature = "sandbox")]
 use crate::auth::settings::SandboxDefaults;
 use crate::auth::settings::{RawAuthSettings, Surroundings};
+use crate::cli::audit::AuditSettings;
 use crate::cli::{MakeArgs, ToolArgs};
 use crate::config::Config;
 use crate::make::MakeClient;
@@ -21,7 +22,8 @@ use crate::make::{ApiKey, parse_api_url};
 #[cfg(not(feature = "sandbox"))]
 use crate::no_sandbox::{NO_SANDBOX, Sandbox};
 use crate::person::PersonSettings;
-use crate::server::{MakeServer, ServerSettings};
+use crate::server::{Auditor, MakeServer, ServerSettings};
+use crate::store::Store;
 use crate::transport::http::CheckedOptions;
 
 /// A server ready to serve, and the sandbox it depends on with `--sandbox` (kept alive
@@ -211,6 +213,7 @@ pub async fn team_mode(
     raw: RawAuthSettings,
     options: &CheckedOptions,
     started: &Started,
+    audit: &AuditSettings,
 ) -> anyhow::Result<AuthServer> {
     let http = options.options();
     #[cfg(feature = "sandbox")]
@@ -235,13 +238,30 @@ pub async fn team_mode(
         .await?;
     let auth = AuthServer::new(settings, make)?;
     auth.register_preconfigured().await?;
-    auth.start_pruning();
+    auth.start_pruning(audit.retention_secs());
+    // The person is always a signed-in one here: the token label is never used.
+    started
+        .server
+        .audit_to(Auditor::new(auth.store().clone(), &audit.token_label));
     tracing::info!(
         issuer = auth.issuer(),
         resource = auth.resource(),
         "team mode: people sign in with Make"
     );
     Ok(auth)
+}
+
+/// With `--auth token` and `--database`: audits calls that change Make to that database, as
+/// the token's label, and prunes rows past the retention. Without a database: nothing.
+pub async fn token_audit(server: &MakeServer, audit: &AuditSettings) -> anyhow::Result<()> {
+    let Some(url) = &audit.database else {
+        return Ok(());
+    };
+    let store = Store::open(url).await?;
+    server.audit_to(Auditor::new(store.clone(), &audit.token_label));
+    crate::auth::start_audit_pruning(store, audit.retention_secs());
+    tracing::info!(person = %audit.token_label, retention_days = audit.retention_days, "audit trail: calls that change Make are recorded");
+    Ok(())
 }
 
 /// Where Make sends people back in team mode: the public URL (default with `--sandbox`:

@@ -151,8 +151,9 @@ impl AuthServer {
     }
 
     /// Removes expired sign-ins, codes, tokens and spent confirmations every few minutes,
-    /// for as long as the runtime runs. Every replica may do it: deleting is idempotent.
-    pub fn start_pruning(&self) {
+    /// and audit rows older than `audit_retention_secs`, for as long as the runtime runs.
+    /// Every replica may do it: deleting is idempotent.
+    pub fn start_pruning(&self, audit_retention_secs: i64) {
         let store = self.inner.store.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(PRUNE_EVERY);
@@ -161,8 +162,14 @@ impl AuthServer {
                 if let Err(e) = store.prune(now()).await {
                     tracing::warn!(error = %e, "could not prune expired records");
                 }
+                prune_audit(&store, audit_retention_secs).await;
             }
         });
+    }
+
+    /// The database (for the audit trail, which team mode writes beside its records).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// The issuer (this server's public origin).
@@ -204,6 +211,28 @@ impl AuthServer {
     }
 }
 
+/// Removes audit rows older than `retention_secs` every few minutes, for as long as the
+/// runtime runs: the static-token mode's pruning (team mode's is [`AuthServer::start_pruning`]).
+pub fn start_audit_pruning(store: Store, retention_secs: i64) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            every.tick().await;
+            prune_audit(&store, retention_secs).await;
+        }
+    });
+}
+
+/// Removes audit rows older than `retention_secs`; a failure is logged.
+async fn prune_audit(store: &Store, retention_secs: i64) {
+    if let Err(e) = store
+        .prune_audit(now().saturating_sub(retention_secs))
+        .await
+    {
+        tracing::warn!(error = %e, "could not prune the audit trail");
+    }
+}
+
 /// `host[:port]` of a URL as a `Host` header carries it (the port only when not the default).
 fn host_of(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
@@ -214,7 +243,7 @@ fn host_of(url: &Url) -> String {
 }
 
 /// Seconds since the Unix epoch, the unit of every stored time.
-pub(crate) fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -131,6 +131,8 @@ async fn serve_as(
         .unwrap();
     let auth = AuthServer::new(settings, make.clone()).unwrap();
     let server = MakeServer::new(make, None);
+    // As startup::team_mode does: every person's changes are audited in the team database.
+    server.audit_to(crate::server::Auditor::new(auth.store().clone(), "token"));
     let options = HttpOptions {
         oauth: Some(auth.clone()),
         allowed_hosts: vec![
@@ -423,6 +425,108 @@ async fn two_people_each_act_as_themselves_and_tokens_never_cross_to_make() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn each_persons_changes_are_audited_as_them_with_their_client() {
+    use crate::store::{AuditFilter, AuditOutcome};
+    let team = Team::start(None).await;
+    let (ada_client, ada) = tokens_for(&team, "ada").await;
+    let (grace_client, grace) = tokens_for(&team, "grace").await;
+    let ada_token = ada["access_token"].as_str().unwrap();
+    let grace_token = grace["access_token"].as_str().unwrap();
+    let secret = "team-audit-secret-41d7";
+    let (_, created) = call(
+        &team.base,
+        ada_token,
+        "keys_create",
+        json!({"teamId": 1, "name": "Ada's", "typeName": "apikeyauth",
+            "parameters": {"key": secret, "placement": "header", "name": "X-API-Key"}}),
+    )
+    .await;
+    let key_id = created["result"]["structuredContent"]["key"]["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{created}"));
+    // Grace cannot rename Ada's key (another team): Make refuses it.
+    let (_, failed) = call(
+        &team.base,
+        grace_token,
+        "keys_update",
+        json!({"keyId": key_id, "name": "Grace's now"}),
+    )
+    .await;
+    assert_eq!(failed["result"]["isError"], true, "{failed}");
+    let (_, refused) = call(
+        &team.base,
+        ada_token,
+        "keys_create",
+        json!({"teamId": 1, "name": "x", "typeName": "apikeyauth", "parameters": {}}),
+    )
+    .await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    call(&team.base, ada_token, "keys_list", json!({"teamId": 1})).await;
+
+    let store = &team.auth.inner.store;
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = store.audit(&AuditFilter::default()).await.unwrap();
+        if rows.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ada_id = make_sandbox::seed::ADA.user_id.to_string();
+    let grace_id = make_sandbox::seed::GRACE.user_id.to_string();
+    let key = key_id.to_string();
+    let mut seen: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.person.as_str(),
+                r.client_id.as_deref(),
+                r.tool.as_str(),
+                r.object_id.as_deref(),
+                r.outcome,
+            )
+        })
+        .collect();
+    seen.sort_by_key(|r| format!("{r:?}"));
+    let mut expected = vec![
+        (
+            ada_id.as_str(),
+            Some(ada_client.as_str()),
+            "keys_create",
+            Some(key.as_str()),
+            AuditOutcome::Done,
+        ),
+        (
+            grace_id.as_str(),
+            Some(grace_client.as_str()),
+            "keys_update",
+            Some(key.as_str()),
+            AuditOutcome::Failed,
+        ),
+        (
+            ada_id.as_str(),
+            Some(ada_client.as_str()),
+            "keys_create",
+            None,
+            AuditOutcome::Refused,
+        ),
+    ];
+    expected.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(seen, expected, "{rows:#?}");
+    let everything = format!("{rows:?}");
+    assert!(!everything.contains(secret) && !everything.contains(ada_token));
+    // Ada's own rows, by the filter the subcommand uses.
+    let of_ada = store
+        .audit(&AuditFilter {
+            person: Some(ada_id.clone()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(of_ada.len(), 2);
 }
 
 #[tokio::test]

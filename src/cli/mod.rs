@@ -1,5 +1,6 @@
 //! Command line: subcommands and the configuration flags (each mirrors an environment variable).
 
+pub mod audit;
 mod selection;
 mod team;
 
@@ -69,7 +70,7 @@ impl Cli {
     /// How much to log: `tools` and `call` print JSON for a shell user, so only warnings.
     pub fn verbosity(&self) -> Verbosity {
         match self.command {
-            Some(Command::Tools | Command::Call { .. }) => Verbosity::Quiet,
+            Some(Command::Tools | Command::Call { .. } | Command::Audit(_)) => Verbosity::Quiet,
             _ => Verbosity::Serving,
         }
     }
@@ -110,8 +111,10 @@ impl Cli {
             Command::Http(args) => {
                 let options = args.options()?;
                 let team = args.team_settings()?;
-                Run::Http(setup(make, tools)?, Box::new(options), team)
+                let audit = Box::new(args.audit_settings());
+                Run::Http(setup(make, tools)?, Box::new(options), team, audit)
             }
+            Command::Audit(args) => Run::Audit(*args),
             Command::Stdio => Run::Stdio(setup(make, tools)?),
             Command::Tools => Run::Tools(setup(make, tools)?),
             Command::Call { tool, arguments } => Run::Call {
@@ -149,8 +152,16 @@ pub enum Run {
     /// MCP over stdio.
     Stdio(Setup),
     /// MCP over HTTP, with options that passed the security check, and in team mode
-    /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs.
-    Http(Setup, Box<CheckedOptions>, Option<Box<RawAuthSettings>>),
+    /// (`--auth oauth`) its settings, checked once the sandbox (if any) runs; and how it
+    /// keeps its audit trail.
+    Http(
+        Setup,
+        Box<CheckedOptions>,
+        Option<Box<RawAuthSettings>>,
+        Box<audit::AuditSettings>,
+    ),
+    /// Print the audit trail.
+    Audit(audit::AuditQueryArgs),
     /// Print the tool definitions.
     Tools(Setup),
     /// Run one tool.
@@ -180,6 +191,9 @@ pub(crate) enum Command {
         #[arg(default_value = "{}")]
         arguments: String,
     },
+    /// Print the audit trail from the database (newest first): who changed what in Make
+    /// through the HTTP server, with what outcome. Exits 2 on a bad filter.
+    Audit(Box<audit::AuditQueryArgs>),
     /// Run only the Make API sandbox on a loopback port, with its consent pages, until
     /// Ctrl-C; point other commands at it with the MAKE_API_URL and MAKE_API_KEY it prints.
     #[cfg(feature = "sandbox")]
@@ -284,6 +298,8 @@ pub(crate) struct HttpArgs {
     pub(crate) auth: AuthMode,
     #[command(flatten)]
     pub(crate) team: TeamArgs,
+    #[command(flatten)]
+    pub(crate) audit: audit::AuditServeArgs,
     /// Largest accepted request body in bytes (413 above it).
     #[arg(long, default_value_t = http::DEFAULT_MAX_BODY_BYTES)]
     pub(crate) max_body_bytes: usize,
@@ -417,6 +433,19 @@ impl HttpArgs {
                 }
                 Ok(None)
             }
+        }
+    }
+
+    /// How the server keeps its audit trail: in team mode always (in its database), with
+    /// `--auth token` only when `--database` (DATABASE_URL) is given.
+    pub(crate) fn audit_settings(&self) -> audit::AuditSettings {
+        audit::AuditSettings {
+            database: match self.auth {
+                AuthMode::Token => self.team.database.clone(),
+                AuthMode::Oauth => None,
+            },
+            token_label: self.audit.auth_token_label.clone(),
+            retention_days: self.audit.audit_retention_days,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The MCP server: one handler that owns the shared Make client and the tool registry,
 //! built once and shared by every session (cloning it is an `Arc` clone).
 
+pub(crate) mod audit;
 mod caller;
 mod grants;
 mod live;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub use audit::{Auditor, DEFAULT_TOKEN_LABEL};
 pub use caller::Caller;
 pub(crate) use live::Hidden;
 use live::LiveTools;
@@ -56,6 +58,9 @@ struct Inner {
     cut: CancellationToken,
     /// This server's metrics, shared with its Make client and the HTTP transport.
     metrics: Metrics,
+    /// Where calls that change Make are audited (team mode, or a static token with a
+    /// database); set once, when the database is open ([`MakeServer::audit_to`]).
+    audit: std::sync::OnceLock<Auditor>,
 }
 
 /// The wait tool, whose running calls the `mcp_waits_in_flight` gauge counts.
@@ -124,6 +129,7 @@ impl MakeServer {
                 tools: Arc::new(tools),
                 cut: CancellationToken::new(),
                 metrics: settings.metrics,
+                audit: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -150,6 +156,14 @@ impl MakeServer {
     /// This server's metrics (its Make client counts into the same registry).
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Audits every call that changes Make to `auditor` from now on (once: a second auditor
+    /// is ignored, with a warning).
+    pub fn audit_to(&self, auditor: Auditor) {
+        if self.inner.audit.set(auditor).is_err() {
+            tracing::warn!("the audit trail was already set up; keeping the first");
+        }
     }
 
     /// The shared Make client (the operator's credentials, or none in team mode).
@@ -190,6 +204,13 @@ impl MakeServer {
     }
 }
 
+/// Which branch ended a call in `call_tool`.
+enum Ended {
+    Answered,
+    Cancelled,
+    Cut,
+}
+
 impl ServerHandler for MakeServer {
     /// Runs the tool, and stops it (dropping its in-flight Make request) when the client
     /// cancels. A cancelled create may still have reached Make; it is never retried.
@@ -215,6 +236,26 @@ impl ServerHandler for MakeServer {
                 tracing::Span::none(),
             ),
         };
+        // Calls that change Make are audited, as the signed-in person or the static token.
+        let audited = self
+            .inner
+            .audit
+            .get()
+            .filter(|_| audit::changes_make(&request.name))
+            .map(|auditor| {
+                let who = match Caller::of(&context) {
+                    Some(caller) => audit::Who {
+                        person: caller.make_user_id.clone(),
+                        client_id: Some(caller.client_id.clone()),
+                    },
+                    None => audit::Who {
+                        person: auditor.token_label().to_string(),
+                        client_id: None,
+                    },
+                };
+                let object = audit::Object::in_arguments(request.arguments.as_ref());
+                (auditor, who, object, tools.has_route(&request.name))
+            });
         let toolbox = acting.as_ref().unwrap_or(&self.inner.toolbox);
         async {
             let cancelled = context.ct.clone();
@@ -236,20 +277,19 @@ impl ServerHandler for MakeServer {
             let _waiting = (tool == WAIT_TOOL).then(|| self.inner.metrics.wait_started());
             // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
             let call = ToolCallContext::new(toolbox, request, context);
-            // The client cancelling is an outcome of its own, whatever error it becomes.
-            let mut was_cancelled = false;
-            let outcome = tokio::select! {
-                outcome = tools.call(call) => outcome,
-                () = cancelled.cancelled() => {
-                    was_cancelled = true;
-                    Err(ErrorData::internal_error("the tool call was cancelled", None))
+            let ((outcome, ending), note) = audit::noting(async {
+                tokio::select! {
+                    outcome = tools.call(call) => (outcome, Ended::Answered),
+                    () = cancelled.cancelled() => (Err(ErrorData::internal_error("the tool call was cancelled", None)), Ended::Cancelled),
+                    () = self.inner.cut.cancelled() => (Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                        ContentBlock::text(CUT_BY_SHUTDOWN),
+                    ]))), Ended::Cut),
                 }
-                () = self.inner.cut.cancelled() => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
-                    ContentBlock::text(CUT_BY_SHUTDOWN),
-                ]))),
-            };
+            })
+            .await;
+            // The client cancelling is an outcome of its own, whatever error it becomes.
             let counted = match &outcome {
-                _ if was_cancelled => ToolOutcome::Cancelled,
+                _ if matches!(ending, Ended::Cancelled) => ToolOutcome::Cancelled,
                 Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                     ToolOutcome::Error
                 }
@@ -261,6 +301,14 @@ impl ServerHandler for MakeServer {
             let failed = counted != ToolOutcome::Ok;
             // The name is the client's text: quoted, so it cannot start a forged log line.
             tracing::info!(tool = %quote(&tool), failed, elapsed_ms = elapsed.as_millis() as u64, "tool call");
+            if let Some((auditor, who, object, visible)) = audited {
+                let ending = match ending {
+                    Ended::Answered => audit::Ending::Answered(&outcome),
+                    Ended::Cancelled => audit::Ending::Cancelled,
+                    Ended::Cut => audit::Ending::Cut,
+                };
+                auditor.write(audit::entries(who, &tool, object, visible, ending, note));
+            }
             outcome
         }
         .instrument(span)

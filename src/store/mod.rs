@@ -16,7 +16,8 @@
 //!   in the database in clear;
 //! - the server's own tokens ([`tokens`]): only their hashes ([`hash_secret`]);
 //! - consent per person and client ([`consent`]);
-//! - spent confirmations ([`ledger`]), so replicas on one database agree.
+//! - spent confirmations ([`ledger`]), so replicas on one database agree;
+//! - the audit trail ([`audit`]): ids and outcomes of changes, never data values.
 //!
 //! Payloads of single-use records and client metadata are stored as given: callers put no
 //! token in them.
@@ -25,6 +26,7 @@
 //! through rustls with the ring provider and the system's trust store. Tests run on a SQLite
 //! file and, with `TEST_DATABASE_URL` (e.g. from `scripts/postgres.sh start`), on Postgres.
 
+mod audit;
 mod clients;
 mod consent;
 mod error;
@@ -49,6 +51,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 pub use crate::person::sealed::KeyFlaw;
+pub use audit::{AuditEntry, AuditFilter, AuditOutcome, UnknownOutcome};
 pub use clients::{ClientKind, ClientRecord};
 pub use error::StoreError;
 pub use grants::{GrantVersion, MakeGrant, RefreshLease};
@@ -67,11 +70,14 @@ const SQLITE_PRAGMAS: [&str; 2] = ["PRAGMA journal_mode = WAL", "PRAGMA busy_tim
 const MAX_CONNECTIONS: u32 = 8;
 
 /// The embedded schema. Portable SQL: the same text runs on SQLite and Postgres.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "team server",
-    include_str!("migrations/0001_team_server.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "team server",
+        include_str!("migrations/0001_team_server.sql"),
+    ),
+    (2, "audit trail", include_str!("migrations/0002_audit.sql")),
+];
 
 /// The team server's database. Cheap to clone: the connection pool is shared.
 #[derive(Clone)]

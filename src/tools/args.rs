@@ -45,6 +45,8 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
         parse_arguments(serde_json::Value::Object(arguments))
             .map(Parameters)
             .map_err(|message| {
+                // Becomes a tool result without passing through a `ToolError`: noted here.
+                crate::server::audit::note_refusal("arguments refused");
                 rmcp::ErrorData::invalid_params(
                     format!("{RMCP_ARGUMENT_ERROR_PREFIX} {message}"),
                     None,

@@ -66,7 +66,9 @@ impl From<MakeError> for ToolError {
 }
 
 impl IntoContents for ToolError {
+    /// The error's text; its kind is noted for the audit trail on the way.
     fn into_contents(self) -> Vec<ContentBlock> {
+        crate::server::audit::note_error(&self);
         vec![ContentBlock::text(self.to_string())]
     }
 }
