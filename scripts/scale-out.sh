@@ -13,7 +13,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 if [ -n "${PORT_BASE:-}" ]; then
-  LB_PORT=$PORT_BASE R1_PORT=$((PORT_BASE + 1)) R2_PORT=$((PORT_BASE + 2)) else
+  LB_PORT=$PORT_BASE R1_PORT=$((PORT_BASE + 1)) R2_PORT=$((PORT_BASE + 2)) SB_PORT=$((PORT_BASE + 3))
+else
   # Fixed ports inside the ephemeral range can be taken by any outgoing connection.
   read -r LB_PORT R1_PORT R2_PORT SB_PORT < <(python3 -c '
 import socket
