@@ -33,9 +33,16 @@ pub(super) struct ClientRequest {
 /// The sign-in in progress while the person is at Make.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct PendingSignIn {
-    pub(super) request: ClientRequest,
+    /// The client's request; `None` for a sign-in to the account page.
+    #[serde(default)]
+    pub(super) request: Option<ClientRequest>,
     /// This server's PKCE verifier for Make.
     pub(super) make_verifier: String,
+    /// For the account page: the hash of the nonce in the browser's sign-in cookie, which
+    /// must come back with Make's answer (so nobody can finish their sign-in in another
+    /// person's browser).
+    #[serde(default)]
+    pub(super) browser: Option<String>,
 }
 
 /// Single-use record kinds in the store.
@@ -124,29 +131,37 @@ pub(super) async fn authorize(
         state: state.clone(),
         scopes,
     };
+    match to_make(&auth, Some(request), None).await {
+        Ok(url) => Redirect::to(url.as_str()).into_response(),
+        Err(description) => back("temporarily_unavailable", description),
+    }
+}
+
+/// Where to send the person to sign in with Make: a fresh PKCE verifier and `state` of this
+/// server's, the sign-in kept in the database under that `state` until Make sends the person
+/// back to [`super::callback`] (on any replica). `Err` says why not, in words for the person.
+pub(super) async fn to_make(
+    auth: &AuthServer,
+    request: Option<ClientRequest>,
+    browser: Option<String>,
+) -> Result<Url, &'static str> {
     let make_verifier = secrets::random(Kind::Internal);
     let make_state = secrets::random(Kind::Internal);
-    let url = match auth
+    let url = auth
         .inner
         .upstream
         .authorize_url(&make_state, &secrets::pkce_challenge(&make_verifier))
         .await
-    {
-        Ok(url) => url,
-        Err(e) => {
+        .map_err(|e| {
             tracing::warn!(error = %e, "cannot send a person to Make to sign in");
-            return back(
-                "temporarily_unavailable",
-                "Make's sign-in is unavailable; try again shortly",
-            );
-        }
-    };
+            "Make's sign-in is unavailable; try again shortly"
+        })?;
     let pending = PendingSignIn {
         request,
         make_verifier,
+        browser,
     };
-    let stored = auth
-        .inner
+    auth.inner
         .store
         .put_once(
             PENDING_SIGN_IN,
@@ -154,15 +169,12 @@ pub(super) async fn authorize(
             &serde_json::to_value(&pending).expect("plain data serializes"),
             super::SIGN_IN_TTL,
         )
-        .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "cannot store a sign-in in progress");
-        return back(
-            "temporarily_unavailable",
-            "the server's database is unavailable; try again shortly",
-        );
-    }
-    Redirect::to(url.as_str()).into_response()
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot store a sign-in in progress");
+            "the server's database is unavailable; try again shortly"
+        })?;
+    Ok(url)
 }
 
 /// A 303 to the client's redirect URI with `params`, its `state` and this server as `iss`

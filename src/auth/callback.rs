@@ -1,12 +1,13 @@
 //! `GET /oauth/callback`: Make sends the person back here after they signed in. The pending
 //! sign-in is taken (once: a replayed `state` finds nothing), Make's code is traded for the
 //! person's Make grant, which is stored sealed, and the person is asked to consent to the
-//! client, unless they already did for these scopes.
+//! client, unless they already did for these scopes. A sign-in to the account page ends in
+//! [`super::account::signed_in`] instead.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::AuthServer;
@@ -14,8 +15,9 @@ use super::authorize::{
     AUTHORIZATION_CODE, CONSENT_TICKET, ClientRequest, PENDING_SIGN_IN, PendingSignIn,
     redirect_to_client,
 };
-use super::pages::{ConsentView, consent_page, error_page};
+use super::pages::{ConsentView, consent_page, error_page, person_label};
 use super::secrets::{self, Kind};
+use super::upstream::{TokenSet, UserInfo};
 use crate::store::{MakeGrant, PersonId};
 
 /// A consent ticket: the request and the person who signed in, until they decide.
@@ -27,6 +29,7 @@ pub(super) struct Deciding {
 
 pub(super) async fn callback(
     State(auth): State<AuthServer>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(state) = params.get("state") else {
@@ -51,54 +54,88 @@ pub(super) async fn callback(
             );
         }
     };
-    let request = pending.request;
-    let back = |error: &str, description: &str| {
-        redirect_to_client(
-            &request.redirect_uri,
-            &[("error", error), ("error_description", description)],
-            request.state.as_deref(),
-            auth.issuer(),
-        )
-    };
+    match pending.request {
+        Some(request) => client_sign_in(&auth, &params, request, &pending.make_verifier).await,
+        None => super::account::signed_in(&auth, &headers, &params, &pending).await,
+    }
+}
+
+/// Who signed in at Make, and the tokens Make issued for them.
+pub(super) struct MakeSignIn {
+    pub(super) person: PersonId,
+    pub(super) user: UserInfo,
+    /// Make's user id.
+    pub(super) user_id: String,
+    pub(super) tokens: TokenSet,
+}
+
+/// Why Make's answer gave no person: an OAuth error code and a description for the person.
+pub(super) struct Failed {
+    pub(super) error: &'static str,
+    pub(super) description: &'static str,
+}
+
+/// Make's answer at the callback turned into the person who signed in: the code traded (with
+/// this server's PKCE verifier) for tokens, `userinfo` asked who it is, the person stored.
+pub(super) async fn finish_at_make(
+    auth: &AuthServer,
+    params: &HashMap<String, String>,
+    make_verifier: &str,
+) -> Result<MakeSignIn, Failed> {
+    let failed = |error, description| Failed { error, description };
     if let Some(error) = params.get("error") {
         tracing::info!(error = %crate::logging::quote(error), "Make's sign-in ended without a grant");
-        return back("access_denied", "the sign-in with Make was not completed");
+        return Err(failed(
+            "access_denied",
+            "the sign-in with Make was not completed",
+        ));
     }
     let Some(code) = params.get("code") else {
-        return back("server_error", "Make's answer carries no code");
+        return Err(failed("server_error", "Make's answer carries no code"));
     };
     let upstream = &auth.inner.upstream;
-    let tokens = match upstream.exchange(code, &pending.make_verifier).await {
-        Ok(tokens) => tokens,
-        Err(e) => {
-            tracing::warn!(error = %e, "Make refused to trade a sign-in code");
-            return back("access_denied", "Make did not grant access; sign in again");
-        }
-    };
-    let user = match upstream.userinfo(&tokens.access_token).await {
-        Ok(user) => user,
-        Err(e) => {
+    let tokens = upstream.exchange(code, make_verifier).await.map_err(|e| {
+        tracing::warn!(error = %e, "Make refused to trade a sign-in code");
+        failed("access_denied", "Make did not grant access; sign in again")
+    })?;
+    let no_user = || failed("server_error", "Make did not say who signed in; try again");
+    let user = upstream
+        .userinfo(&tokens.access_token)
+        .await
+        .map_err(|e| {
             tracing::warn!(error = %e, "Make's userinfo failed after sign-in");
-            return back("server_error", "Make did not say who signed in; try again");
-        }
-    };
-    let Some(user_id) = user.user_id() else {
-        return back("server_error", "Make did not say who signed in; try again");
-    };
-    let store = &auth.inner.store;
-    let person = match store
+            no_user()
+        })?;
+    let user_id = user.user_id().ok_or_else(no_user)?;
+    let person = auth
+        .inner
+        .store
         .upsert_person(&user_id, user.name.as_deref(), user.email.as_deref())
         .await
-    {
-        Ok(person) => person,
-        Err(e) => {
+        .map_err(|e| {
             tracing::error!(error = %e, "cannot store a person");
-            return back(
+            failed(
                 "temporarily_unavailable",
                 "the server's database is unavailable",
-            );
-        }
-    };
+            )
+        })?;
+    Ok(MakeSignIn {
+        person,
+        user,
+        user_id,
+        tokens,
+    })
+}
+
+/// Stores the Make grant of a sign-in as the person's grant. The person's earlier grant is
+/// replaced, and revoked at Make, so no grant this server no longer holds stays alive there.
+pub(super) async fn keep_grant(
+    auth: &AuthServer,
+    person: &PersonId,
+    tokens: &TokenSet,
+) -> Result<(), crate::store::StoreError> {
+    let store = &auth.inner.store;
+    let upstream = &auth.inner.upstream;
     let granted: Vec<String> = match &tokens.scope {
         Some(scope) => scope.split_ascii_whitespace().map(String::from).collect(),
         None => upstream.registration().scopes.clone(),
@@ -111,31 +148,64 @@ pub(super) async fn callback(
         api_base: auth.inner.api_base.to_string(),
     };
     let replaced = store
-        .grant(&person)
+        .grant(person)
         .await
         .ok()
         .flatten()
         .map(|(old, _)| old);
-    if let Err(e) = store.put_grant(&person, &grant).await {
+    store.put_grant(person, &grant).await?;
+    if let Some(old) = replaced
+        && let Some(token) = old.refresh_token.or(Some(old.access_token))
+        && Some(&token) != grant.refresh_token.as_ref()
+    {
+        revoke_at_make(auth, token, "a replaced Make grant");
+    }
+    Ok(())
+}
+
+/// Revokes `token` at Make in the background; a failure is logged with `what`.
+pub(super) fn revoke_at_make(auth: &AuthServer, token: String, what: &'static str) {
+    let upstream = auth.inner.upstream.clone();
+    tokio::spawn(async move {
+        if let Err(e) = upstream.revoke(&token).await {
+            tracing::info!(error = %e, "could not revoke {what} at Make");
+        }
+    });
+}
+
+/// The rest of a client's sign-in: the grant kept, then the consent page (or the code at once
+/// when the person already allowed these scopes).
+async fn client_sign_in(
+    auth: &AuthServer,
+    params: &HashMap<String, String>,
+    request: ClientRequest,
+    make_verifier: &str,
+) -> Response {
+    let back = |error: &str, description: &str| {
+        redirect_to_client(
+            &request.redirect_uri,
+            &[("error", error), ("error_description", description)],
+            request.state.as_deref(),
+            auth.issuer(),
+        )
+    };
+    let MakeSignIn {
+        person,
+        user,
+        user_id,
+        tokens,
+    } = match finish_at_make(auth, params, make_verifier).await {
+        Ok(signed_in) => signed_in,
+        Err(Failed { error, description }) => return back(error, description),
+    };
+    if let Err(e) = keep_grant(auth, &person, &tokens).await {
         tracing::error!(error = %e, "cannot store a Make grant");
         return back(
             "temporarily_unavailable",
             "the server's database is unavailable",
         );
     }
-    // The person's earlier grant is replaced: revoke it at Make, so no grant this server
-    // no longer holds stays alive there.
-    if let Some(old) = replaced
-        && let Some(token) = old.refresh_token.or(Some(old.access_token))
-        && Some(&token) != grant.refresh_token.as_ref()
-    {
-        let upstream = upstream.clone();
-        tokio::spawn(async move {
-            if let Err(e) = upstream.revoke(&token).await {
-                tracing::info!(error = %e, "could not revoke a replaced Make grant at Make");
-            }
-        });
-    }
+    let store = &auth.inner.store;
     tracing::info!(make_user = %user_id, client_id = %request.client_id, "a person signed in with Make");
     let remembered = store
         .consent(&person, &request.client_id)
@@ -144,7 +214,7 @@ pub(super) async fn callback(
         .flatten()
         .is_some_and(|scopes| request.scopes.iter().all(|s| scopes.contains(s)));
     if remembered {
-        return issue_code(&auth, request, person).await;
+        return issue_code(auth, request, person).await;
     }
     let client = match auth.inner.clients.find(&request.client_id).await {
         Ok(client) => client,
@@ -178,12 +248,7 @@ pub(super) async fn callback(
                 .or_else(|| Some(format!("{}:", u.scheme())))
         })
         .unwrap_or_default();
-    let person_label = match (&user.name, &user.email) {
-        (Some(name), Some(email)) => format!("{name} <{email}>"),
-        (Some(name), None) => name.clone(),
-        (None, Some(email)) => email.clone(),
-        (None, None) => format!("Make user {user_id}"),
-    };
+    let person_label = person_label(user.name.as_deref(), user.email.as_deref(), &user_id);
     consent_page(&ConsentView {
         ticket: &ticket,
         client_name: client.name.as_deref().unwrap_or("An unnamed application"),

@@ -10,23 +10,31 @@
 //! - a **confidential OAuth client of Make** ([`upstream`]): `/authorize` sends the person to
 //!   Make to sign in, and the callback keeps their Make grant, sealed, in the [`crate::store`].
 //!
+//! People see what they allowed on the [`account`] page (`/account`, signed in through the
+//! same Make login): their Make grant, the clients they allowed (each with a revoke button,
+//! [`disconnect`]), and their own recent audit entries.
+//!
 //! In front of `/mcp`, [`resource`] turns a bearer token into the person it was issued to and
 //! that person's fresh Make grant ([`grants`]), so each call acts as its person. MCP tokens
 //! never reach Make and Make tokens never reach a client.
 //!
-//! Nothing here lives in one process only: pending sign-ins, consent tickets, codes, tokens
-//! and grants are all in the database, so any replica can take any step.
+//! Nothing here lives in one process only: pending sign-ins, consent tickets, codes, tokens,
+//! grants and account sessions are all in the database, so any replica can take any step.
 
+mod account;
+mod account_page;
 mod authorize;
 mod callback;
 mod clients;
 mod consent;
+mod disconnect;
 mod grants;
 mod metadata;
 mod pages;
 mod register;
 pub(crate) mod resource;
 mod secrets;
+mod session;
 pub(crate) mod settings;
 mod token;
 pub(crate) mod upstream;
@@ -93,6 +101,8 @@ struct Inner {
     resource: String,
     /// `Host` values the pages and endpoints answer to.
     hosts: Vec<String>,
+    /// The public URL is https: cookies are `Secure` and `__Host-` prefixed.
+    secure_cookies: bool,
     store: Store,
     upstream: Upstream,
     /// The client every person's calls share, carrying no credential of its own.
@@ -136,6 +146,7 @@ impl AuthServer {
                 resource: format!("{issuer}/mcp"),
                 issuer,
                 hosts,
+                secure_cookies: settings.public_url.scheme() == "https",
                 store: settings.store,
                 upstream,
                 make,
@@ -203,6 +214,9 @@ impl AuthServer {
             .route("/consent", post(consent::decide))
             .route("/token", post(token::token))
             .route("/revoke", post(token::revoke))
+            .route("/account", get(account::page))
+            .route("/account/revoke", post(account::revoke))
+            .route("/account/sign-out", post(account::sign_out))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 pages::check_host,

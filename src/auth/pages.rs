@@ -68,6 +68,11 @@ pub(super) fn cross_site(auth: &AuthServer, headers: &HeaderMap) -> bool {
 }
 
 fn page(title: &str, body: Markup) -> Markup {
+    page_styled(title, "", body)
+}
+
+/// A page in the common style, with `extra` style rules after it.
+pub(super) fn page_styled(title: &str, extra: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -75,7 +80,7 @@ fn page(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                style { (maud::PreEscaped(STYLE)) }
+                style { (maud::PreEscaped(STYLE)) (maud::PreEscaped(extra)) }
             }
             body { (body) }
         }
@@ -92,6 +97,16 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(page("Sign-in problem", body).into_string())).into_response()
 }
 
+/// A person as the pages name them: `Name <email>`, or what of it Make told.
+pub(super) fn person_label(name: Option<&str>, email: Option<&str>, user_id: &str) -> String {
+    match (name, email) {
+        (Some(name), Some(email)) => format!("{name} <{email}>"),
+        (Some(name), None) => name.to_string(),
+        (None, Some(email)) => email.to_string(),
+        (None, None) => format!("Make user {user_id}"),
+    }
+}
+
 /// What the consent page shows.
 pub(super) struct ConsentView<'a> {
     pub(super) ticket: &'a str,
@@ -103,7 +118,7 @@ pub(super) struct ConsentView<'a> {
 }
 
 /// What a scope lets the client do, in words.
-fn describe(scope: &str) -> &'static str {
+pub(super) fn describe(scope: &str) -> &'static str {
     match scope {
         "connections:read" => "see your connections",
         "connections:write" => "create, change, verify and delete your connections",

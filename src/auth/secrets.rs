@@ -17,6 +17,8 @@ pub(crate) enum Kind {
     Code,
     ClientId,
     ClientSecret,
+    /// The account page's session id (in its cookie).
+    AccountSession,
     /// `state` sent to Make, consent tickets, PKCE verifiers: never shown to a client.
     Internal,
 }
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Code => "mcp_code_",
             Kind::ClientId => "mcp_client_",
             Kind::ClientSecret => "mcp_cs_",
+            Kind::AccountSession => "mcp_as_",
             Kind::Internal => "",
         }
     }

@@ -330,30 +330,3 @@ pub(super) async fn revoke(
     }
     done
 }
-
-impl AuthServer {
-    /// Ends the person's consent for a client (and every token of theirs for it); with no
-    /// client left, deletes their Make grant and revokes it at Make.
-    async fn disconnect(
-        &self,
-        person: &crate::store::PersonId,
-        client_id: &str,
-    ) -> Result<(), crate::store::StoreError> {
-        let store = &self.inner.store;
-        store.revoke_consent(person, client_id).await?;
-        tracing::info!(client_id = %client_id, "a client disconnected: its consent ended");
-        if !store.consents(person).await?.is_empty() {
-            return Ok(());
-        }
-        if let Some((grant, _)) = store.grant(person).await? {
-            store.delete_grant(person).await?;
-            let token = grant.refresh_token.unwrap_or(grant.access_token);
-            if let Err(e) = self.inner.upstream.revoke(&token).await {
-                tracing::warn!(error = %e, "could not revoke a Make grant at Make");
-            } else {
-                tracing::info!("no client is left: revoked the Make grant at Make");
-            }
-        }
-        Ok(())
-    }
-}

@@ -46,6 +46,18 @@ impl std::fmt::Debug for MakeGrant {
     }
 }
 
+/// What a person is shown of their grant: no token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSummary {
+    pub scopes: Vec<String>,
+    /// When Make's access token expires, unix seconds.
+    pub expires_at: i64,
+    /// When the grant was last stored (a sign-in or a refresh), unix seconds.
+    pub renewed_at: i64,
+    /// The person's zone API.
+    pub api_base: String,
+}
+
 /// A stored grant's version: it grows with every store of the grant (put or refresh).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GrantVersion(pub i64);
@@ -119,15 +131,44 @@ impl Store {
         &self,
         person: &PersonId,
     ) -> Result<Option<(MakeGrant, GrantVersion)>, StoreError> {
+        Ok(self
+            .grant_row(person)
+            .await?
+            .map(|(grant, version, _)| (grant, version)))
+    }
+
+    /// What the person may be shown of their grant (no token), with when it was last
+    /// stored.
+    pub async fn grant_summary(
+        &self,
+        person: &PersonId,
+    ) -> Result<Option<GrantSummary>, StoreError> {
+        Ok(self
+            .grant_row(person)
+            .await?
+            .map(|(grant, _, renewed_at)| GrantSummary {
+                scopes: grant.scopes,
+                expires_at: grant.expires_at,
+                renewed_at,
+                api_base: grant.api_base,
+            }))
+    }
+
+    /// The person's grant, opened, its version and when it was last stored.
+    async fn grant_row(
+        &self,
+        person: &PersonId,
+    ) -> Result<Option<(MakeGrant, GrantVersion, i64)>, StoreError> {
         let keyring = self.keyring()?;
-        let row: Option<(String, i64, String, String)> = sqlx::query_as(
-            "SELECT grant_id, version, key_id, sealed FROM make_grants WHERE person = $1",
+        let row: Option<(String, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT grant_id, version, key_id, sealed, updated_at FROM make_grants \
+             WHERE person = $1",
         )
         .bind(person.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a Make grant"))?;
-        let Some((grant_id, version, key_id, sealed)) = row else {
+        let Some((grant_id, version, key_id, sealed, updated_at)) = row else {
             return Ok(None);
         };
         let plain = keyring
@@ -145,7 +186,7 @@ impl Store {
             what: "Make grant",
             detail: "the opened grant is not a grant".into(),
         })?;
-        Ok(Some((grant, GrantVersion(version))))
+        Ok(Some((grant, GrantVersion(version), updated_at)))
     }
 
     /// Takes the refresh lease on the person's grant for `lease`: `None` when another
@@ -279,7 +320,23 @@ mod tests {
             let v2 = store.put_grant(&ada, &second).await.unwrap();
             assert!(v2 > v1);
             assert_eq!(store.grant(&ada).await.unwrap(), Some((second, v2)));
+            // The summary tells when it was last stored, by a sign-in or a refresh.
+            store.advance(40);
+            let lease = store.try_lock_refresh(&ada, LEASE).await.unwrap().unwrap();
+            let refreshed = grant(3);
+            store.finish_refresh(lease, &refreshed).await.unwrap().unwrap();
+            let summary = store.grant_summary(&ada).await.unwrap().unwrap();
+            assert_eq!(
+                summary,
+                GrantSummary {
+                    scopes: refreshed.scopes.clone(),
+                    expires_at: refreshed.expires_at,
+                    renewed_at: store.now(),
+                    api_base: refreshed.api_base.clone(),
+                }
+            );
             assert!(store.delete_grant(&ada).await.unwrap());
+            assert_eq!(store.grant_summary(&ada).await.unwrap(), None);
             assert!(!store.delete_grant(&ada).await.unwrap());
             assert_eq!(store.grant(&ada).await.unwrap(), None);
         }

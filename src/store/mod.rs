@@ -17,7 +17,8 @@
 //! - the server's own tokens ([`tokens`]): only their hashes ([`hash_secret`]);
 //! - consent per person and client ([`consent`]);
 //! - spent confirmations ([`ledger`]), so replicas on one database agree;
-//! - the audit trail ([`audit`]): ids and outcomes of changes, never data values.
+//! - the audit trail ([`audit`]): ids and outcomes of changes, never data values;
+//! - sessions of the account page ([`account_sessions`]): only their ids' hashes.
 //!
 //! Payloads of single-use records and client metadata are stored as given: callers put no
 //! token in them.
@@ -26,6 +27,7 @@
 //! through rustls with the ring provider and the system's trust store. Tests run on a SQLite
 //! file and, with `TEST_DATABASE_URL` (e.g. from `scripts/postgres.sh start`), on Postgres.
 
+mod account_sessions;
 mod audit;
 mod clients;
 mod consent;
@@ -54,7 +56,7 @@ pub use crate::person::sealed::KeyFlaw;
 pub use audit::{AuditEntry, AuditFilter, AuditOutcome, UnknownOutcome};
 pub use clients::{ClientKind, ClientRecord};
 pub use error::StoreError;
-pub use grants::{GrantVersion, MakeGrant, RefreshLease};
+pub use grants::{GrantSummary, GrantVersion, MakeGrant, RefreshLease};
 pub use keyring::{Keyring, KeyringError};
 pub use people::{PersonId, PersonRecord};
 pub use tokens::{Rotation, TokenGrant};
@@ -77,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0001_team_server.sql"),
     ),
     (2, "audit trail", include_str!("migrations/0002_audit.sql")),
+    (
+        3,
+        "account sessions",
+        include_str!("migrations/0003_account_sessions.sql"),
+    ),
 ];
 
 /// The team server's database. Cheap to clone: the connection pool is shared.
@@ -168,7 +175,8 @@ impl Store {
     }
 
     /// Deletes what has expired by `now` (unix seconds): single-use records, access and
-    /// refresh tokens, token families left without tokens, and spent confirmations.
+    /// refresh tokens, token families left without tokens, spent confirmations and account
+    /// sessions.
     /// Returns how many rows went.
     pub async fn prune(&self, now: i64) -> Result<u64, StoreError> {
         let statements = [
@@ -176,6 +184,7 @@ impl Store {
             "DELETE FROM access_tokens WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             "DELETE FROM spent_confirmations WHERE expires_at <= $1",
+            "DELETE FROM account_sessions WHERE expires_at <= $1",
         ];
         let mut gone = 0;
         for sql in statements {
