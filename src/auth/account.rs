@@ -93,7 +93,10 @@ pub(super) async fn signed_in(
     } = match finish_at_make(auth, params, &pending.make_verifier).await {
         Ok(signed_in) => signed_in,
         Err(Failed { description, .. }) => {
-            return problem(StatusCode::BAD_REQUEST, &format!("{}.", capitalized(description)));
+            return problem(
+                StatusCode::BAD_REQUEST,
+                &format!("{}.", capitalized(description)),
+            );
         }
     };
     let store = &auth.inner.store;

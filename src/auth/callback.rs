@@ -99,13 +99,10 @@ pub(super) async fn finish_at_make(
         failed("access_denied", "Make did not grant access; sign in again")
     })?;
     let no_user = || failed("server_error", "Make did not say who signed in; try again");
-    let user = upstream
-        .userinfo(&tokens.access_token)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "Make's userinfo failed after sign-in");
-            no_user()
-        })?;
+    let user = upstream.userinfo(&tokens.access_token).await.map_err(|e| {
+        tracing::warn!(error = %e, "Make's userinfo failed after sign-in");
+        no_user()
+    })?;
     let user_id = user.user_id().ok_or_else(no_user)?;
     let person = auth
         .inner
@@ -147,12 +144,7 @@ pub(super) async fn keep_grant(
         scopes: granted,
         api_base: auth.inner.api_base.to_string(),
     };
-    let replaced = store
-        .grant(person)
-        .await
-        .ok()
-        .flatten()
-        .map(|(old, _)| old);
+    let replaced = store.grant(person).await.ok().flatten().map(|(old, _)| old);
     store.put_grant(person, &grant).await?;
     if let Some(old) = replaced
         && let Some(token) = old.refresh_token.or(Some(old.access_token))

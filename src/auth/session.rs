@@ -113,11 +113,7 @@ impl AuthServer {
         let Some(id) = self.cookie(headers, Cookie::Session) else {
             return Ok(None);
         };
-        let person = self
-            .inner
-            .store
-            .account_session(&secrets::hash(id))
-            .await?;
+        let person = self.inner.store.account_session(&secrets::hash(id)).await?;
         Ok(person.map(|person| Session {
             id: id.to_string(),
             person,

@@ -1060,3 +1060,5 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
         SignIn::Consent(_)
     ));
 }
+
+mod account;

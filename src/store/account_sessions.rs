@@ -70,11 +70,17 @@ mod tests {
             assert_eq!(store.account_session(&one).await.unwrap(), None);
             store.put_account_session(&one, &ada, TTL).await.unwrap();
             store.put_account_session(&two, &ada, TTL).await.unwrap();
-            assert_eq!(store.account_session(&one).await.unwrap(), Some(ada.clone()));
+            assert_eq!(
+                store.account_session(&one).await.unwrap(),
+                Some(ada.clone())
+            );
             assert!(store.delete_account_session(&one).await.unwrap());
             assert!(!store.delete_account_session(&one).await.unwrap());
             assert_eq!(store.account_session(&one).await.unwrap(), None);
-            assert_eq!(store.account_session(&two).await.unwrap(), Some(ada.clone()));
+            assert_eq!(
+                store.account_session(&two).await.unwrap(),
+                Some(ada.clone())
+            );
             store.advance(3599);
             assert_eq!(store.account_session(&two).await.unwrap(), Some(ada));
             store.advance(1);
@@ -103,10 +109,7 @@ mod tests {
                 .put_account_session(&id, &ada, TTL)
                 .await
                 .unwrap();
-            assert_eq!(
-                replicas.two.account_session(&id).await.unwrap(),
-                Some(ada)
-            );
+            assert_eq!(replicas.two.account_session(&id).await.unwrap(), Some(ada));
             assert!(replicas.two.delete_account_session(&id).await.unwrap());
             assert_eq!(replicas.one.account_session(&id).await.unwrap(), None);
         }

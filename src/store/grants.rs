@@ -324,7 +324,11 @@ mod tests {
             store.advance(40);
             let lease = store.try_lock_refresh(&ada, LEASE).await.unwrap().unwrap();
             let refreshed = grant(3);
-            store.finish_refresh(lease, &refreshed).await.unwrap().unwrap();
+            store
+                .finish_refresh(lease, &refreshed)
+                .await
+                .unwrap()
+                .unwrap();
             let summary = store.grant_summary(&ada).await.unwrap().unwrap();
             assert_eq!(
                 summary,
