@@ -22,6 +22,15 @@
 #     connections_list over /mcp; Deny gives error=access_denied; the consent page refuses
 #     framing (X-Frame-Options, CSP frame-ancestors) and foreign pages (another loopback port,
 #     another host name) that auto-post its form with a live ticket (403).
+#  4. Also in the same totals, scripts/browser-e2e/account_page.mjs: on a team server of its
+#     own, ada allows a client and creates a key with its token; Chromium opens /account,
+#     signs in through the sandbox's Make login, and checks the page (ada's name, email and
+#     Make user id, her grant's scopes and last refresh, the client with a Revoke button, the
+#     key's audit entry; framing and caching forbidden; screenshot 11-account-page.png);
+#     foreign pages (another loopback port, another host name) auto-posting the revoke form
+#     with the page's own values get 403 and the token still works; Revoke on the page
+#     (screenshot 12-account-revoked.png) makes the client's token get 401 at /mcp; Sign out
+#     ends the session (/account goes to Make's login again).
 # Screenshots go to ${BROWSER_E2E_OUT:-target/browser-e2e} (relative to the repo root).
 # Prints PASS/FAIL lines and a final "N passed, M failed".
 # Exit: 3 when Chromium or the npm packages could not be installed; otherwise 0 when all
@@ -77,7 +86,7 @@ install_deps "$ROOT/scripts/browser-e2e/package.json" playwright-core @modelcont
 echo "   node $("$NODE" --version), $("$CHROMIUM" --version 2>/dev/null | head -n 1)" >&2
 
 # ---------------------------------------------------------------------------------------------
-echo "== consent and team sign-in pages in headless Chromium (screenshots in $OUT)" >&2
+echo "== consent, team sign-in and account pages in headless Chromium (screenshots in $OUT)" >&2
 mkdir -p "$OUT"
 rm -f "$OUT"/*.png
 # Job control gives the test its own process group, which cleanup ends as a whole. The script

@@ -28,6 +28,11 @@
 //     server's own consent page (Allow: code, state, iss, then /token and connections_list with
 //     the bearer; Deny: access_denied), and checks that page cannot be framed and refuses its
 //     form posted from foreign pages (403).
+//  6. The account page (account_page.mjs): on a team server of its own, ada allows a client
+//     and creates a key with it; Chromium opens /account, signs in through Make, and finds
+//     her grant, the client and the key's audit entry (screenshot); foreign pages posting the
+//     revoke form get 403; Revoke on the page makes the client's token get 401 at /mcp;
+//     Sign out ends the session.
 // Screenshots go to OUT_DIR. One line per check (PASS/FAIL, INFO), then exactly
 // "N passed, M failed"; exit status 1 on a failure.
 
@@ -38,6 +43,7 @@ import os from "node:os";
 import path from "node:path";
 import { anyFailed, check, info, summary, withTimeout } from "../lib/e2e.mjs";
 import { teamSignInStep } from "./team_sign_in.mjs";
+import { accountPageStep } from "./account_page.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("playwright-core");
@@ -339,6 +345,11 @@ async function run(ctx) {
     await teamSignInStep(ctx, browser);
   } catch (err) {
     check("5 team", "step ran to completion", false, `${err?.name}: ${err?.message ?? err}`);
+  }
+  try {
+    await accountPageStep(ctx, browser);
+  } catch (err) {
+    check("6 account page", "step ran to completion", false, `${err?.name}: ${err?.message ?? err}`);
   }
   if (refused.length) info("browser", `responses >= 400: ${refused.slice(0, 6).join(" | ")}`);
 }

@@ -69,7 +69,7 @@ async function stopProc(proc) {
 }
 
 /** `--sandbox http --auth oauth` on a free loopback port: the whole command, nothing else configured. */
-async function startTeamServer(ctx) {
+export async function startTeamServer(ctx) {
   const port = await freePort();
   const args = ["--sandbox", "http", "--auth", "oauth", "--listen", `127.0.0.1:${port}`];
   const proc = spawn(ctx.binary, args, { stdio: ["ignore", ctx.logFd, ctx.logFd], env: serverEnv() });
@@ -94,14 +94,14 @@ async function startTeamServer(ctx) {
   throw new Error("the team server did not answer /healthz with 200 within 20 s");
 }
 
-function listen(server) {
+export function listen(server) {
   return new Promise((resolve, reject) => {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => resolve(server.address().port));
   });
 }
 
-function closer(server) {
+export function closer(server) {
   return () => new Promise((r) => {
     server.close(r);
     server.closeAllConnections(); // Chromium's keep-alive connections would hold close() open
@@ -109,7 +109,7 @@ function closer(server) {
 }
 
 /** The client's loopback redirect URI: records every query it receives and shows a plain page. */
-async function startCallback(ctx) {
+export async function startCallback(ctx) {
   const hits = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://127.0.0.1");
@@ -122,13 +122,14 @@ async function startCallback(ctx) {
   return { uri: `http://127.0.0.1:${port}/callback`, hits };
 }
 
-/** A foreign site (another loopback port) whose page posts the consent form with `ticket` on load. */
-async function startForeignConsentPoster(ctx, action, ticket) {
+/** A foreign site (another loopback port) whose page posts `fields` to `action` on load. */
+export async function startForeignPoster(ctx, action, fields) {
   const esc = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  const inputs = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${esc(name)}" value="${esc(value)}">`).join("\n");
   const html = `<!doctype html><html><body><p>Win a prize!</p>
 <form id="f" method="post" action="${esc(action)}">
-<input type="hidden" name="ticket" value="${esc(ticket)}">
-<input type="hidden" name="decision" value="allow"></form>
+${inputs}</form>
 <script>document.getElementById("f").submit()</script></body></html>`;
   const server = http.createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
@@ -142,7 +143,7 @@ async function startForeignConsentPoster(ctx, action, ticket) {
 // ---------------------------------------------------------------------------------------------
 // The MCP client's side, over fetch
 
-async function postJson(url, body, headers = {}) {
+export async function postJson(url, body, headers = {}) {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -159,7 +160,7 @@ async function postJson(url, body, headers = {}) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
-async function register(base, redirectUri, clientName) {
+export async function register(base, redirectUri, clientName) {
   const res = await postJson(`${base}/register`, {
     redirect_uris: [redirectUri],
     client_name: clientName,
@@ -169,13 +170,13 @@ async function register(base, redirectUri, clientName) {
   return res.json.client_id;
 }
 
-function pkce() {
+export function pkce() {
   const verifier = crypto.randomBytes(32).toString("base64url");
   const challenge = crypto.createHash("sha256").update(verifier).digest("base64url");
   return { verifier, challenge };
 }
 
-function authorizeUrl(base, clientId, redirectUri, challenge, state) {
+export function authorizeUrl(base, clientId, redirectUri, challenge, state) {
   const url = new URL(`${base}/authorize`);
   for (const [k, v] of Object.entries({
     response_type: "code",
@@ -203,8 +204,8 @@ function rpcMessage(res) {
   return null;
 }
 
-/** initialize, initialized, then tools/call connections_list {teamId}; returns the call's result. */
-async function listConnections(base, token, teamId) {
+/** initialize, initialized, then tools/call `name` with `args`; returns the call's message. */
+export async function callTool(base, token, name, args) {
   const mcp = `${base}/mcp`;
   const headers = { authorization: `Bearer ${token}`, accept: "application/json, text/event-stream" };
   const init = await postJson(mcp, {
@@ -218,43 +219,64 @@ async function listConnections(base, token, teamId) {
   if (version) more["mcp-protocol-version"] = version;
   await postJson(mcp, { jsonrpc: "2.0", method: "notifications/initialized" }, more);
   const called = await postJson(mcp, {
-    jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "connections_list", arguments: { teamId } },
+    jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args },
   }, more);
   if (called.status !== 200) throw new Error(`tools/call answered ${called.status}: ${called.text.slice(0, 200)}`);
   return rpcMessage(called);
 }
 
+/** The code redeemed at /token: the response and its JSON. */
+export async function redeemCode(base, clientId, redirectUri, code, verifier) {
+  const res = await fetch(`${base}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: redirectUri,
+      client_id: clientId,
+      code_verifier: verifier,
+    }).toString(),
+    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+  });
+  const tokens = await res.json().catch(() => ({}));
+  return { res, tokens };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The person's side, in Chromium
+
+/** One step at the sandbox's Make: signs ada in on the login page, or approves Make's consent. */
+export async function makeHop(page) {
+  const username = page.locator('input[name="username"]');
+  const approve = page.getByRole("button", { name: "Approve" });
+  if ((await username.count()) === 1) {
+    await username.fill(PERSON);
+    await page.locator('input[name="password"]').fill(PASSWORD);
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Sign in" }).click()]);
+  } else if ((await approve.count()) === 1) {
+    await Promise.all([page.waitForEvent("load"), approve.click()]);
+  } else {
+    throw new Error(`neither Make's login nor its consent at ${page.url()}: ${(await page.textContent("body"))?.slice(0, 200)}`);
+  }
+}
 
 /**
  * From /authorize to the server's consent page: signs in at the sandbox's Make login and
  * approves Make's consent, as often as they are shown. Returns the consent page's response.
  */
-async function walkToConsent(page, base, url) {
+export async function walkToConsent(page, base, url) {
   const consentPage = page.waitForResponse(
     (r) => r.request().method() === "GET" && r.url().startsWith(`${base}/oauth/callback`));
   await page.goto(url);
-  for (let hop = 0; hop < 4 && !page.url().startsWith(`${base}/oauth/callback`); hop++) {
-    const username = page.locator('input[name="username"]');
-    const approve = page.getByRole("button", { name: "Approve" });
-    if ((await username.count()) === 1) {
-      await username.fill(PERSON);
-      await page.locator('input[name="password"]').fill(PASSWORD);
-      await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Sign in" }).click()]);
-    } else if ((await approve.count()) === 1) {
-      await Promise.all([page.waitForEvent("load"), approve.click()]);
-    } else {
-      throw new Error(`neither Make's login nor its consent at ${page.url()}: ${(await page.textContent("body"))?.slice(0, 200)}`);
-    }
-  }
+  for (let hop = 0; hop < 4 && !page.url().startsWith(`${base}/oauth/callback`); hop++) await makeHop(page);
   const response = await consentPage;
   if (!page.url().startsWith(`${base}/oauth/callback`)) throw new Error(`not on the server's consent page: ${page.url()}`);
   return response;
 }
 
 /** Clicks a button of the server's consent page and waits until the callback has the answer. */
-async function decide(page, callback, name) {
+export async function decide(page, callback, name) {
   const before = callback.hits.length;
   await Promise.all([page.waitForURL((u) => u.href.startsWith(callback.uri)), page.getByRole("button", { name }).click()]);
   if (callback.hits.length !== before + 1) throw new Error(`${name}: ${callback.hits.length - before} answers at the callback, not 1`);
@@ -290,24 +312,12 @@ async function allowRun(ctx, page, base, callback) {
   check(s, "the callback's iss is the server's origin", hit.iss === base, hit.iss);
   if (!hit.code) return;
 
-  const res = await fetch(`${base}/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: hit.code,
-      redirect_uri: callback.uri,
-      client_id: clientId,
-      code_verifier: verifier,
-    }).toString(),
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  const tokens = await res.json().catch(() => ({}));
+  const { res, tokens } = await redeemCode(base, clientId, callback.uri, hit.code, verifier);
   check(s, "/token: the code and verifier give a bearer access token",
     res.status === 200 && typeof tokens.access_token === "string" && /^bearer$/i.test(tokens.token_type ?? ""),
     { status: res.status, token_type: tokens.token_type, error: tokens.error });
   if (!tokens.access_token) return;
-  const msg = await listConnections(base, tokens.access_token, TEAM);
+  const msg = await callTool(base, tokens.access_token, "connections_list", { teamId: TEAM });
   const rows = msg?.result?.structuredContent?.connections;
   check(s, `tools/call connections_list {teamId: ${TEAM}} with the bearer: team ${TEAM}'s connections`,
     msg?.result && !msg.result.isError && Array.isArray(rows) && rows.length > 0,
@@ -344,7 +354,7 @@ async function framingRun(ctx, page, base, callback) {
   const ticket = await form.locator('input[name="ticket"]').getAttribute("value");
   const action = new URL(await form.getAttribute("action"), page.url()).href;
   if (!check(s, "the held consent page's form carries a ticket", Boolean(ticket))) return;
-  const port = await startForeignConsentPoster(ctx, action, ticket);
+  const port = await startForeignPoster(ctx, action, { ticket, decision: "allow" });
   const foreignTab = await page.context().newPage();
   ctx.closers.push(() => foreignTab.close());
   const hitsBefore = callback.hits.length;

@@ -12,7 +12,7 @@ use crate::cli::audit::format_time;
 use crate::store::{AuditEntry, GrantSummary};
 
 /// The account page's own style, beside the consent page's.
-const STYLE: &str = "body{max-width:52rem}h2{font-size:1.1rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;vertical-align:top;padding:.45rem .5rem;border-bottom:1px solid #eee}th{font-weight:600;color:#444}td ul{margin:0;padding-left:1rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{color:#555}dd{margin:0}.notice{background:#eef8ee;border:1px solid #9c9;padding:.6rem .9rem;border-radius:.4rem}button.revoke{font-size:.9rem;padding:.3rem .9rem;background:#fff;color:#a40000;border-color:#a40000}.outcome-done{color:#176317}.outcome-failed,.outcome-refused{color:#a40000}form.inline{margin:0}";
+const STYLE: &str = "body{max-width:52rem}h2{font-size:1.1rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;vertical-align:top;padding:.45rem .5rem;border-bottom:1px solid #eee}th{font-weight:600;color:#444}td ul{margin:0;padding-left:1rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem}dt{color:#555}dd{margin:0}.notice{background:#eef8ee;border:1px solid #9c9;padding:.6rem .9rem;border-radius:.4rem}button.revoke{font-size:.9rem;padding:.3rem .9rem;background:#fff;color:#a40000;border-color:#a40000}.outcome-done{color:#176317}.outcome-failed,.outcome-refused{color:#a40000}form.inline{margin:0}dd code,.when{white-space:nowrap}code.id{word-break:break-all}";
 
 /// An MCP client the person allowed.
 pub(super) struct ClientRow {
@@ -61,6 +61,9 @@ pub(super) fn account_page(view: &AccountView) -> Response {
             p.notice role="status" {
                 "Revoked " strong { (revoked) } ": its tokens no longer work, on every replica of this server. "
                 "If it signs in again, you will be asked again."
+                @if view.clients.is_empty() && view.grant.is_none() {
+                    " No application is left, so your Make grant was revoked at Make too."
+                }
             }
         }
         h2 { "Your Make grant" }
@@ -94,7 +97,7 @@ pub(super) fn account_page(view: &AccountView) -> Response {
                             td {
                                 strong { (client.name.as_deref().unwrap_or("An unnamed application")) }
                                 br;
-                                span.muted { "Client id " code { (client.client_id) } }
+                                span.muted { "Client id " code.id { (client.client_id) } }
                             }
                             td {
                                 ul {
@@ -103,7 +106,7 @@ pub(super) fn account_page(view: &AccountView) -> Response {
                                     }
                                 }
                             }
-                            td { (time(client.allowed_at)) }
+                            td.when { (time(client.allowed_at)) }
                             td {
                                 form.inline method="post" action="/account/revoke" {
                                     input type="hidden" name="client_id" value=(client.client_id);
