@@ -147,15 +147,14 @@ async fn view(
             allowed_at,
         });
     }
+    // The notice names a registered client the person no longer allows, never other text
+    // from the link.
     let revoked = match revoked {
-        Some(client_id) => Some(
-            store
-                .client(client_id)
-                .await?
-                .and_then(|c| c.name)
-                .unwrap_or_else(|| client_id.to_string()),
-        ),
-        None => None,
+        Some(client_id) if !clients.iter().any(|c| c.client_id == client_id) => store
+            .client(client_id)
+            .await?
+            .map(|c| c.name.unwrap_or(c.client_id)),
+        _ => None,
     };
     let audit = store
         .audit(&AuditFilter {
@@ -208,6 +207,7 @@ pub(super) async fn revoke(
     };
     match auth.disconnect(&session.person, &form.client_id).await {
         Ok(true) => {
+            tracing::info!(client_id = %form.client_id, "a person revoked a client on the account page");
             let mut to = url::Url::parse("http://page/account").expect("a fixed URL");
             to.query_pairs_mut().append_pair("revoked", &form.client_id);
             Redirect::to(&to[url::Position::BeforePath..]).into_response()

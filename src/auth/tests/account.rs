@@ -243,6 +243,17 @@ async fn the_account_page_shows_grant_clients_and_own_activity_and_revoke_ends_a
         "grace's entry shown to ada"
     );
     assert!(!page.contains("account-page-secret-5e1f"));
+    // The session works on the other replica too (behind one public name).
+    let host = team.base.trim_start_matches("http://");
+    let elsewhere = browser()
+        .get(format!("{other}/account"))
+        .header("host", host)
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    assert!(elsewhere.text().await.unwrap().contains(ada.name));
     let headers = jar.open(&format!("{}/account", team.base)).await;
     let header = |name: &str| headers.headers()[name].to_str().unwrap().to_string();
     assert_eq!(header("x-frame-options"), "DENY");
@@ -260,6 +271,18 @@ async fn the_account_page_shows_grant_clients_and_own_activity_and_revoke_ends_a
     let after = after.text().await.unwrap();
     assert!(after.contains("Revoked"), "{after}");
     assert!(!lists(&after, &first) && lists(&after, &second), "{after}");
+    // The notice only names a client the person no longer allows, never other text.
+    for link in [
+        format!("/account?revoked={second}"),
+        "/account?revoked=Your+bank+says+hello".to_string(),
+    ] {
+        let page = jar.open(&format!("{}{link}", team.base)).await;
+        let page = page.text().await.unwrap();
+        assert!(
+            !page.contains("Revoked") && !page.contains("bank"),
+            "{page}"
+        );
+    }
     for base in [&team.base, &other] {
         assert_eq!(
             list_team_1(base, first_token).await,
