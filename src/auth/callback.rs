@@ -99,6 +99,7 @@ pub(super) async fn callback(
             );
         }
     };
+    learn_organization(&auth, &person, &tokens.access_token).await;
     let granted: Vec<String> = match &tokens.scope {
         Some(scope) => scope.split_ascii_whitespace().map(String::from).collect(),
         None => upstream.registration().scopes.clone(),
@@ -193,6 +194,48 @@ pub(super) async fn callback(
         scopes: &request.scopes,
     })
 }
+
+/// Asks Make which organization the person's calls count against (their organizations,
+/// with the token they just got) and stores it. When Make does not say (the grant lacks
+/// `organizations:read`, the call failed), the organization stored before is kept, or the
+/// person stays in the shared budget of unknown organizations. This one request is not
+/// budgeted: the organization is what it would be counted against.
+async fn learn_organization(auth: &AuthServer, person: &PersonId, access_token: &str) {
+    let make = auth
+        .inner
+        .make
+        .acting_as(access_token, Some(auth.inner.api_base.clone()));
+    let found = tokio::time::timeout(ORGANIZATION_LOOKUP, make.organizations()).await;
+    let organization = match found {
+        Ok(Ok(items)) => {
+            crate::make::organizations::counted_organization(&items, &auth.inner.api_base)
+        }
+        Ok(Err(e)) => {
+            tracing::info!(error = %crate::logging::quote(&e), "could not learn a person's Make organization: their calls share the budget of unknown organizations");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(
+                "Make did not list a person's organizations in time: their calls share the budget of unknown organizations"
+            );
+            return;
+        }
+    };
+    let Some(organization) = organization else {
+        return;
+    };
+    if let Err(e) = auth
+        .inner
+        .store
+        .set_person_organization(person, organization)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot store a person's Make organization");
+    }
+}
+
+/// How long the sign-in waits for Make to list the person's organizations.
+const ORGANIZATION_LOOKUP: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Issues a single-use authorization code for `request`, bound to the client, its redirect
 /// URI and PKCE challenge, and sends the person back to the client with it.

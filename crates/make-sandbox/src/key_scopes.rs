@@ -102,6 +102,7 @@ pub(crate) fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
             Some("apps:read")
         }
         "credential-requests" => pick("credential-requests:read", "credential-requests:write"),
+        "organizations" if read => Some("organizations:read"),
         _ => None,
     }
 }
