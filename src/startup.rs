@@ -89,7 +89,6 @@ async fn build(
         }
         config.client.api_key = None;
     }
-    let metrics = crate::metrics::Metrics::new();
     let mut client = MakeClient::new(&config.client)?;
     let team = team_callback.is_some();
     if let Some(budget) = args.budget_settings(team)? {
@@ -99,7 +98,7 @@ async fn build(
             max_wait_secs = budget.max_wait.as_secs(),
             "make request budget"
         );
-        client = client.with_budget(Budget::new(budget, Some(metrics.clone())));
+        client = client.with_budget(Budget::new(budget));
         if !team {
             // One key, one person: the operator's requests share one budget.
             client = client.spending_as(Spender {
@@ -115,7 +114,7 @@ async fn build(
         person,
         selection: selection.clone(),
         max_waits: args.max_waits,
-        metrics,
+        metrics: crate::metrics::Metrics::new(),
     };
     let server = MakeServer::build(client.clone(), settings)?;
     tracing::info!(

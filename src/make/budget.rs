@@ -22,7 +22,7 @@
 //! per request): replicas divide the budget (docs/team.md says how).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::metrics::{Metrics, OrganizationSeries};
@@ -132,7 +132,8 @@ impl std::fmt::Debug for Budget {
 
 struct Inner {
     settings: BudgetSettings,
-    metrics: Option<Metrics>,
+    /// Where organizations' series are created: the server's registry, once it is known.
+    metrics: OnceLock<Metrics>,
     state: Mutex<State>,
 }
 
@@ -204,15 +205,21 @@ impl Ledger {
 }
 
 impl Budget {
-    /// A budget kept by `settings`, counting each organization's requests into `metrics`.
-    pub fn new(settings: BudgetSettings, metrics: Option<Metrics>) -> Self {
+    /// A budget kept by `settings`.
+    pub fn new(settings: BudgetSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
-                metrics,
+                metrics: OnceLock::new(),
                 state: Mutex::new(State::default()),
             }),
         }
+    }
+
+    /// Counts each organization's requests into `metrics` from now on (the first registry
+    /// given wins: one budget, one server).
+    pub(crate) fn count_into(&self, metrics: &Metrics) {
+        let _ = self.inner.metrics.set(metrics.clone());
     }
 
     /// This replica's requests per window per organization (`None`: not limited).
@@ -336,7 +343,7 @@ impl Budget {
                 let series = self
                     .inner
                     .metrics
-                    .as_ref()
+                    .get()
                     .map(|m| m.organization(&organization.to_string()));
                 Ledger::new(now, series)
             })
@@ -372,14 +379,11 @@ mod tests {
     use super::*;
 
     fn budget(per_window: u32, hold_back: bool) -> Budget {
-        Budget::new(
-            BudgetSettings {
-                per_window: Some(per_window),
-                max_wait: Duration::from_secs(3),
-                hold_back,
-            },
-            None,
-        )
+        Budget::new(BudgetSettings {
+            per_window: Some(per_window),
+            max_wait: Duration::from_secs(3),
+            hold_back,
+        })
     }
 
     fn who(organization: u64, person: &str) -> Spender {
@@ -584,14 +588,11 @@ mod tests {
 
     #[test]
     fn a_budget_that_only_counts_never_refuses_or_pauses() {
-        let b = Budget::new(
-            BudgetSettings {
-                per_window: None,
-                max_wait: Duration::ZERO,
-                hold_back: true,
-            },
-            None,
-        );
+        let b = Budget::new(BudgetSettings {
+            per_window: None,
+            max_wait: Duration::ZERO,
+            hold_back: true,
+        });
         let t0 = Instant::now();
         b.pause_at(&Organization::Id(1), Some(secs(30)), t0);
         for _ in 0..1000 {
@@ -619,14 +620,11 @@ mod tests {
 
     #[tokio::test]
     async fn short_waits_happen_inside_the_call_and_long_ones_are_refused() {
-        let b = Budget::new(
-            BudgetSettings {
-                per_window: Some(1),
-                max_wait: Duration::from_millis(300),
-                hold_back: false,
-            },
-            None,
-        );
+        let b = Budget::new(BudgetSettings {
+            per_window: Some(1),
+            max_wait: Duration::from_millis(300),
+            hold_back: false,
+        });
         let ada = who(1, "ada");
         b.pause(&Organization::Id(1), Some(Duration::from_millis(200)));
         let started = Instant::now();

@@ -153,8 +153,11 @@ impl MakeClient {
     }
 
     /// The same client, counting each HTTP exchange with Make (method, status, duration)
-    /// in `metrics`; so do the clients derived from it.
+    /// in `metrics`; so do the clients derived from it, and its budget, per organization.
     pub fn with_metrics(self, metrics: Metrics) -> Self {
+        if let Some(budget) = &self.budget {
+            budget.count_into(&metrics);
+        }
         Self {
             metrics: Some(metrics),
             ..self

@@ -224,6 +224,13 @@ fn held_text(why: &Held, retry_after_secs: u64) -> String {
         Held::Share {
             share,
             per_window,
+            people: 1,
+        } => format!(
+            "you have used your share of your Make organization's request budget on this server ({share} of {per_window} requests a minute: one person alone may use all but a few, which are kept for others of the organization)"
+        ),
+        Held::Share {
+            share,
+            per_window,
             people,
         } => format!(
             "you have used your share of your Make organization's request budget on this server ({share} of {per_window} requests a minute, shared by the {people} people calling now)"

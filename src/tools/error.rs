@@ -118,7 +118,7 @@ pub(crate) fn hint(error: &MakeError) -> String {
         },
         MakeError::RateLimited { retry_after_secs, why, .. } => {
             let whose = match why {
-                crate::make::budget::Held::Share { .. } => "Others in your Make organization are calling Make through this server too, and the budget is shared fairly: your share frees up as your own requests of the last minute age out.",
+                crate::make::budget::Held::Share { .. } => "The organization's budget is shared fairly among its people: your share frees up as your own requests of the last minute age out.",
                 crate::make::budget::Held::Organization { .. } => "Make limits each organization's API requests per minute, and this server keeps your organization within it.",
                 crate::make::budget::Held::Paused => "Make refused a request for your organization with 429 (something else may be using its limit too).",
             };
