@@ -122,7 +122,7 @@ pub(crate) fn hint(error: &MakeError) -> String {
                 crate::make::budget::Held::Organization { .. } => "Make limits each organization's API requests per minute, and this server keeps your organization within it.",
                 crate::make::budget::Held::Paused => "Make refused a request for your organization with 429 (something else may be using its limit too).",
             };
-            format!("wait {retry_after_secs} seconds, then call again: this call sent nothing to Make, so repeating it is safe, and calling sooner gets the same answer. {whose} Meanwhile, do something that needs no Make call, or tell the person why you are waiting.")
+            format!("wait {retry_after_secs} seconds, then call again (repeating this call is safe; calling sooner gets the same answer). {whose} Meanwhile, do something that needs no Make call, or tell the person why you are waiting.")
         }
         MakeError::Transport { replay, .. } => match replay {
             Replay::Safe => "the request failed on the way to Make (network, proxy or TLS). This call is safe to repeat: try again; if it keeps failing, check the network.".into(),
