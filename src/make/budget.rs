@@ -279,12 +279,16 @@ impl Budget {
                 series: ledger.series.clone(),
             });
         }
-        let for_me = (mine >= share)
-            .then(|| ledger.frees((mine - share) as usize, Some(&who.person), now))
-            .unwrap_or_default();
-        let for_all = (used >= budget)
-            .then(|| ledger.frees(used - budget, None, now))
-            .unwrap_or_default();
+        let for_me = if mine >= share {
+            ledger.frees((mine - share) as usize, Some(&who.person), now)
+        } else {
+            Duration::ZERO
+        };
+        let for_all = if used >= budget {
+            ledger.frees(used - budget, None, now)
+        } else {
+            Duration::ZERO
+        };
         let why = if mine >= share {
             Held::Share {
                 share,

@@ -158,6 +158,7 @@ mod tests {
                 Some("connections:write"),
             ),
             (Method::DELETE, "/keys/7", Some("keys:write")),
+            (Method::GET, "/organizations", Some("organizations:read")),
             (Method::GET, "/keys/types", Some("keys:read")),
             (
                 Method::GET,

@@ -32,3 +32,32 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
         "pg": {"sortBy": "name", "limit": 10000, "sortDir": "asc", "offset": 0},
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::Sandbox;
+
+    async fn get(sb: &Sandbox, path: &str) -> reqwest::Response {
+        crate::tests::client_builder()
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", sb.api_base_url()))
+            .header("Authorization", format!("Token {}", sb.api_key()))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn organizations_lists_the_callers_organization_in_its_zone() {
+        let sb = Sandbox::start().await.unwrap();
+        let answer: Value = get(&sb, "/organizations").await.json().await.unwrap();
+        let zone = sb.origin().trim_start_matches("http://").to_owned();
+        assert_eq!(answer["organizations"][0]["id"], 1);
+        assert_eq!(answer["organizations"][0]["zone"], zone.as_str());
+        assert_eq!(answer["organizations"].as_array().unwrap().len(), 1);
+        assert!(answer["pg"].is_object());
+    }
+}

@@ -119,3 +119,54 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod http_tests {
+    use serde_json::Value;
+
+    use crate::{Sandbox, SandboxOptions};
+
+    async fn get(sb: &Sandbox, path: &str) -> reqwest::Response {
+        crate::tests::client_builder()
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", sb.api_base_url()))
+            .header("Authorization", format!("Token {}", sb.api_key()))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_make_s_429_with_retry_after_and_the_count() {
+        let sb = Sandbox::start_with(SandboxOptions {
+            rate_limit: Some(2),
+            ..SandboxOptions::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(get(&sb, "/users/me").await.status(), 200);
+        assert_eq!(get(&sb, "/keys?teamId=1").await.status(), 200);
+        let refused = get(&sb, "/connections?teamId=1").await;
+        assert_eq!(refused.status(), 429);
+        let after: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((59..=60).contains(&after), "{after}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["code"], "SC429");
+        assert_eq!(
+            body["message"],
+            "Requests limit for organization exceeded, please try again later."
+        );
+        assert_eq!(sb.rate_limited(), 1);
+        // Without the option nothing is limited.
+        let free = Sandbox::start().await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(get(&free, "/users/me").await.status(), 200);
+        }
+        assert_eq!(free.rate_limited(), 0);
+    }
+}
