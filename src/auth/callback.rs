@@ -16,6 +16,7 @@ use super::authorize::{
 };
 use super::pages::{ConsentView, consent_page, error_page};
 use super::secrets::{self, Kind};
+use crate::make::budget::{Organization, Spender};
 use crate::store::{MakeGrant, PersonId};
 
 /// A consent ticket: the request and the person who signed in, until they decide.
@@ -99,7 +100,7 @@ pub(super) async fn callback(
             );
         }
     };
-    learn_organization(&auth, &person, &tokens.access_token).await;
+    learn_organization(&auth, &person, &user_id, &tokens.access_token).await;
     let granted: Vec<String> = match &tokens.scope {
         Some(scope) => scope.split_ascii_whitespace().map(String::from).collect(),
         None => upstream.registration().scopes.clone(),
@@ -198,9 +199,15 @@ pub(super) async fn callback(
 /// Asks Make which organization the person's calls count against (their organizations,
 /// with the token they just got) and stores it. When Make does not say (the grant lacks
 /// `organizations:read`, the call failed), the organization stored before is kept, or the
-/// person stays in the shared budget of unknown organizations. This one request is not
-/// budgeted: the organization is what it would be counted against.
-async fn learn_organization(auth: &AuthServer, person: &PersonId, access_token: &str) {
+/// person stays in the shared budget of unknown organizations. The request waits for no
+/// slot (the organization is what it would be counted against); once Make answered, it
+/// counts against the organization found.
+async fn learn_organization(
+    auth: &AuthServer,
+    person: &PersonId,
+    make_user_id: &str,
+    access_token: &str,
+) {
     let make = auth
         .inner
         .make
@@ -224,6 +231,13 @@ async fn learn_organization(auth: &AuthServer, person: &PersonId, access_token: 
     let Some(organization) = organization else {
         return;
     };
+    if let Some(budget) = make.budget() {
+        let spender = Spender {
+            organization: Organization::Id(organization),
+            person: make_user_id.into(),
+        };
+        budget.spent(&spender, Some(200));
+    }
     if let Err(e) = auth
         .inner
         .store

@@ -304,6 +304,25 @@ impl Budget {
         })
     }
 
+    /// Counts a request that was sent without a slot (the sign-in's look-up of the person's
+    /// organization, whose budget was not known before it answered): it holds a slot like
+    /// any other until it leaves the window, even past the budget.
+    pub fn spent(&self, who: &Spender, status: Option<u16>) {
+        let now = Instant::now();
+        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ledger = self.ledger(&mut state, &who.organization, now);
+        ledger.last_used = now;
+        if let Some(series) = &ledger.series {
+            series.request(status);
+        }
+        if self.inner.settings.per_window.is_some() {
+            ledger.expire(now);
+            ledger.asked.insert(Arc::clone(&who.person), now);
+            ledger.log.push_back((now, Arc::clone(&who.person)));
+            *ledger.held.entry(Arc::clone(&who.person)).or_insert(0) += 1;
+        }
+    }
+
     /// A person's share of `per_window` among `people`: the budget less the hold-back,
     /// divided evenly and rounded up, at least one.
     fn share(&self, per_window: u32, people: u32) -> u32 {
@@ -541,6 +560,15 @@ mod tests {
         let later = t0 + WINDOW;
         let (taken, _) = drain(&b, &a, later);
         assert_eq!(taken, 12);
+    }
+
+    #[test]
+    fn a_request_sent_without_a_slot_still_holds_one() {
+        let b = budget(3, false);
+        let ada = who(1, "ada");
+        b.spent(&ada, Some(200));
+        let (taken, _) = drain(&b, &ada, Instant::now());
+        assert_eq!(taken, 2);
     }
 
     #[test]

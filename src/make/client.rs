@@ -147,6 +147,11 @@ impl MakeClient {
         }
     }
 
+    /// The replica's Make request budget, when it keeps one.
+    pub(crate) fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
     /// Whose budget this client's requests spend, when they are budgeted.
     pub fn spender(&self) -> Option<&Spender> {
         self.spender.as_ref()
