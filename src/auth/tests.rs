@@ -1241,6 +1241,27 @@ async fn a_429_from_make_pauses_the_organization_for_its_retry_after() {
         "the 429, then the retry"
     );
 
+    // Make answering 429 to every try: the call ends with when to try again, not Make's 429.
+    team.sandbox.inject(
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+        3,
+    );
+    let (_, answer) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    let text = result_text(&answer);
+    assert!(text.contains("Make answered 429"), "{text}");
+    assert!(text.contains("after 3 earlier tries"), "{text}");
+    assert_eq!(retry_secs(&text), 1, "{text}");
+    assert!(!text.contains("HTTP 429"), "{text}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
     // A long one pauses the organization: the call ends with when to try again...
     team.sandbox.inject(
         Fault::TooManyRequests {

@@ -341,6 +341,14 @@ impl Budget {
         self.pause_at(organization, retry_after, Instant::now());
     }
 
+    /// How long `organization`'s pause on this replica lasts from now, when it is paused.
+    pub fn pause_left(&self, organization: &Organization) -> Option<Duration> {
+        let now = Instant::now();
+        let state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        let until = state.organizations.get(organization)?.paused_until?;
+        (until > now).then(|| until - now)
+    }
+
     fn pause_at(&self, organization: &Organization, retry_after: Option<Duration>, now: Instant) {
         if self.inner.settings.per_window.is_none() {
             return;

@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::budget::{Budget, Slot, Spender};
+use super::budget::{Budget, Denied, Held, Slot, Spender};
 use super::error::{ApiError, MAX_REASON_CHARS, MakeError, Missing, clip};
 use super::http::{LazyHttp, Recipe};
 use super::request::{ApiRequest, Replay};
@@ -310,6 +310,17 @@ impl MakeClient {
             };
             tracing::debug!(method = %request.method, path = url.path(), error = %crate::logging::quote(&error), elapsed_ms, "make api");
             let Some(delay) = delay else {
+                // Make's last word was 429 and the budget paused the organization: say
+                // when to try again, as for any call the budget holds back.
+                if let Some(left) = paused.then(|| self.pause_left()).flatten() {
+                    return Err(MakeError::held_back(
+                        Denied {
+                            retry_after: left,
+                            why: Held::Paused,
+                        },
+                        retries + 1,
+                    ));
+                }
                 return Err(error.after_attempts(retries + 1));
             };
             if maybe_acted.is_none() && may_have_acted(&error) {
@@ -322,11 +333,17 @@ impl MakeClient {
     }
 
     /// A slot of the budget for the next HTTP request; `None` when it is not budgeted.
-    async fn take_slot(&self) -> Result<Option<Slot>, super::budget::Denied> {
+    async fn take_slot(&self) -> Result<Option<Slot>, Denied> {
         match (&self.budget, &self.spender) {
             (Some(budget), Some(spender)) => budget.take(spender).await.map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// How long the spender's organization stays paused, when it is.
+    fn pause_left(&self) -> Option<Duration> {
+        let (budget, spender) = (self.budget.as_ref()?, self.spender.as_ref()?);
+        budget.pause_left(&spender.organization)
     }
 
     /// After a 429 from Make, pauses the spender's organization (for `Retry-After`); true
