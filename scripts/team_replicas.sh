@@ -236,6 +236,13 @@ else
   echo "   FAIL: the sandbox answered 429 $make429 times: the replicas sent more than the budget"
   FAILED=1
 fi
+unknown=$(cat "$WORK"/replica-*.log | grep -c "Make organization\|organizations in time" || true)
+if [ "$unknown" -eq 0 ]; then
+  echo "   OK: every sign-in learned the person's Make organization"
+else
+  echo "   FAIL: $unknown sign-ins did not learn the person's Make organization"
+  FAILED=1
+fi
 h1=$(grep -c 'held back by the make request budget' "$WORK/replica-$R1_PORT.log" || true)
 h2=$(grep -c 'held back by the make request budget' "$WORK/replica-$R2_PORT.log" || true)
 if [ "$h1" -gt 0 ] && [ "$h2" -gt 0 ]; then
