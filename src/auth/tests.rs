@@ -1144,7 +1144,7 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
     assert!(refusal.contains("your share"), "{refusal}");
     assert!(!refusal.contains("HTTP 429"), "{refusal}");
     let wait = retry_secs(&refusal);
-    assert!((55..=61).contains(&wait), "{refusal}");
+    assert!((40..=61).contains(&wait), "{refusal}");
     assert!(
         refusal.contains("safe"),
         "the hint says repeating is safe: {refusal}"
