@@ -5,6 +5,7 @@ Make's OAuth provider.
 
 Usage: python scripts/team_e2e.py /path/to/make-credentials-mcp
        python scripts/team_e2e.py --replicas PROXY_URL REPLICA1_URL REPLICA2_URL WAIT_SECS
+       python scripts/team_e2e.py --rate-limit PROXY_URL
 (scripts/person_e2e.sh creates a venv with mcp==2.3.0 when needed and runs this too.)
 
 The "browser" is plain HTTP: the provider's redirect handler follows the authorize URL hop by
@@ -473,6 +474,64 @@ async def replicas(balanced: str, first: str, second: str, wait: float) -> int:
     return finish(REPORT, tempfile.mkdtemp(prefix="team-replicas-"), started)
 
 
+async def raw_call(base: str, host: str, token: str, team: int) -> tuple[bool, str]:
+    """One stateless `tools/call` of connections_list; (isError, the result's text)."""
+    async with httpx2.AsyncClient(timeout=60) as http:
+        r = await http.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                 "params": {"name": "connections_list", "arguments": {"teamId": team}}},
+                            headers={"authorization": f"Bearer {token}",
+                                     "accept": "application/json, text/event-stream",
+                                     "mcp-protocol-version": "2025-11-25", "host": host})
+        body = r.json()
+        result = body.get("result", {})
+        text = " ".join(c.get("text", "") for c in result.get("content", []))
+        return bool(result.get("isError")) or r.status_code != 200, text or r.text[:300]
+
+
+async def rate_limit(balanced: str) -> int:
+    """Make's request limit shared fairly across two replicas behind nginx (scripts/team_replicas.sh
+    starts them with a small budget and the sandbox enforcing the same limit): ada's agent runs
+    away through the proxy until both replicas hold her back with a "try again in N s" result;
+    then grace, in the same Make organization, signs in and her calls succeed; ada is still held
+    back. The script checks the sandbox's log for 429s (there must be none)."""
+    started = time.monotonic()
+    combo = "rate limit"
+    host = balanced.split("//")[1]
+    storage = Memory()
+    signed = await call(f"{balanced}/mcp", provider(f"{balanced}/mcp", Browser("ada"), storage), "legacy",
+                        "connections_list", {"teamId": 1})
+    REPORT.check(combo, "ada signs in through the proxy", not signed.is_error, text_of(signed)[:200])
+    served, refusals, in_a_row = 1, [], 0
+    for _ in range(300):
+        failed, text = await raw_call(balanced, host, storage.tokens.access_token, 1)
+        if failed:
+            refusals.append(text)
+            in_a_row += 1
+            if in_a_row == 4:  # round robin: both replicas refuse
+                break
+        else:
+            served += 1
+            in_a_row = 0
+    waits = [re.search(r"try again in (\d+) s", t) for t in refusals]
+    REPORT.check(combo, "the runaway is held back on both replicas, after some calls were served",
+                 in_a_row == 4 and served > 1, f"served {served}, refused {len(refusals)}")
+    REPORT.check(combo, "every refusal says when to try again and that nothing was sent to Make",
+                 refusals and all(w and 0 < int(w.group(1)) <= 61 for w in waits)
+                 and all(t.startswith("Not sent to Make") for t in refusals), refusals[:2])
+    REPORT.check(combo, "no refusal is Make's 429", not any("429" in t for t in refusals), refusals[:2])
+    grace_storage = Memory()
+    grace = await call(f"{balanced}/mcp", provider(f"{balanced}/mcp", Browser("grace"), grace_storage),
+                       "legacy", "connections_list", {"teamId": 2})
+    REPORT.check(combo, "grace (same organization) signs in and is served at once", not grace.is_error,
+                 text_of(grace)[:300])
+    failed, text = await raw_call(balanced, host, grace_storage.tokens.access_token, 2)
+    REPORT.check(combo, "grace's next call is served too", not failed, text[:300])
+    failed, text = await raw_call(balanced, host, storage.tokens.access_token, 1)
+    REPORT.check(combo, "the runaway is still held back", failed and "try again in" in text, text[:300])
+    print(f"runaway: {served} calls served, then held back; first refusal: {refusals[0][:160] if refusals else '-'}")
+    return finish(REPORT, tempfile.mkdtemp(prefix="team-rate-limit-"), started)
+
+
 def settings_refused(binary: str) -> None:
     """Team mode with nothing configured stops at start: exit 2, one sentence per problem."""
     combo = "settings"
@@ -498,6 +557,8 @@ async def main(binary: str) -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--rate-limit":
+        sys.exit(anyio.run(rate_limit, sys.argv[2]))
     if len(sys.argv) == 6 and sys.argv[1] == "--replicas":
         sys.exit(anyio.run(replicas, sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
     if len(sys.argv) != 2:

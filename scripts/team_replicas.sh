@@ -8,6 +8,12 @@
 # database lease), that both replicas served steps of the sign-in (any replica can take any
 # step), and that no secret (the sandbox's client secret, the database password, the keys)
 # reached a log.
+# Make's request limit: the sandbox enforces MAKE_LIMIT requests a minute for the organization
+# (answering 429 past it, as Make does) and the replicas keep the same budget divided between
+# them (--make-rate-limit MAKE_LIMIT --replicas 2). scripts/team_e2e.py --rate-limit then runs
+# ada's agent away through nginx until both replicas hold her back with "try again in N s",
+# signs grace (same organization) in, whose calls must succeed; the sandbox's log must show no
+# 429 and both replicas' logs their refusals.
 #
 # Usage: scripts/team_replicas.sh BIN   (the server binary with team mode; builds nothing)
 # Needs: Postgres's server binaries (scripts/postgres.sh installs Debian's postgresql), nginx
@@ -38,6 +44,9 @@ print(*(s.getsockname()[1] for s in socks))')
 fi
 LB=http://127.0.0.1:$LB_PORT
 WAIT_SECS=16
+# Make API requests a minute for the sandbox's organization: the sandbox's limit and the
+# replicas' budget together (small, so the runaway reaches it in seconds).
+MAKE_LIMIT=60
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcp-team-replicas.XXXXXX")
 PIDS=()
 DATABASE_URL=
@@ -81,7 +90,7 @@ fi
 
 echo "== starting the sandbox on 127.0.0.1:$SB_PORT (Make OAuth tokens last 135 s)"
 "$BIN" sandbox --port "$SB_PORT" --oauth-redirect-uri "$LB/oauth/callback" \
-  --oauth-token-lifetime 135 2>"$WORK/sandbox.log" &
+  --oauth-token-lifetime 135 --rate-limit "$MAKE_LIMIT" 2>"$WORK/sandbox.log" &
 PIDS+=($!)
 printed() { sed -n "s/^ *export $1=//p" "$WORK/sandbox.log"; }
 for _ in $(seq 1 100); do [ -n "$(printed MAKE_OAUTH_CLIENT_SECRET)" ] && break; sleep 0.2; done
@@ -110,7 +119,7 @@ for port in "$R1_PORT" "$R2_PORT"; do
     MCP_ENCRYPTION_KEY="$MCP_ENCRYPTION_KEY" MCP_STATE_KEY="$MCP_STATE_KEY" \
     MAKE_API_URL="$MAKE_API_URL" MAKE_OAUTH_ISSUER="$MAKE_OAUTH_ISSUER" \
     MAKE_OAUTH_CLIENT_ID="$MAKE_OAUTH_CLIENT_ID" MAKE_OAUTH_CLIENT_SECRET="$MAKE_OAUTH_CLIENT_SECRET" \
-    RUST_LOG=make_credentials_mcp=info \
+    MAKE_RATE_LIMIT="$MAKE_LIMIT" MCP_REPLICAS=2 RUST_LOG=make_credentials_mcp=info \
     "$BIN" --no-cli-login http --listen "127.0.0.1:$port" --max-connections-per-client 256 \
     2>"$WORK/replica-$port.log" &
   PIDS+=($!)
@@ -214,6 +223,32 @@ if [ $((r1 + r2)) -eq 1 ]; then
   echo "   OK: the grant was refreshed exactly once across both replicas"
 else
   echo "   FAIL: expected exactly one refresh in total, saw $((r1 + r2))"
+  FAILED=1
+fi
+
+echo "== team_e2e.py --rate-limit: a runaway and a colleague share the organization's budget"
+timeout 300 "$venv/bin/python" "$here/team_e2e.py" --rate-limit "$LB" 2>&1 | sed 's/^/   /' \
+  || FAILED=1
+make429=$(grep -c 'sandbox rate limit: answered 429' "$WORK/sandbox.log" || true)
+if [ "$make429" -eq 0 ]; then
+  echo "   OK: the sandbox (Make) answered no 429 (limit $MAKE_LIMIT a minute)"
+else
+  echo "   FAIL: the sandbox answered 429 $make429 times: the replicas sent more than the budget"
+  FAILED=1
+fi
+unknown=$(cat "$WORK"/replica-*.log | grep -c "Make organization\|organizations in time" || true)
+if [ "$unknown" -eq 0 ]; then
+  echo "   OK: every sign-in learned the person's Make organization"
+else
+  echo "   FAIL: $unknown sign-ins did not learn the person's Make organization"
+  FAILED=1
+fi
+h1=$(grep -c 'held back by the make request budget' "$WORK/replica-$R1_PORT.log" || true)
+h2=$(grep -c 'held back by the make request budget' "$WORK/replica-$R2_PORT.log" || true)
+if [ "$h1" -gt 0 ] && [ "$h2" -gt 0 ]; then
+  echo "   OK: both replicas held requests back (:$R1_PORT $h1, :$R2_PORT $h2)"
+else
+  echo "   FAIL: each replica must hold the runaway back (:$R1_PORT $h1, :$R2_PORT $h2)"
   FAILED=1
 fi
 

@@ -49,6 +49,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             scopes,
             oauth_redirect_uris,
             oauth_token_lifetime,
+            rate_limit,
         } => {
             let options = make_sandbox::SandboxOptions {
                 port,
@@ -56,6 +57,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
                 scopes,
                 oauth_redirect_uris,
                 oauth_access_token_lifetime: oauth_token_lifetime,
+                rate_limit,
                 ..make_sandbox::SandboxOptions::default()
             };
             startup::serve_sandbox_only(options).await?

@@ -17,6 +17,7 @@ use crate::cli::audit::AuditSettings;
 use crate::cli::{MakeArgs, ToolArgs};
 use crate::config::Config;
 use crate::make::MakeClient;
+use crate::make::budget::{Budget, Organization, Spender};
 #[cfg(feature = "sandbox")]
 use crate::make::{ApiKey, parse_api_url};
 #[cfg(not(feature = "sandbox"))]
@@ -88,7 +89,24 @@ async fn build(
         }
         config.client.api_key = None;
     }
-    let client = MakeClient::new(&config.client)?;
+    let mut client = MakeClient::new(&config.client)?;
+    let team = team_callback.is_some();
+    if let Some(budget) = args.budget_settings(team)? {
+        tracing::info!(
+            per_minute_per_organization = ?budget.per_window,
+            replicas = args.replicas,
+            max_wait_secs = budget.max_wait.as_secs(),
+            "make request budget"
+        );
+        client = client.with_budget(Budget::new(budget));
+        if !team {
+            // One key, one person: the operator's requests share one budget.
+            client = client.spending_as(Spender {
+                organization: Organization::Unknown,
+                person: "operator".into(),
+            });
+        }
+    }
     let selection = tools.selection();
     let replicas_may_replay = person.replicas_may_replay();
     let settings = ServerSettings {
@@ -288,6 +306,11 @@ pub async fn serve_sandbox_only(options: SandboxOptions) -> anyhow::Result<()> {
         eprintln!(
             "The key holds only these scopes: {} (other endpoints answer 403).",
             options.scopes
+        );
+    }
+    if let Some(limit) = options.rate_limit {
+        eprintln!(
+            "Make's request limit is enforced: {limit} API requests per organization a minute, then 429."
         );
     }
     let redirect_uris = options.oauth_redirect_uris.clone();

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{Harness, err, flaky_delete, ok};
+use make_credentials_mcp::make::budget::Held;
 use make_credentials_mcp::make::{ApiError, MakeError, Missing, Replay};
 use make_credentials_mcp::person::{ConfirmError, StateError};
 use make_credentials_mcp::server::CUT_BY_SHUTDOWN;
@@ -135,6 +136,50 @@ fn representative_errors() -> Vec<(&'static str, ToolError)> {
             MakeError::Transport {
                 reason: "connection reset by peer".into(),
                 replay: Replay::Unsafe,
+            }
+            .into(),
+        ),
+        (
+            "budget_organization",
+            MakeError::RateLimited {
+                retry_after_secs: 12,
+                why: Held::Organization { per_window: 60 },
+                attempts: 0,
+            }
+            .into(),
+        ),
+        (
+            "budget_share_alone",
+            MakeError::RateLimited {
+                retry_after_secs: 40,
+                why: Held::Share {
+                    share: 54,
+                    per_window: 60,
+                    people: 1,
+                },
+                attempts: 0,
+            }
+            .into(),
+        ),
+        (
+            "budget_share",
+            MakeError::RateLimited {
+                retry_after_secs: 7,
+                why: Held::Share {
+                    share: 18,
+                    per_window: 60,
+                    people: 3,
+                },
+                attempts: 0,
+            }
+            .into(),
+        ),
+        (
+            "budget_paused_after_429",
+            MakeError::RateLimited {
+                retry_after_secs: 30,
+                why: Held::Paused,
+                attempts: 1,
             }
             .into(),
         ),

@@ -1,7 +1,7 @@
 //! `GET /metrics` in the Prometheus text format, on a listener of its own and on the MCP
 //! listener behind its own token: tool calls by tool and outcome, their durations, Make
-//! requests by method and status (a 429 the sandbox injects included), the open-connection
-//! gauge. Each scrape is parsed with a Prometheus text-format parser.
+//! requests by method and status (a 429 the sandbox injects included), Make requests, 429s
+//! and the budget's refusals by organization, the open-connection gauge. Each scrape is parsed with a Prometheus text-format parser.
 
 mod common;
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::http::{Running, TOKEN, legacy_client};
 use common::{call, params, text};
+use make_credentials_mcp::make::budget::{Budget, BudgetSettings, Organization, Spender};
 use make_credentials_mcp::make::{ApiKey, ClientSettings, MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, BearerToken, HttpOptions, MetricsExposure};
@@ -324,5 +325,81 @@ async fn live_sessions_are_counted() {
     }
     assert!(released, "an ended session still counts");
     two.cancel().await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn make_requests_429s_and_budget_refusals_are_counted_by_organization() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let settings = ClientSettings {
+        base_url: Some(sandbox.api_base_url().parse().unwrap()),
+        api_key: ApiKey::new(sandbox.api_key()),
+        retry: RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        },
+        ..ClientSettings::default()
+    };
+    // Three requests a minute for organization 7, spent by one person.
+    let budget = Budget::new(BudgetSettings {
+        per_window: Some(3),
+        max_wait: Duration::ZERO,
+        hold_back: false,
+    });
+    let make = MakeClient::new(&settings)
+        .unwrap()
+        .with_budget(budget)
+        .spending_as(Spender {
+            organization: Organization::Id(7),
+            person: "ada".into(),
+        });
+    let server = MakeServer::new(make, Some(DEFAULT_TEAM));
+    let (running, metrics_url) = start_with_metrics_listener(server, HttpOptions::default()).await;
+    let client = legacy_client(running.mcp(), None).await;
+    // Make answers 429 once (retry at once): two requests; then one more; then the budget
+    // holds the fourth back.
+    sandbox.inject(
+        Fault::TooManyRequests {
+            retry_after: Some(0),
+        },
+        1,
+    );
+    let first = call(&client, "connections_list", json!({})).await;
+    assert_ne!(first.is_error, Some(true), "{}", text(&first));
+    let second = call(&client, "connections_list", json!({})).await;
+    assert_ne!(second.is_error, Some(true), "{}", text(&second));
+    let held = call(&client, "connections_list", json!({})).await;
+    assert_eq!(held.is_error, Some(true));
+    assert!(text(&held).contains("try again in"), "{}", text(&held));
+    assert_eq!(sandbox.requests_seen().total(), 3);
+
+    let scraped = scrape(&metrics_url, None).await;
+    let organization = [("organization", "7")];
+    assert_eq!(
+        value(&scraped, "make_organization_requests_total", &organization),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &scraped,
+            "make_organization_rate_limited_total",
+            &organization
+        ),
+        1.0
+    );
+    let refused = |reason| {
+        value(
+            &scraped,
+            "make_budget_refusals_total",
+            &[("organization", "7"), ("reason", reason)],
+        )
+    };
+    assert_eq!(refused("share"), 1.0);
+    assert_eq!(refused("organization"), 0.0);
+    assert_eq!(refused("paused"), 0.0);
+    // The unlabelled totals count the same requests.
+    assert_eq!(value(&scraped, "make_rate_limited_total", &[]), 1.0);
+    client.cancel().await.unwrap();
     running.stop().await;
 }

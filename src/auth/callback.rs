@@ -18,6 +18,7 @@ use super::authorize::{
 use super::pages::{ConsentView, consent_page, error_page, person_label};
 use super::secrets::{self, Kind};
 use super::upstream::{TokenSet, UserInfo};
+use crate::make::budget::{Organization, Spender};
 use crate::store::{MakeGrant, PersonId};
 
 /// A consent ticket: the request and the person who signed in, until they decide.
@@ -116,6 +117,7 @@ pub(super) async fn finish_at_make(
                 "the server's database is unavailable",
             )
         })?;
+    learn_organization(auth, &person, &user_id, &tokens.access_token).await;
     Ok(MakeSignIn {
         person,
         user,
@@ -250,6 +252,61 @@ async fn client_sign_in(
         scopes: &request.scopes,
     })
 }
+
+/// Asks Make which organization the person's calls count against (their organizations,
+/// with the token they just got) and stores it. When Make does not say (the grant lacks
+/// `organizations:read`, the call failed), the organization stored before is kept, or the
+/// person stays in the shared budget of unknown organizations. The request waits for no
+/// slot (the organization is what it would be counted against); once Make answered, it
+/// counts against the organization found.
+async fn learn_organization(
+    auth: &AuthServer,
+    person: &PersonId,
+    make_user_id: &str,
+    access_token: &str,
+) {
+    let make = auth
+        .inner
+        .make
+        .acting_as(access_token, Some(auth.inner.api_base.clone()));
+    let found = tokio::time::timeout(ORGANIZATION_LOOKUP, make.organizations()).await;
+    let organization = match found {
+        Ok(Ok(items)) => {
+            crate::make::organizations::counted_organization(&items, &auth.inner.api_base)
+        }
+        Ok(Err(e)) => {
+            tracing::info!(error = %crate::logging::quote(&e), "could not learn a person's Make organization: their calls share the budget of unknown organizations");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(
+                "Make did not list a person's organizations in time: their calls share the budget of unknown organizations"
+            );
+            return;
+        }
+    };
+    let Some(organization) = organization else {
+        return;
+    };
+    if let Some(budget) = make.budget() {
+        let spender = Spender {
+            organization: Organization::Id(organization),
+            person: make_user_id.into(),
+        };
+        budget.spent(&spender, Some(200));
+    }
+    if let Err(e) = auth
+        .inner
+        .store
+        .set_person_organization(person, organization)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot store a person's Make organization");
+    }
+}
+
+/// How long the sign-in waits for Make to list the person's organizations.
+const ORGANIZATION_LOOKUP: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Issues a single-use authorization code for `request`, bound to the client, its redirect
 /// URI and PKCE challenge, and sends the person back to the client with it.

@@ -76,6 +76,10 @@ pub(crate) const SCOPES: [&str; 7] = [
     crate::selection::scopes::APPS_READ,
 ];
 
+/// The Make scope that lists a person's organizations, asked for at sign-in besides the
+/// tools' scopes: the organization is whose request limit their calls count against.
+pub(crate) const ORGANIZATIONS_READ: &str = "organizations:read";
+
 /// The authorization server and resource check; cheap to clone.
 #[derive(Clone)]
 pub struct AuthServer {

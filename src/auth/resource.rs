@@ -1,7 +1,8 @@
 //! The resource check in front of `/mcp` in team mode: the bearer token must be one this
 //! server issued for its own `/mcp` URL, unexpired and unrevoked; the person it names must
 //! still have a Make grant. What passes carries a [`Caller`] (the person, their Make
-//! credentials and scopes) to the tools; the token itself is removed from the request, so
+//! credentials and scopes, and whose part of the Make request budget their calls spend) to
+//! the tools; the token itself is removed from the request, so
 //! it cannot travel further.
 
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ use super::AuthServer;
 use super::grants::GrantError;
 use super::metadata::challenge;
 use super::secrets;
+use crate::make::budget::{Organization, Spender};
 use crate::server::Caller;
 use crate::transport::http::refusal::refusal;
 
@@ -84,10 +86,20 @@ impl AuthServer {
             .cloned()
             .collect();
         let base = url::Url::parse(&make.api_base).ok();
+        let spender = Spender {
+            organization: person
+                .organization_id
+                .map_or(Organization::Unknown, Organization::Id),
+            person: person.make_user_id.as_str().into(),
+        };
         let caller = Caller {
+            make: self
+                .inner
+                .make
+                .acting_as(&make.access_token, base)
+                .spending_as(spender),
             make_user_id: person.make_user_id,
             client_id: grant.client_id,
-            make: self.inner.make.acting_as(&make.access_token, base),
             scopes,
         };
         request.headers_mut().remove(header::AUTHORIZATION);

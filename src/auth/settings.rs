@@ -27,7 +27,8 @@ pub struct AuthSettings {
     pub(crate) make_issuer: Url,
     pub(crate) make_client_id: String,
     pub(crate) make_client_secret: Secret,
-    /// Scopes asked of Make at sign-in: `openid` and the tools' API scopes.
+    /// Scopes asked of Make at sign-in: `openid`, the tools' API scopes and
+    /// `organizations:read`.
     pub(crate) make_scopes: Vec<String>,
     /// Make's API base URL for everyone's calls.
     pub(crate) api_base: Url,
@@ -204,6 +205,8 @@ impl RawAuthSettings {
             .with_keyring(keyring);
         let mut make_scopes = vec!["openid".to_string()];
         make_scopes.extend(super::SCOPES.iter().map(|s| s.to_string()));
+        // Which organization's request limit the person's calls count against.
+        make_scopes.push(super::ORGANIZATIONS_READ.to_string());
         Ok(AuthSettings {
             public_url,
             allowed_hosts: at.allowed_hosts.to_vec(),

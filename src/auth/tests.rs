@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use super::AuthServer;
 use super::secrets;
 use super::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
+use crate::make::budget::{Budget, BudgetSettings};
 use crate::make::{ClientSettings, MakeClient};
 use crate::server::MakeServer;
 use crate::store::{Keyring, Store, TokenGrant};
@@ -49,11 +50,22 @@ fn browser() -> reqwest::Client {
 
 impl Team {
     async fn start(make_lifetime: Option<Duration>) -> Team {
+        Self::start_with(make_lifetime, None, None).await
+    }
+
+    /// A team server keeping Make's request limit with `budget`, on a sandbox enforcing
+    /// `make_limit` requests a minute per organization.
+    async fn start_with(
+        make_lifetime: Option<Duration>,
+        budget: Option<BudgetSettings>,
+        make_limit: Option<u32>,
+    ) -> Team {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let sandbox = Sandbox::start_with(SandboxOptions {
             oauth_redirect_uris: vec![format!("{base}/oauth/callback")],
             oauth_access_token_lifetime: make_lifetime,
+            rate_limit: make_limit,
             ..SandboxOptions::default()
         })
         .await
@@ -65,7 +77,8 @@ impl Team {
         std::fs::create_dir_all(&dir).unwrap();
         let database = format!("sqlite://{}?mode=rwc", dir.join("team.db").display());
         let keyring_text = format!("1:{}", "ab".repeat(8) + &"cd9f".repeat(12));
-        let (auth, stop) = serve_as(&sandbox, listener, &base, &database, &keyring_text).await;
+        let (auth, stop) =
+            serve_with(&sandbox, listener, &base, &database, &keyring_text, budget).await;
         Team {
             sandbox,
             base,
@@ -101,11 +114,26 @@ async fn serve_as(
     database: &str,
     keyring: &str,
 ) -> (AuthServer, tokio::sync::oneshot::Sender<()>) {
-    let make = MakeClient::new(&ClientSettings {
+    serve_with(sandbox, listener, public, database, keyring, None).await
+}
+
+/// [`serve_as`], keeping Make's request limit with `budget` when given.
+async fn serve_with(
+    sandbox: &Sandbox,
+    listener: TcpListener,
+    public: &str,
+    database: &str,
+    keyring: &str,
+    budget: Option<BudgetSettings>,
+) -> (AuthServer, tokio::sync::oneshot::Sender<()>) {
+    let mut make = MakeClient::new(&ClientSettings {
         base_url: Some(sandbox.api_base_url().parse().unwrap()),
         ..ClientSettings::default()
     })
     .unwrap();
+    if let Some(budget) = budget {
+        make = make.with_budget(Budget::new(budget));
+    }
     let raw = RawAuthSettings {
         public_url: Some(public.to_string()),
         database: Some(database.to_string()),
@@ -1059,6 +1087,216 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
         sign_in(&team, &client_id, "ada", &verifier, None).await,
         SignIn::Consent(_)
     ));
+}
+
+/// The text of a tool result.
+fn result_text(answer: &Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The seconds a held-back call says to wait ("try again in N s").
+fn retry_secs(text: &str) -> u64 {
+    let (_, after) = text
+        .split_once("try again in ")
+        .unwrap_or_else(|| panic!("no retry time in {text}"));
+    after
+        .split_once(" s")
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no seconds in {text}"))
+}
+
+#[tokio::test]
+async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_429() {
+    // 30 a minute for the organization, as the sandbox enforces it too; the two sign-ins'
+    // organization look-ups count.
+    let budget = BudgetSettings {
+        per_window: Some(30),
+        max_wait: Duration::from_millis(500),
+        hold_back: true,
+    };
+    let team = Team::start_with(None, Some(budget), Some(30)).await;
+    let (_, ada) = tokens_for(&team, "ada").await;
+    let ada_token = ada["access_token"].as_str().unwrap();
+    // Ada's agent runs away: alone, she gets the budget but its hold-back (3 of 30), less
+    // her sign-in's look-up...
+    let mut served = 0;
+    let refusal = loop {
+        let (status, answer) = call(
+            &team.base,
+            ada_token,
+            "connections_list",
+            json!({"teamId": 1}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        if answer["result"]["isError"] == true {
+            break result_text(&answer);
+        }
+        served += 1;
+        assert!(served <= 26, "more than her share: {answer}");
+    };
+    assert_eq!(served, 26);
+    // ...and is then told how long to wait, not handed Make's 429.
+    assert!(refusal.starts_with("Not sent to Make"), "{refusal}");
+    assert!(refusal.contains("your share"), "{refusal}");
+    assert!(!refusal.contains("HTTP 429"), "{refusal}");
+    let wait = retry_secs(&refusal);
+    assert!((40..=61).contains(&wait), "{refusal}");
+    assert!(
+        refusal.contains("safe"),
+        "the hint says repeating is safe: {refusal}"
+    );
+
+    // Grace signs in, and though in the same organization, is served at once.
+    let (_, grace) = tokens_for(&team, "grace").await;
+    let grace_token = grace["access_token"].as_str().unwrap();
+    // Both signed in to organization 1, learned from Make at sign-in.
+    let store = team.auth.store();
+    for who in ["11", "12"] {
+        let id = store.upsert_person(who, None, None).await.unwrap();
+        let person = store.person(&id).await.unwrap().unwrap();
+        assert_eq!(person.organization_id, Some(1), "user {who}");
+    }
+
+    // Grace is served at once (her sign-in's look-up took the first slot held back).
+    for _ in 0..2 {
+        let (_, answer) = call(
+            &team.base,
+            grace_token,
+            "connections_list",
+            json!({"teamId": 2}),
+        )
+        .await;
+        assert_eq!(answer["result"]["isError"], false, "{answer}");
+        assert!(!connection_ids(&answer).is_empty());
+    }
+    // Now the whole budget is spent: both are held back, neither reaches Make.
+    let seen = team.sandbox.requests_seen().total();
+    let (_, answer) = call(
+        &team.base,
+        grace_token,
+        "connections_list",
+        json!({"teamId": 2}),
+    )
+    .await;
+    let text = result_text(&answer);
+    assert!(
+        text.contains("budget on this server (30 requests a minute) is used up"),
+        "{text}"
+    );
+    let (_, answer) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    assert!(result_text(&answer).contains("your share"), "{answer}");
+    assert_eq!(
+        team.sandbox.requests_seen().total(),
+        seen,
+        "held-back calls reached Make"
+    );
+    assert_eq!(team.sandbox.rate_limited(), 0, "Make answered 429");
+}
+
+#[tokio::test]
+async fn a_429_from_make_pauses_the_organization_for_its_retry_after() {
+    use make_sandbox::Fault;
+    let budget = BudgetSettings {
+        per_window: Some(60),
+        max_wait: Duration::from_secs(3),
+        hold_back: true,
+    };
+    let team = Team::start_with(None, Some(budget), None).await;
+    let (_, ada) = tokens_for(&team, "ada").await;
+    let (_, grace) = tokens_for(&team, "grace").await;
+    let ada_token = ada["access_token"].as_str().unwrap();
+    let grace_token = grace["access_token"].as_str().unwrap();
+
+    // A short Retry-After is waited out inside the call, which then succeeds.
+    team.sandbox.reset_requests_seen();
+    team.sandbox.inject(
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let started = std::time::Instant::now();
+    let (_, answer) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(
+        team.sandbox.requests_seen().total(),
+        2,
+        "the 429, then the retry"
+    );
+
+    // Make answering 429 to every try: the call ends with when to try again, not Make's 429.
+    team.sandbox.inject(
+        Fault::TooManyRequests {
+            retry_after: Some(1),
+        },
+        3,
+    );
+    let (_, answer) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    let text = result_text(&answer);
+    assert!(text.contains("Make answered 429"), "{text}");
+    assert!(text.contains("after 3 earlier tries"), "{text}");
+    assert_eq!(retry_secs(&text), 1, "{text}");
+    assert!(!text.contains("HTTP 429"), "{text}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // A long one pauses the organization: the call ends with when to try again...
+    team.sandbox.inject(
+        Fault::TooManyRequests {
+            retry_after: Some(30),
+        },
+        1,
+    );
+    let (_, answer) = call(
+        &team.base,
+        ada_token,
+        "connections_list",
+        json!({"teamId": 1}),
+    )
+    .await;
+    let text = result_text(&answer);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(text.contains("Make answered 429"), "{text}");
+    assert!((29..=30).contains(&retry_secs(&text)), "{text}");
+    assert!(
+        text.contains("after an earlier try that reached Make"),
+        "{text}"
+    );
+    // ...and everyone else of the organization waits too, without reaching Make.
+    let seen = team.sandbox.requests_seen().total();
+    let (_, answer) = call(
+        &team.base,
+        grace_token,
+        "connections_list",
+        json!({"teamId": 2}),
+    )
+    .await;
+    let text = result_text(&answer);
+    assert!(text.contains("pauses your organization's calls"), "{text}");
+    assert!(!text.contains("earlier try"), "{text}");
+    assert_eq!(team.sandbox.requests_seen().total(), seen);
 }
 
 mod account;

@@ -99,12 +99,14 @@ impl Cli {
                 scopes,
                 oauth_redirect_uris,
                 oauth_token_lifetime,
+                rate_limit,
             } => Run::Sandbox {
                 port,
                 faults: faults.or(make.sandbox_faults).unwrap_or_default(),
                 scopes: scopes.or(make.sandbox_scopes).unwrap_or_default(),
                 oauth_redirect_uris,
                 oauth_token_lifetime: oauth_token_lifetime.map(Duration::from_secs),
+                rate_limit,
             },
             #[cfg(not(feature = "sandbox"))]
             Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
@@ -148,6 +150,8 @@ pub enum Run {
         oauth_redirect_uris: Vec<String>,
         /// The OAuth access-token lifetime; `None`: the sandbox's default.
         oauth_token_lifetime: Option<Duration>,
+        /// Make's request limit per organization and minute, when enforced.
+        rate_limit: Option<u32>,
     },
     /// MCP over stdio.
     Stdio(Setup),
@@ -221,6 +225,11 @@ pub(crate) enum Command {
         /// one makes a client refresh soon.
         #[arg(long = "oauth-token-lifetime", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         oauth_token_lifetime: Option<u64>,
+        /// Enforce Make's request limit: past N API requests per organization in any 60
+        /// seconds, answer Make's 429 ("Requests limit for organization exceeded") with
+        /// Retry-After. Default: no limit.
+        #[arg(long = "rate-limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit: Option<u32>,
     },
     /// A build without the sandbox: refused with a message that says so, whatever follows.
     #[cfg(not(feature = "sandbox"))]
@@ -510,6 +519,23 @@ pub struct MakeArgs {
     #[arg(long, env = "MCP_MAX_WAITS", default_value_t = crate::tools::DEFAULT_MAX_WAITS,
         value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize), global = true)]
     pub(crate) max_waits: usize,
+    /// Make API requests a minute per Make organization that this server (all its replicas
+    /// together) sends; past a person's fair share or the organization's budget, a call
+    /// waits briefly or is answered with when to try again, instead of Make's 429. 0 turns
+    /// the limit off. Default: 60 in team mode (Make's smallest plans), off otherwise.
+    #[arg(long, env = "MAKE_RATE_LIMIT", value_name = "N", global = true)]
+    pub(crate) make_rate_limit: Option<u32>,
+    /// Longest wait, in seconds, for a free request slot inside a call before the call is
+    /// answered with when to try again instead.
+    #[arg(long, env = "MAKE_RATE_LIMIT_WAIT", value_name = "SECS",
+        default_value_t = make::budget::DEFAULT_MAX_WAIT.as_secs(), global = true)]
+    pub(crate) make_rate_limit_wait: u64,
+    /// How many replicas serve behind one address: each keeps its share of every
+    /// organization's budget (--make-rate-limit divided by this), without asking the
+    /// others. Set it to the replica count.
+    #[arg(long, env = "MCP_REPLICAS", value_name = "N", default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub(crate) replicas: u32,
     /// Do not fall back to the Make CLI's saved login.
     #[arg(long, global = true)]
     pub(crate) no_cli_login: bool,
@@ -565,6 +591,35 @@ impl MakeArgs {
             connect_timeout_secs: Some(self.connect_timeout),
             retries: Some(self.retries),
         }
+    }
+
+    /// This replica's Make request budget: in team mode (`team`) by default, otherwise
+    /// only with `--make-rate-limit`. `None`: no budget at all. Fails when the limit
+    /// cannot be divided among the replicas.
+    pub(crate) fn budget_settings(
+        &self,
+        team: bool,
+    ) -> anyhow::Result<Option<make::budget::BudgetSettings>> {
+        let limit = match self.make_rate_limit {
+            Some(0) if team => None,
+            Some(0) => return Ok(None),
+            Some(n) => Some(n),
+            None if team => Some(make::budget::DEFAULT_PER_MINUTE),
+            None => return Ok(None),
+        };
+        let per_window = match limit {
+            Some(n) if n < self.replicas => anyhow::bail!(
+                "--make-rate-limit {n} (MAKE_RATE_LIMIT) is less than one request a minute for each of the {} replicas (--replicas): raise it or set 0 to turn the limit off",
+                self.replicas
+            ),
+            Some(n) => Some(n / self.replicas),
+            None => None,
+        };
+        Ok(Some(make::budget::BudgetSettings {
+            per_window,
+            max_wait: Duration::from_secs(self.make_rate_limit_wait),
+            hold_back: team,
+        }))
     }
 
     /// The configured timeout as a [`Duration`] (the sandbox's timeout faults outlast it).
@@ -723,6 +778,50 @@ mod tests {
         // The token itself has no flag: flags show in process lists.
         let err = Cli::try_parse_from(["m", "http", "--metrics-token", "t"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn the_rate_limit_is_on_in_team_mode_and_divided_among_replicas() {
+        let budget = |args: &[&str], team| {
+            Cli::try_parse_from(args)
+                .unwrap()
+                .make
+                .budget_settings(team)
+        };
+        let team = budget(&["m", "http"], true).unwrap().unwrap();
+        assert_eq!(team.per_window, Some(60));
+        assert!(team.hold_back);
+        assert_eq!(team.max_wait, Duration::from_secs(5));
+        assert!(budget(&["m", "http"], false).unwrap().is_none());
+        let token = budget(&["m", "http", "--make-rate-limit", "120"], false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.per_window, Some(120));
+        assert!(!token.hold_back);
+        let split = budget(
+            &["m", "http", "--make-rate-limit", "100", "--replicas", "3"],
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(split.per_window, Some(33));
+        // 0 turns the limit off; team mode still counts requests per organization.
+        let off = budget(&["m", "http", "--make-rate-limit", "0"], true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(off.per_window, None);
+        assert!(
+            budget(&["m", "http", "--make-rate-limit", "0"], false)
+                .unwrap()
+                .is_none()
+        );
+        let err = budget(
+            &["m", "http", "--make-rate-limit", "2", "--replicas", "3"],
+            true,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--replicas"), "{err}");
+        assert!(Cli::try_parse_from(["m", "http", "--replicas", "0"]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::budget::{Budget, Denied, Held, Slot, Spender};
 use super::error::{ApiError, MAX_REASON_CHARS, MakeError, Missing, clip};
 use super::http::{LazyHttp, Recipe};
 use super::request::{ApiRequest, Replay};
@@ -36,6 +37,10 @@ pub struct MakeClient {
     retry: RetryPolicy,
     /// Where each HTTP exchange with Make is counted; `None` counts nothing.
     metrics: Option<Metrics>,
+    /// The replica's Make request budget, shared by every client derived from this one.
+    budget: Option<Budget>,
+    /// Whose budget this client's requests spend; without one, requests are not budgeted.
+    spender: Option<Spender>,
 }
 
 impl std::fmt::Debug for MakeClient {
@@ -43,6 +48,7 @@ impl std::fmt::Debug for MakeClient {
         f.debug_struct("MakeClient")
             .field("base", &self.base.as_ref().map(Url::as_str))
             .field("authenticated", &self.auth.is_some())
+            .field("spender", &self.spender)
             .finish()
     }
 }
@@ -118,12 +124,45 @@ impl MakeClient {
             timeout_secs: settings.timeout.as_secs().max(1),
             retry: settings.retry.clone(),
             metrics: None,
+            budget: None,
+            spender: None,
         })
     }
 
+    /// The same client keeping Make's request limit with `budget` (one per replica); so do
+    /// the clients derived from it, for whoever [`MakeClient::spending_as`] names.
+    pub fn with_budget(self, budget: Budget) -> Self {
+        Self {
+            budget: Some(budget),
+            ..self
+        }
+    }
+
+    /// The same client, its requests spending `spender`'s part of the budget (when it has
+    /// one): every HTTP request, retries included, first takes a slot.
+    pub fn spending_as(self, spender: Spender) -> Self {
+        Self {
+            spender: Some(spender),
+            ..self
+        }
+    }
+
+    /// The replica's Make request budget, when it keeps one.
+    pub(crate) fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+
+    /// Whose budget this client's requests spend, when they are budgeted.
+    pub fn spender(&self) -> Option<&Spender> {
+        self.spender.as_ref()
+    }
+
     /// The same client, counting each HTTP exchange with Make (method, status, duration)
-    /// in `metrics`; so do the clients derived from it.
+    /// in `metrics`; so do the clients derived from it, and its budget, per organization.
     pub fn with_metrics(self, metrics: Metrics) -> Self {
+        if let Some(budget) = &self.budget {
+            budget.count_into(&metrics);
+        }
         Self {
             metrics: Some(metrics),
             ..self
@@ -219,16 +258,26 @@ impl MakeClient {
         // Why an earlier try may have taken effect at Make (timeout, 5xx, lost answer).
         let mut maybe_acted: Option<String> = None;
         loop {
+            let slot = self.take_slot().await.map_err(|denied| {
+                tracing::info!(method = %request.method, path = url.path(), retry_after_ms = denied.retry_after.as_millis() as u64, "held back by the make request budget");
+                MakeError::held_back(denied, retries)
+            })?;
             let started = Instant::now();
             let attempt = self.try_once(request, url.clone(), auth).await;
             let elapsed = started.elapsed();
             if let Some(metrics) = &self.metrics {
                 metrics.make_request(&request.method, attempt.status(), elapsed);
             }
+            if let Some(slot) = &slot {
+                slot.answered(attempt.status());
+            }
+            let paused = self.pause_on_429(&attempt);
             let elapsed_ms = elapsed.as_millis() as u64;
             let max_retries = request.max_retries.unwrap_or(self.retry.max_retries);
             let delay = if retries < max_retries {
+                // After a 429 the budget's pause is the wait: the retry's slot waits it out.
                 self.retry_delay(&attempt, request.replay, retries)
+                    .map(|d| if paused { Duration::ZERO } else { d })
             } else {
                 None
             };
@@ -261,6 +310,17 @@ impl MakeClient {
             };
             tracing::debug!(method = %request.method, path = url.path(), error = %crate::logging::quote(&error), elapsed_ms, "make api");
             let Some(delay) = delay else {
+                // Make's last word was 429 and the budget paused the organization: say
+                // when to try again, as for any call the budget holds back.
+                if let Some(left) = paused.then(|| self.pause_left()).flatten() {
+                    return Err(MakeError::held_back(
+                        Denied {
+                            retry_after: left,
+                            why: Held::Paused,
+                        },
+                        retries + 1,
+                    ));
+                }
                 return Err(error.after_attempts(retries + 1));
             };
             if maybe_acted.is_none() && may_have_acted(&error) {
@@ -269,6 +329,40 @@ impl MakeClient {
             retries += 1;
             tracing::info!(method = %request.method, path = url.path(), retry = retries, delay_ms = delay.as_millis() as u64, "retrying make api request");
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// A slot of the budget for the next HTTP request; `None` when it is not budgeted.
+    async fn take_slot(&self) -> Result<Option<Slot>, Denied> {
+        match (&self.budget, &self.spender) {
+            (Some(budget), Some(spender)) => budget.take(spender).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// How long the spender's organization stays paused, when it is.
+    fn pause_left(&self) -> Option<Duration> {
+        let (budget, spender) = (self.budget.as_ref()?, self.spender.as_ref()?);
+        budget.pause_left(&spender.organization)
+    }
+
+    /// After a 429 from Make, pauses the spender's organization (for `Retry-After`); true
+    /// when the budget now holds the retry back.
+    fn pause_on_429(&self, attempt: &Attempt) -> bool {
+        let Attempt::Done {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            ..
+        } = attempt
+        else {
+            return false;
+        };
+        match (&self.budget, &self.spender) {
+            (Some(budget), Some(spender)) if budget.per_window().is_some() => {
+                budget.pause(&spender.organization, *retry_after);
+                true
+            }
+            _ => false,
         }
     }
 

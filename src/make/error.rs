@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::budget::{Denied, Held};
 use super::request::Replay;
 use super::response::MAX_RESPONSE_MIB;
 
@@ -194,6 +195,51 @@ pub enum MakeError {
     /// Any other transport failure.
     #[error("request to the Make API failed: {reason}")]
     Transport { reason: String, replay: Replay },
+    /// The server's Make request budget held the request back; it was not sent.
+    /// `attempts` counts the earlier tries of the same request that were sent (after a
+    /// 429, a refused connection or a safe retry: repeating the call is safe).
+    #[error("{}{}", held_text(.why, *.retry_after_secs), sent_note(*.attempts))]
+    RateLimited {
+        retry_after_secs: u64,
+        why: Held,
+        attempts: u32,
+    },
+}
+
+/// " (after 2 earlier tries that reached Make)" when earlier tries were sent.
+fn sent_note(sent: u32) -> String {
+    match sent {
+        0 => String::new(),
+        1 => " (after an earlier try that reached Make)".to_owned(),
+        n => format!(" (after {n} earlier tries that reached Make)"),
+    }
+}
+
+/// Why the budget held a request back, and for how long.
+fn held_text(why: &Held, retry_after_secs: u64) -> String {
+    let what = match why {
+        Held::Organization { per_window } => format!(
+            "your Make organization's request budget on this server ({per_window} requests a minute) is used up"
+        ),
+        Held::Share {
+            share,
+            per_window,
+            people: 1,
+        } => format!(
+            "you have used your share of your Make organization's request budget on this server ({share} of {per_window} requests a minute: one person alone may use all but a few, which are kept for others of the organization)"
+        ),
+        Held::Share {
+            share,
+            per_window,
+            people,
+        } => format!(
+            "you have used your share of your Make organization's request budget on this server ({share} of {per_window} requests a minute, shared by the {people} people calling now)"
+        ),
+        Held::Paused => {
+            "Make answered 429 (the organization's request limit is reached), so this server pauses your organization's calls".to_owned()
+        }
+    };
+    format!("not sent to Make: {what}; try again in {retry_after_secs} s")
 }
 
 /// " (after 3 attempts)" when the request was sent more than once.
@@ -225,10 +271,34 @@ impl MakeError {
             | MakeError::Decode { reason, .. }
             | MakeError::Transport { reason, .. } => reason.push_str(&note),
             MakeError::NotConfigured(_)
+            | MakeError::RateLimited { .. }
             | MakeError::Redirect { .. }
             | MakeError::TooLarge { .. } => {}
         }
         self
+    }
+
+    /// The budget's refusal of a request, after `sent` earlier tries of it were sent.
+    pub(crate) fn held_back(denied: Denied, sent: u32) -> Self {
+        let millis = denied.retry_after.as_millis();
+        MakeError::RateLimited {
+            // Whole seconds, rounded up: trying again sooner would be refused again.
+            retry_after_secs: u64::try_from(millis.div_ceil(1000))
+                .unwrap_or(u64::MAX)
+                .max(1),
+            why: denied.why,
+            attempts: sent,
+        }
+    }
+
+    /// Seconds to wait before trying again, when Make or the budget said so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            MakeError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 
     /// The HTTP status Make answered with, if it answered.

@@ -1,11 +1,12 @@
 //! The shared Make API v2 client: its settings (`settings`: key, timeouts, retries) and
 //! base URL (`base_url`: zones, API URLs, Make hosts), one pooled HTTP client
-//! (`client`), typed errors (`error`) and one file per domain with its models and
+//! (`client`), the per-organization request budget (`budget`), typed errors (`error`) and one file per domain with its models and
 //! endpoints.
 
 pub(crate) mod apps;
 pub(crate) mod authorization;
 mod base_url;
+pub mod budget;
 mod client;
 pub(crate) mod connections;
 pub mod credential_requests;
@@ -14,6 +15,7 @@ mod http;
 pub(crate) mod key_types;
 pub(crate) mod keys;
 pub(crate) mod opaque;
+pub(crate) mod organizations;
 pub(crate) mod redact;
 mod request;
 mod response;

@@ -6,8 +6,10 @@
 //! beforehand: tool series are created at start for every tool name (plus `unknown`), Make
 //! request series on first use of a (method, status) pair, through a table of
 //! [`OnceLock`]s, so no call takes the family's lock once its series exists. The
-//! histograms are [`AtomicHistogram`]s for the same reason. [`serve`] exposes the registry
-//! at `GET /metrics`.
+//! histograms are [`AtomicHistogram`]s for the same reason. Per-organization series are
+//! created when the Make request budget first meets an organization and kept in its ledger
+//! ([`OrganizationSeries`]), so a request counts into them without the family's lock too.
+//! [`serve`] exposes the registry at `GET /metrics`.
 
 mod histogram;
 pub(crate) mod serve;
@@ -96,6 +98,21 @@ struct MakeRequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OrganizationLabels {
+    organization: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HeldLabels {
+    organization: String,
+    reason: &'static str,
+}
+
+/// The `reason` labels of requests the budget held back, in [`OrganizationSeries::held`]'s
+/// order.
+const HELD_REASONS: [&str; 3] = ["organization", "share", "paused"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -132,6 +149,9 @@ struct Inner {
     make_series: Box<[OnceLock<Counter>]>,
     make_duration: AtomicHistogram,
     make_rate_limited: Counter,
+    organization_requests: Family<OrganizationLabels, Counter>,
+    organization_rate_limited: Family<OrganizationLabels, Counter>,
+    organization_held: Family<HeldLabels, Counter>,
     waits: Gauge,
     sessions: Gauge,
     connections: Gauge,
@@ -203,6 +223,25 @@ impl Metrics {
             make_rate_limited.clone(),
         );
 
+        let organization_requests = Family::<OrganizationLabels, Counter>::default();
+        registry.register(
+            "make_organization_requests",
+            "HTTP exchanges with Make's API by Make organization (unknown: not known to the server)",
+            organization_requests.clone(),
+        );
+        let organization_rate_limited = Family::<OrganizationLabels, Counter>::default();
+        registry.register(
+            "make_organization_rate_limited",
+            "Make API answers 429 Too Many Requests by Make organization",
+            organization_rate_limited.clone(),
+        );
+        let organization_held = Family::<HeldLabels, Counter>::default();
+        registry.register(
+            "make_budget_refusals",
+            "Calls refused by the server's Make request budget (not sent to Make), by organization and reason (organization: its budget is used up; share: the person used their share; paused: Make answered 429)",
+            organization_held.clone(),
+        );
+
         let waits = Gauge::default();
         registry.register(
             "mcp_waits_in_flight",
@@ -244,6 +283,9 @@ impl Metrics {
                     .collect(),
                 make_duration,
                 make_rate_limited,
+                organization_requests,
+                organization_rate_limited,
+                organization_held,
                 waits,
                 sessions,
                 connections,
@@ -301,6 +343,33 @@ impl Metrics {
         }
     }
 
+    /// The series of Make organization `organization` (its id, or `unknown`), created on
+    /// first use. Takes the families' locks: called once per organization by the budget,
+    /// which keeps the series for the organization's requests.
+    pub fn organization(&self, organization: &str) -> OrganizationSeries {
+        let labels = OrganizationLabels {
+            organization: organization.to_owned(),
+        };
+        OrganizationSeries {
+            requests: self
+                .inner
+                .organization_requests
+                .get_or_create_owned(&labels),
+            rate_limited: self
+                .inner
+                .organization_rate_limited
+                .get_or_create_owned(&labels),
+            held: HELD_REASONS.map(|reason| {
+                self.inner
+                    .organization_held
+                    .get_or_create_owned(&HeldLabels {
+                        organization: organization.to_owned(),
+                        reason,
+                    })
+            }),
+        }
+    }
+
     /// Counts a wait for authorization as running until the guard is dropped.
     pub fn wait_started(&self) -> GaugeGuard {
         GaugeGuard::new(&self.inner.waits)
@@ -321,6 +390,37 @@ impl Metrics {
     /// Records one refresh of a person's Make grant.
     pub fn grant_refresh(&self, outcome: RefreshOutcome) {
         self.inner.grant_refreshes[outcome as usize].inc();
+    }
+}
+
+/// One Make organization's series: its requests, its 429s and the calls the budget held
+/// back. Cloning clones handles to the same counters.
+#[derive(Debug, Clone)]
+pub struct OrganizationSeries {
+    requests: Counter,
+    rate_limited: Counter,
+    held: [Counter; 3],
+}
+
+impl OrganizationSeries {
+    /// Counts one HTTP exchange with Make (`None`: no HTTP answer); a 429 also as rate
+    /// limited.
+    pub fn request(&self, status: Option<u16>) {
+        self.requests.inc();
+        if status == Some(429) {
+            self.rate_limited.inc();
+        }
+    }
+
+    /// Counts one call the budget refused, by why.
+    pub fn held_back(&self, why: &crate::make::budget::Held) {
+        use crate::make::budget::Held;
+        let i = match why {
+            Held::Organization { .. } => 0,
+            Held::Share { .. } => 1,
+            Held::Paused => 2,
+        };
+        self.held[i].inc();
     }
 }
 
@@ -388,6 +488,27 @@ mod tests {
         assert!(text.contains(r#"make_requests_total{method="OTHER",status="error"} 1"#));
         assert!(text.contains("make_rate_limited_total 1"), "{text}");
         assert!(text.contains("make_request_duration_seconds_count 4"));
+    }
+
+    #[test]
+    fn organizations_have_their_own_series() {
+        let metrics = Metrics::with_tools([]);
+        let one = metrics.organization("1");
+        one.request(Some(200));
+        one.request(Some(429));
+        one.held_back(&crate::make::budget::Held::Paused);
+        let again = metrics.organization("1");
+        again.request(None);
+        metrics.organization("unknown").request(Some(200));
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"make_organization_requests_total{organization="1"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"make_organization_requests_total{organization="unknown"} 1"#));
+        assert!(text.contains(r#"make_organization_rate_limited_total{organization="1"} 1"#));
+        assert!(text.contains(r#"make_budget_refusals_total{organization="1",reason="paused"} 1"#));
+        assert!(text.contains(r#"make_budget_refusals_total{organization="1",reason="share"} 0"#));
     }
 
     #[test]

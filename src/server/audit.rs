@@ -164,6 +164,10 @@ fn make_failure(error: &MakeError) -> (Option<String>, String) {
         MakeError::Redirect { .. } => (None, "Make's API redirected".into()),
         MakeError::TooLarge { .. } => (None, "Make's answer was too large".into()),
         MakeError::Transport { .. } => (None, "the request to Make failed".into()),
+        MakeError::RateLimited { .. } => (
+            None,
+            "held back by the organization's Make request budget".into(),
+        ),
     }
 }
 

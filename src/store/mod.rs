@@ -11,7 +11,8 @@
 //!
 //! What is kept, and how:
 //! - single-use records ([`once`]): keyed by the SHA-256 of their key;
-//! - MCP clients ([`clients`]) and people ([`people`]);
+//! - MCP clients ([`clients`]) and people ([`people`]), with the Make organization their
+//!   calls count against;
 //! - each person's Make grant ([`grants`]), sealed with the [`Keyring`]; the tokens are never
 //!   in the database in clear;
 //! - the server's own tokens ([`tokens`]): only their hashes ([`hash_secret`]);
@@ -83,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "account sessions",
         include_str!("migrations/0003_account_sessions.sql"),
+    ),
+    (
+        4,
+        "people's make organization",
+        include_str!("migrations/0004_person_organization.sql"),
     ),
 ];
 

@@ -31,13 +31,22 @@ pub struct PersonRecord {
     pub make_user_id: String,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The Make organization the person's calls count against, when known.
+    pub organization_id: Option<u64>,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// make_user_id, name, email, created_at, updated_at.
-type PersonRow = (String, Option<String>, Option<String>, i64, i64);
+/// make_user_id, name, email, organization_id, created_at, updated_at.
+type PersonRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+);
 
 impl Store {
     /// The person of Make user `make_user_id`, created on first sign-in; a later sign-in
@@ -72,22 +81,43 @@ impl Store {
     /// The person stored under `id`.
     pub async fn person(&self, id: &PersonId) -> Result<Option<PersonRecord>, StoreError> {
         let row: Option<PersonRow> = sqlx::query_as(
-            "SELECT make_user_id, name, email, created_at, updated_at FROM people WHERE id = $1",
+            "SELECT make_user_id, name, email, organization_id, created_at, updated_at \
+             FROM people WHERE id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a person"))?;
         Ok(row.map(
-            |(make_user_id, name, email, created_at, updated_at)| PersonRecord {
+            |(make_user_id, name, email, organization_id, created_at, updated_at)| PersonRecord {
                 id: id.clone(),
                 make_user_id,
                 name,
                 email,
+                organization_id: organization_id.and_then(|o| u64::try_from(o).ok()),
                 created_at,
                 updated_at,
             },
         ))
+    }
+
+    /// Records the Make organization `id`'s calls count against (learned at sign-in).
+    pub async fn set_person_organization(
+        &self,
+        id: &PersonId,
+        organization_id: u64,
+    ) -> Result<(), StoreError> {
+        let organization = i64::try_from(organization_id).map_err(|_| StoreError::Corrupt {
+            what: "an organization id",
+            detail: format!("{organization_id} is out of range"),
+        })?;
+        sqlx::query("UPDATE people SET organization_id = $1 WHERE id = $2")
+            .bind(organization)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db("storing a person's organization"))?;
+        Ok(())
     }
 }
 
@@ -117,6 +147,19 @@ mod tests {
             assert_eq!(later.name.as_deref(), Some("Ada"));
             assert_eq!(later.email.as_deref(), Some("ada@example.com"));
             assert_eq!(later.created_at, first.created_at);
+            assert_eq!(later.organization_id, None, "unknown until learned");
+            store
+                .set_person_organization(&id, 4_000_000_001)
+                .await
+                .unwrap();
+            let known = store.person(&id).await.unwrap().unwrap();
+            assert_eq!(known.organization_id, Some(4_000_000_001));
+            store.upsert_person(&sub, None, None).await.unwrap();
+            assert_eq!(
+                store.person(&id).await.unwrap().unwrap().organization_id,
+                Some(4_000_000_001),
+                "a later sign-in keeps it until it learns another"
+            );
             assert_eq!(later.updated_at, first.created_at + 5);
             let other = store.upsert_person(&random_id(), None, None).await.unwrap();
             assert_ne!(other, id);

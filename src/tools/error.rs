@@ -116,6 +116,14 @@ pub(crate) fn hint(error: &MakeError) -> String {
             Replay::Safe => "ask for less: filter the list (connections_list `type`, credential-requests_list `status` or `name`) or get single objects by id.".into(),
             Replay::Unsafe => format!("the call itself may have succeeded at Make, so {UNKNOWN_OUTCOME}"),
         },
+        MakeError::RateLimited { retry_after_secs, why, .. } => {
+            let whose = match why {
+                crate::make::budget::Held::Share { .. } => "The organization's budget is shared fairly among its people: your share frees up as your own requests of the last minute age out.",
+                crate::make::budget::Held::Organization { .. } => "Make limits each organization's API requests per minute, and this server keeps your organization within it.",
+                crate::make::budget::Held::Paused => "Make refused a request for your organization with 429 (something else may be using its limit too).",
+            };
+            format!("wait {retry_after_secs} seconds, then call again (repeating this call is safe; calling sooner gets the same answer). {whose} Meanwhile, do something that needs no Make call, or tell the person why you are waiting.")
+        }
         MakeError::Transport { replay, .. } => match replay {
             Replay::Safe => "the request failed on the way to Make (network, proxy or TLS). This call is safe to repeat: try again; if it keeps failing, check the network.".into(),
             Replay::Unsafe => format!("the request failed on the way to Make, so {UNKNOWN_OUTCOME}"),

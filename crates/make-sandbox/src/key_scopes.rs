@@ -102,6 +102,7 @@ pub(crate) fn scope_for(method: &Method, path: &str) -> Option<&'static str> {
             Some("apps:read")
         }
         "credential-requests" => pick("credential-requests:read", "credential-requests:write"),
+        "organizations" if read => Some("organizations:read"),
         _ => None,
     }
 }
@@ -157,6 +158,7 @@ mod tests {
                 Some("connections:write"),
             ),
             (Method::DELETE, "/keys/7", Some("keys:write")),
+            (Method::GET, "/organizations", Some("organizations:read")),
             (Method::GET, "/keys/types", Some("keys:read")),
             (
                 Method::GET,

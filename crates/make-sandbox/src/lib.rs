@@ -28,6 +28,10 @@
 //! ([`Sandbox::requests_seen`]). Faults apply to the API only, never to the consent page;
 //! [`faults`] says which ones let the request take effect.
 //!
+//! Make's per-organization request limit is enforced only when asked
+//! ([`SandboxOptions::rate_limit`]): past it, Make's 429 with `Retry-After`, counted by
+//! [`Sandbox::rate_limited`]. `GET /organizations` lists the caller's organization.
+//!
 //! The key holds every Make scope unless [`SandboxOptions::scopes`] names fewer; then
 //! `GET /users/me/current-authorization` lists only those and requests outside them answer
 //! 403 `SC403`, as Make does ([`KeyScopes`]).
@@ -77,6 +81,8 @@ mod input;
 mod key_scopes;
 mod keys;
 pub mod oauth;
+mod organizations;
+mod rate_limit;
 mod render;
 mod scopes;
 pub mod seed;
@@ -131,6 +137,9 @@ pub struct SandboxOptions {
     /// How long an access token lives. Default: 3600 s (Make's `expires_in`); short values
     /// let tests reach the refresh.
     pub oauth_access_token_lifetime: Option<Duration>,
+    /// Enforce Make's request limit: at most this many API requests per organization in
+    /// any 60 seconds, past it Make's 429 with `Retry-After`. Default: none.
+    pub rate_limit: Option<u32>,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -151,6 +160,7 @@ struct AppState {
     scopes: Arc<KeyScopes>,
     oauth: Arc<OAuth>,
     authorizations: Arc<AuthorizationLog>,
+    rate_limit: Arc<rate_limit::RateLimit>,
 }
 
 impl AppState {
@@ -215,6 +225,7 @@ impl Sandbox {
             scopes: Arc::new(options.scopes),
             oauth: Arc::new(oauth),
             authorizations: Arc::default(),
+            rate_limit: Arc::new(rate_limit::RateLimit::new(options.rate_limit)),
         };
         let app =
             router(state.clone(), addr.port()).into_make_service_with_connect_info::<ConnKill>();
@@ -325,6 +336,11 @@ impl Sandbox {
         self.state.authorizations.values()
     }
 
+    /// The 429s answered because an organization exceeded [`SandboxOptions::rate_limit`].
+    pub fn rate_limited(&self) -> u64 {
+        self.state.rate_limit.refused()
+    }
+
     /// How often a client followed a [`Fault::Redirect`] (and with which headers).
     pub fn redirect_hits(&self) -> RedirectHits {
         self.state.faults.sink.hits()
@@ -349,18 +365,23 @@ impl std::fmt::Debug for Sandbox {
 /// Outside in: the loopback guard for everything; then for `/api/v2` the authorization
 /// log, fault injection (so
 /// faults come before, and regardless of, the token check, as at a gateway), the token,
-/// and the token's scopes.
+/// the organization's request limit (when enforced), and the token's scopes.
 fn router(state: AppState, port: u16) -> Router {
     let api = Router::new()
         .merge(auth::routes())
         .merge(connections::routes())
         .merge(keys::routes())
         .merge(credential_requests::routes())
+        .merge(organizations::routes())
         .fallback(errors::api_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             key_scopes::require_scope,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::enforce,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -19,6 +19,9 @@ impl MakeClient {
     /// HTTP pool, unless `base` needs another kind of pool (loopback or plain `http` where
     /// this one is for a Make zone, or the reverse; see `LazyHttp::for_base`).
     ///
+    /// The budget stays shared; whose part the requests spend is set with
+    /// [`MakeClient::spending_as`] (until then they are not budgeted).
+    ///
     /// A token that cannot be a header value (control characters) is sent as
     /// `Bearer invalid`, which Make refuses with 401 like any other bad token.
     pub fn acting_as(&self, bearer_access_token: &str, base: Option<Url>) -> MakeClient {
@@ -31,6 +34,8 @@ impl MakeClient {
             timeout_secs: self.timeout_secs,
             retry: self.retry.clone(),
             metrics: self.metrics.clone(),
+            budget: self.budget.clone(),
+            spender: None,
         }
     }
 }

@@ -187,17 +187,23 @@ async fn poll(make: &MakeClient, id: &str, sender: &watch::Sender<Seen>, delay: 
     }
 }
 
-/// 429s, 5xx, timeouts and refused connections pass; anything else ends the wait.
+/// 429s, the budget's refusals, 5xx, timeouts and refused connections pass; anything else
+/// ends the wait.
 pub(super) fn is_transient(e: &MakeError) -> bool {
     match e {
         MakeError::Api(api) => api.status == 429 || api.status >= 500,
-        MakeError::Timeout { .. } | MakeError::Connect(_) | MakeError::Transport { .. } => true,
+        MakeError::Timeout { .. }
+        | MakeError::Connect(_)
+        | MakeError::Transport { .. }
+        | MakeError::RateLimited { .. } => true,
         _ => false,
     }
 }
 
+/// Make's 429, or the server's own budget holding a poll back.
 pub(super) fn is_throttled(e: &MakeError) -> bool {
     matches!(e, MakeError::Api(api) if api.status == 429)
+        || matches!(e, MakeError::RateLimited { .. })
 }
 
 #[cfg(test)]
