@@ -247,42 +247,7 @@ async fn sign_in(
         to_make.starts_with(&team.sandbox.oauth_issuer()),
         "{to_make}"
     );
-    let login = http
-        .get(&to_make)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sandbox = team.sandbox.oauth_issuer();
-    let consent = http
-        .post(format!("{sandbox}/oauth/v2/login"))
-        .form(&[
-            ("ticket", hidden(&login, "ticket").as_str()),
-            ("username", person),
-            ("password", "sandbox"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = http
-        .post(format!("{sandbox}/oauth/v2/consent"))
-        .form(&[
-            ("ticket", hidden(&consent, "ticket").as_str()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let callback = location(&back);
-    assert!(
-        callback.starts_with(&format!("{}/oauth/callback", team.base)),
-        "{callback}"
-    );
+    let callback = through_make(team, &to_make, person).await;
     let mut answer = http.get(&callback).send().await.unwrap();
     if answer.status() == StatusCode::OK {
         let page = answer.text().await.unwrap();
@@ -1297,6 +1262,48 @@ async fn a_429_from_make_pauses_the_organization_for_its_retry_after() {
     assert!(text.contains("pauses your organization's calls"), "{text}");
     assert!(!text.contains("earlier try"), "{text}");
     assert_eq!(team.sandbox.requests_seen().total(), seen);
+}
+
+/// Walks Make's login and consent (the sandbox) from `to_make`; the callback URL.
+async fn through_make(team: &Team, to_make: &str, person: &str) -> String {
+    let http = browser();
+    let login = http
+        .get(to_make)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sandbox = team.sandbox.oauth_issuer();
+    let consent = http
+        .post(format!("{sandbox}/oauth/v2/login"))
+        .form(&[
+            ("ticket", hidden(&login, "ticket").as_str()),
+            ("username", person),
+            ("password", "sandbox"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let back = http
+        .post(format!("{sandbox}/oauth/v2/consent"))
+        .form(&[
+            ("ticket", hidden(&consent, "ticket").as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let callback = location(&back);
+    assert!(
+        callback.starts_with(&format!("{}/oauth/callback", team.base)),
+        "{callback}"
+    );
+    callback
 }
 
 mod account;

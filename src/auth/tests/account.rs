@@ -74,48 +74,6 @@ impl Jar {
     }
 }
 
-/// Walks Make's login and consent (the sandbox) from `to_make`; the callback URL.
-async fn through_make(team: &Team, to_make: &str, person: &str) -> String {
-    let http = browser();
-    let login = http
-        .get(to_make)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sandbox = team.sandbox.oauth_issuer();
-    let consent = http
-        .post(format!("{sandbox}/oauth/v2/login"))
-        .form(&[
-            ("ticket", hidden(&login, "ticket").as_str()),
-            ("username", person),
-            ("password", "sandbox"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = http
-        .post(format!("{sandbox}/oauth/v2/consent"))
-        .form(&[
-            ("ticket", hidden(&consent, "ticket").as_str()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let callback = location(&back);
-    assert!(
-        callback.starts_with(&format!("{}/oauth/callback", team.base)),
-        "{callback}"
-    );
-    callback
-}
-
 /// `/account` without a session: the redirect to Make (checked) and its URL.
 async fn start(team: &Team, jar: &mut Jar) -> String {
     let start = jar.open(&format!("{}/account", team.base)).await;
