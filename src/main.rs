@@ -50,6 +50,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
             oauth_redirect_uris,
             oauth_token_lifetime,
             rate_limit,
+            people,
         } => {
             let options = make_sandbox::SandboxOptions {
                 port,
@@ -58,6 +59,7 @@ async fn execute(run: Run) -> anyhow::Result<ExitCode> {
                 oauth_redirect_uris,
                 oauth_access_token_lifetime: oauth_token_lifetime,
                 rate_limit,
+                crowd: people,
                 ..make_sandbox::SandboxOptions::default()
             };
             startup::serve_sandbox_only(options).await?

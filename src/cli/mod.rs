@@ -100,6 +100,7 @@ impl Cli {
                 oauth_redirect_uris,
                 oauth_token_lifetime,
                 rate_limit,
+                people,
             } => Run::Sandbox {
                 port,
                 faults: faults.or(make.sandbox_faults).unwrap_or_default(),
@@ -107,6 +108,7 @@ impl Cli {
                 oauth_redirect_uris,
                 oauth_token_lifetime: oauth_token_lifetime.map(Duration::from_secs),
                 rate_limit,
+                people,
             },
             #[cfg(not(feature = "sandbox"))]
             Command::Sandbox { .. } => anyhow::bail!(NO_SANDBOX),
@@ -152,6 +154,8 @@ pub enum Run {
         oauth_token_lifetime: Option<Duration>,
         /// Make's request limit per organization and minute, when enforced.
         rate_limit: Option<u32>,
+        /// Generated people who can sign in besides ada and grace.
+        people: u32,
     },
     /// MCP over stdio.
     Stdio(Setup),
@@ -230,6 +234,11 @@ pub(crate) enum Command {
         /// Retry-After. Default: no limit.
         #[arg(long = "rate-limit", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit: Option<u32>,
+        /// Let N generated people sign in besides ada and grace, for load tests:
+        /// person-1 ... person-N (password sandbox), each alone in a team of their own
+        /// (team 100000+n). At most 10000.
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(make_sandbox::seed::CROWD_MAX)))]
+        people: u32,
     },
     /// A build without the sandbox: refused with a message that says so, whatever follows.
     #[cfg(not(feature = "sandbox"))]

@@ -140,6 +140,10 @@ pub struct SandboxOptions {
     /// Enforce Make's request limit: at most this many API requests per organization in
     /// any 60 seconds, past it Make's 429 with `Retry-After`. Default: none.
     pub rate_limit: Option<u32>,
+    /// Generated people for load tests, besides ada and grace: `person-1` to `person-N`
+    /// (at most [`seed::CROWD_MAX`]), password `sandbox`, each alone in a team of their own
+    /// (team `100000 + n`, organization 1). Default: none.
+    pub crowd: u32,
 }
 
 /// A running sandbox. Dropping it stops the server task.
@@ -198,6 +202,7 @@ impl Sandbox {
         let now = time::now();
         let mut store = Store::new(rand::random());
         seed::seed(&mut store, now);
+        store.teams.extend(seed::crowd_teams(options.crowd));
         let api_key = store.uuid_v4();
         let faults = Faults {
             state: FaultState::new(options.faults, options.latency, rand::random()),
@@ -216,6 +221,7 @@ impl Sandbox {
             access_lifetime: options
                 .oauth_access_token_lifetime
                 .unwrap_or(oauth::DEFAULT_ACCESS_TOKEN_LIFETIME),
+            crowd: options.crowd.min(seed::CROWD_MAX),
         });
         let state = AppState {
             store: Arc::new(Mutex::new(store)),

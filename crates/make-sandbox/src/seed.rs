@@ -88,9 +88,58 @@ pub const PEOPLE: [SeedPerson; 2] = [ADA, GRACE];
 /// Every seeded person's password (a sandbox has nothing to protect).
 pub const PEOPLE_PASSWORD: &str = "sandbox";
 
-/// The person with this login name.
-pub(crate) fn person(username: &str) -> Option<&'static SeedPerson> {
-    PEOPLE.iter().find(|p| p.username == username)
+/// The most generated people a sandbox can have ([`crate::SandboxOptions::crowd`]).
+pub const CROWD_MAX: u32 = 10_000;
+/// Generated person `n` is Make user `CROWD_USER_BASE + n`...
+pub const CROWD_USER_BASE: u64 = 100_000;
+/// ...and the only member of team `CROWD_TEAM_BASE + n` (organization 1), so that an answer
+/// given to the wrong person shows: every other person's team answers 403.
+pub const CROWD_TEAM_BASE: u64 = 100_000;
+
+/// Generated person `n` (1 ≤ n ≤ [`CROWD_MAX`]): login `person-n`, the same password as
+/// everyone. Generated once, on first use, and kept for the process's life (a sandbox's
+/// people are `'static`, like the seeded ones).
+pub(crate) fn crowd_person(n: u32) -> Option<&'static SeedPerson> {
+    static CROWD: std::sync::OnceLock<Vec<SeedPerson>> = std::sync::OnceLock::new();
+    let index = usize::try_from(n.checked_sub(1)?).ok()?;
+    CROWD
+        .get_or_init(|| {
+            (1..=u64::from(CROWD_MAX))
+                .map(|n| {
+                    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+                    SeedPerson {
+                        user_id: CROWD_USER_BASE + n,
+                        username: leak(format!("person-{n}")),
+                        name: leak(format!("Person {n}")),
+                        email: leak(format!("person-{n}@example.com")),
+                        team_ids: Box::leak(Box::new([CROWD_TEAM_BASE + n])),
+                    }
+                })
+                .collect()
+        })
+        .get(index)
+}
+
+/// The teams of the first `crowd` generated people.
+pub(crate) fn crowd_teams(crowd: u32) -> impl Iterator<Item = Team> {
+    (1..=u64::from(crowd.min(CROWD_MAX))).map(|n| Team {
+        id: CROWD_TEAM_BASE + n,
+        organization_id: ORGANIZATION_ID,
+        name: "A generated person's team",
+    })
+}
+
+/// The person with this login name: a seeded one, or one of the first `crowd` generated
+/// people.
+pub(crate) fn person(username: &str, crowd: u32) -> Option<&'static SeedPerson> {
+    if let Some(p) = PEOPLE.iter().find(|p| p.username == username) {
+        return Some(p);
+    }
+    let n: u32 = username.strip_prefix("person-")?.parse().ok()?;
+    if n == 0 || n > crowd || username != format!("person-{n}") {
+        return None;
+    }
+    crowd_person(n)
 }
 
 /// A seeded connection or key: what `GET /connections` or `GET /keys` lists about it.

@@ -210,7 +210,7 @@ pub(super) async fn login(State(state): State<AppState>, body: Bytes) -> Respons
     let username = fields.one("username").ok().flatten().unwrap_or_default();
     let password = fields.one("password").ok().flatten().unwrap_or_default();
     let password_ok: bool = password.as_bytes().ct_eq(PEOPLE_PASSWORD.as_bytes()).into();
-    match person(username.trim()).filter(|_| password_ok) {
+    match person(username.trim(), state.oauth.config.crowd).filter(|_| password_ok) {
         Some(p) => {
             let next = state.oauth.lock().ticket(taken.request.clone(), Some(p));
             pages::consent(&next, &taken.request, p)

@@ -57,6 +57,8 @@ pub(crate) struct OAuthConfig {
     /// Exact-match allow list.
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) access_lifetime: Duration,
+    /// How many generated people (`person-1` ...) can sign in besides the seeded ones.
+    pub(crate) crowd: u32,
 }
 
 /// The authorization server: its settings and its state.

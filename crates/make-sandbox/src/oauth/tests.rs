@@ -45,10 +45,18 @@ fn ticket(html: &str) -> String {
 
 impl Client {
     async fn start(lifetime: Option<Duration>) -> Self {
-        let sb = Sandbox::start_with(SandboxOptions {
-            oauth_redirect_uris: vec![REDIRECT.into()],
+        Self::start_with(SandboxOptions {
             oauth_access_token_lifetime: lifetime,
             ..SandboxOptions::default()
+        })
+        .await
+    }
+
+    /// A sandbox with `options` and this file's redirect URI registered.
+    async fn start_with(options: SandboxOptions) -> Self {
+        let sb = Sandbox::start_with(SandboxOptions {
+            oauth_redirect_uris: vec![REDIRECT.into()],
+            ..options
         })
         .await
         .unwrap();
@@ -825,5 +833,40 @@ async fn the_api_logs_every_authorization_it_received_and_no_other() {
     assert_eq!(
         c.sb.authorizations_seen(),
         [key, bearer.clone(), bearer, "Bearer made-up".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn generated_people_sign_in_and_each_sees_only_a_team_of_their_own() {
+    let c = Client::start_with(SandboxOptions {
+        crowd: 3,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let third = crate::seed::crowd_person(3).unwrap();
+    assert_eq!(
+        (third.username, third.user_id, third.team_ids),
+        ("person-3", 100_003, &[100_003u64][..])
+    );
+    let tokens = c.tokens_for(third, "connections:read").await;
+    let token = access(&tokens);
+    let (status, list) = c.api(token, "/connections?teamId=100003").await;
+    assert_eq!(
+        (status, ids(&list, "connections")),
+        (StatusCode::OK, vec![])
+    );
+    for other in ["/connections?teamId=100002", "/connections?teamId=1"] {
+        let (status, _) = c.api(token, other).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{other}");
+    }
+    let (_, me) = c.api(token, "/users/me").await;
+    assert_eq!(me["authUser"]["name"], "Person 3");
+    // Past the crowd, and names that only look alike, are not people.
+    for name in ["person-4", "person-0", "person-03", "person-"] {
+        assert_eq!(crate::seed::person(name, 3), None, "{name}");
+    }
+    assert_eq!(
+        crate::seed::person("person-2", 3).map(|p| p.user_id),
+        Some(100_002)
     );
 }
