@@ -39,16 +39,7 @@ mod tests {
 
     use crate::Sandbox;
 
-    async fn get(sb: &Sandbox, path: &str) -> reqwest::Response {
-        crate::tests::client_builder()
-            .build()
-            .unwrap()
-            .get(format!("{}{path}", sb.api_base_url()))
-            .header("Authorization", format!("Token {}", sb.api_key()))
-            .send()
-            .await
-            .unwrap()
-    }
+    use crate::tests::key_get as get;
 
     #[tokio::test]
     async fn organizations_lists_the_callers_organization_in_its_zone() {

@@ -126,16 +126,7 @@ mod http_tests {
 
     use crate::{Sandbox, SandboxOptions};
 
-    async fn get(sb: &Sandbox, path: &str) -> reqwest::Response {
-        crate::tests::client_builder()
-            .build()
-            .unwrap()
-            .get(format!("{}{path}", sb.api_base_url()))
-            .header("Authorization", format!("Token {}", sb.api_key()))
-            .send()
-            .await
-            .unwrap()
-    }
+    use crate::tests::key_get as get;
 
     #[tokio::test]
     async fn past_the_limit_make_s_429_with_retry_after_and_the_count() {

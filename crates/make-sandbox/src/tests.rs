@@ -16,6 +16,18 @@ pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// `GET path` on the sandbox's API with its key.
+pub(crate) async fn key_get(sb: &Sandbox, path: &str) -> reqwest::Response {
+    client_builder()
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", sb.api_base_url()))
+        .header("Authorization", format!("Token {}", sb.api_key()))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn send(
     sb: &Sandbox,
     method: reqwest::Method,
