@@ -22,9 +22,9 @@ use tokio::sync::oneshot;
 
 const METRICS_TOKEN: &str = "metrics-token-8e2d";
 
-/// A server whose Make is `sandbox`, retrying a 429 at once.
-fn server_for(sandbox: &Sandbox) -> MakeServer {
-    let settings = ClientSettings {
+/// Client settings for `sandbox`'s Make, retrying a 429 at once.
+fn settings_for(sandbox: &Sandbox) -> ClientSettings {
+    ClientSettings {
         base_url: Some(sandbox.api_base_url().parse().unwrap()),
         api_key: ApiKey::new(sandbox.api_key()),
         retry: RetryPolicy {
@@ -33,8 +33,15 @@ fn server_for(sandbox: &Sandbox) -> MakeServer {
             max_delay: Duration::from_millis(20),
         },
         ..ClientSettings::default()
-    };
-    MakeServer::new(MakeClient::new(&settings).unwrap(), Some(DEFAULT_TEAM))
+    }
+}
+
+/// A server whose Make is `sandbox`, retrying a 429 at once.
+fn server_for(sandbox: &Sandbox) -> MakeServer {
+    MakeServer::new(
+        MakeClient::new(&settings_for(sandbox)).unwrap(),
+        Some(DEFAULT_TEAM),
+    )
 }
 
 /// Serves `server` with `/metrics` on a listener of its own; returns the server and that
@@ -331,16 +338,7 @@ async fn live_sessions_are_counted() {
 #[tokio::test]
 async fn make_requests_429s_and_budget_refusals_are_counted_by_organization() {
     let sandbox = Sandbox::start().await.unwrap();
-    let settings = ClientSettings {
-        base_url: Some(sandbox.api_base_url().parse().unwrap()),
-        api_key: ApiKey::new(sandbox.api_key()),
-        retry: RetryPolicy {
-            max_retries: 2,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-        },
-        ..ClientSettings::default()
-    };
+    let settings = settings_for(&sandbox);
     // Three requests a minute for organization 7, spent by one person.
     let budget = Budget::new(BudgetSettings {
         per_window: Some(3),
