@@ -11,8 +11,8 @@
 //! - at most `max_connections` are open. When a new connection finds them all taken, the
 //!   one that has been idle or in its headers the longest is closed to make room, so
 //!   sockets that only keep a connection warm or trickle a header cannot lock anybody out.
-//!   A connection in its first second, before its first request, is spared (its request
-//!   may be on its way). Only when no connection can make room does the new one wait (in
+//!   A connection in its first second from which nothing has arrived yet is spared (its
+//!   request may be on its way). Only when no connection can make room does the new one wait (in
 //!   the kernel's listen queue), and the server says so once per episode.
 //! - at most `max_per_client` are open from one client address. Past it, that address's
 //!   longest-waiting connection makes room, or, when all of them are busy, the new one gets

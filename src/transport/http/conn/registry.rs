@@ -7,7 +7,7 @@
 //! `Idle` and `Headers` connections may be closed to make room: they hold no call, and a
 //! client that sent half a header or keeps a connection warm must not keep a slot from
 //! someone with a request to make. `Busy` ones are never cut, and neither is a connection
-//! younger than [`FRESH`] that has not finished a request yet: in a burst of new clients, the
+//! younger than [`FRESH`] from which nothing has arrived yet: in a burst of new clients, the
 //! server may not have read a new connection's request yet, and closing it would drop a
 //! request its client already sent.
 
@@ -137,11 +137,17 @@ impl Tracked {
         self.wake.notified().await;
     }
 
-    /// Whether the connection may be closed to make room: idle or in its headers, and not
-    /// a [`FRESH`] one still before its first request.
+    /// Whether the connection may be closed to make room: in its headers, or idle and not a
+    /// [`FRESH`] one that has sent nothing yet. A fresh connection whose first bytes arrived
+    /// is not spared: its request is not on its way but stalled (a client sends its headers
+    /// at once), and sparing it would let a client that reconnects every second with half a
+    /// header hold its address's slots for good.
     fn evictable(&self, activity: &Activity) -> bool {
-        matches!(activity.phase, Phase::Idle | Phase::Headers)
-            && (activity.served || Instant::now() >= self.fresh_until)
+        match activity.phase {
+            Phase::Headers => true,
+            Phase::Idle => activity.served || Instant::now() >= self.fresh_until,
+            Phase::Busy | Phase::Evicted => false,
+        }
     }
 
     /// Since when the connection has been idle or in its headers, if it may be closed to
@@ -331,6 +337,22 @@ mod tests {
             "a silent one past its grace is"
         );
         assert_eq!(silent.tracked.deadline(S, S), Deadline::Now);
+    }
+
+    #[test]
+    fn a_fresh_connection_stalled_in_its_headers_is_not_spared() {
+        let registry = Arc::new(Registry::default());
+        let slots = Arc::new(Semaphore::new(2));
+        let silent = registry.register(A, slot(&slots));
+        let half_sent = registry.register(A, slot(&slots));
+        half_sent.tracked.saw_bytes();
+        assert!(registry.evict_longest_waiting(Some(A)));
+        assert_eq!(half_sent.tracked.deadline(S, S), Deadline::Now);
+        assert_ne!(silent.tracked.deadline(S, S), Deadline::Now);
+        assert!(
+            !registry.evict_longest_waiting(Some(A)),
+            "the silent fresh one is still spared"
+        );
     }
 
     #[test]
