@@ -1,7 +1,7 @@
 //! The audit trail end to end: a server on the Make API sandbox auditing to a SQLite file as
 //! the static token's label (what `http --auth token --database` sets up), driven by a
-//! 2026-07-28 client through a create, a delete declined then confirmed, a refused call and
-//! a call Make fails. The rows name the person, tool, object ids and outcomes, and no data
+//! 2026-07-28 client through a create, a delete confirmed that Make then fails, a delete
+//! declined then confirmed, a refused call and a call Make fails. The rows name the person, tool, object ids and outcomes, and no data
 //! value. Then the `audit` subcommand of the built binary reads the same file with filters.
 #![cfg(feature = "sandbox")]
 
@@ -15,8 +15,9 @@ use common::{params, structured, text};
 use make_credentials_mcp::make::{ApiKey, ClientSettings, MakeClient, parse_api_url};
 use make_credentials_mcp::server::{Auditor, MakeServer};
 use make_credentials_mcp::store::{AuditEntry, AuditFilter, AuditOutcome, Store};
-use make_sandbox::Sandbox;
 use make_sandbox::seed::FOREIGN_KEY_ID;
+use make_sandbox::{Fault, Sandbox};
+use reqwest::Method;
 use rmcp::RoleClient;
 use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::service::RunningService;
@@ -117,8 +118,17 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         .unwrap_or_else(|| panic!("{}", text(&created)));
     let key = key_id.to_string();
 
-    // A delete declined, then confirmed.
+    // A delete the person confirms and Make then fails (every attempt answered 500): the
+    // trail shows both.
     let delete = json!({"keyId": key_id});
+    let yes = json!({"action": "accept", "content": {"confirm": true}});
+    sandbox.inject_on(Method::DELETE, "/keys", Fault::InternalServerError, 10);
+    let state = ask(&client, "keys_delete", delete.clone()).await;
+    let broken = answer(&client, "keys_delete", delete.clone(), state, yes.clone()).await;
+    assert_eq!(broken.is_error, Some(true), "{}", text(&broken));
+    sandbox.clear_faults();
+
+    // A delete declined, then confirmed.
     let state = ask(&client, "keys_delete", delete.clone()).await;
     let kept = answer(
         &client,
@@ -130,7 +140,6 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
     .await;
     assert_eq!(structured(&kept)["deleted"], false, "{}", text(&kept));
     let state = ask(&client, "keys_delete", delete.clone()).await;
-    let yes = json!({"action": "accept", "content": {"confirm": true}});
     let gone = answer(&client, "keys_delete", delete, state, yes).await;
     assert_eq!(structured(&gone)["deleted"], true, "{}", text(&gone));
 
@@ -162,7 +171,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         .await
         .unwrap();
 
-    let mut all = rows(&store, 7).await;
+    let mut all = rows(&store, 9).await;
     all.reverse();
     let seen: Vec<(&str, Option<&str>, AuditOutcome)> = all
         .iter()
@@ -172,6 +181,8 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
     // Rows of one call share a second; their order within it is the writer's.
     let mut expected = vec![
         ("keys_create", Some(key.as_str()), AuditOutcome::Done),
+        ("keys_delete", Some(key.as_str()), AuditOutcome::Confirmed),
+        ("keys_delete", Some(key.as_str()), AuditOutcome::Failed),
         ("keys_delete", Some(key.as_str()), AuditOutcome::Declined),
         ("keys_delete", Some(key.as_str()), AuditOutcome::Confirmed),
         ("keys_delete", Some(key.as_str()), AuditOutcome::Done),
@@ -188,11 +199,15 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
         assert_eq!(row.client_id, None);
         assert_eq!(row.object_type.as_deref().unwrap_or("key"), "key");
     }
-    let failure = all
+    let failures: Vec<_> = all
         .iter()
-        .find(|r| r.outcome == AuditOutcome::Failed)
-        .unwrap();
-    assert!(failure.make_code.is_some(), "{failure:?}");
+        .filter(|r| r.outcome == AuditOutcome::Failed)
+        .collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(
+        failures.iter().all(|f| f.make_code.is_some()),
+        "{failures:?}"
+    );
     let mut refusals: Vec<_> = all
         .iter()
         .filter(|r| r.outcome == AuditOutcome::Refused)
@@ -214,7 +229,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
     let (code, out) = audit_cli(&database, &["--json", "--tool", "keys_delete"]).await;
     assert_eq!(code, Some(0));
     let lines = json_lines(&out);
-    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
     assert!(
         lines
             .iter()
@@ -232,7 +247,7 @@ async fn changes_refusals_answers_and_failures_are_audited_by_id_only() {
     assert_eq!(out, "");
     let (code, table) = audit_cli(&database, &["--since", "24h"]).await;
     assert_eq!(code, Some(0));
-    assert_eq!(table.lines().count(), 8, "{table}");
+    assert_eq!(table.lines().count(), 10, "{table}");
     assert!(table.starts_with("TIME (UTC)"), "{table}");
     for bad in [["--since", "yesterday"], ["--limit", "0"]] {
         let (code, out) = audit_cli(&database, &bad).await;

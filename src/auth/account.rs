@@ -21,6 +21,7 @@ use super::AuthServer;
 use super::account_page::{AccountView, ClientRow, account_page, problem, signed_out_page};
 use super::authorize::{PendingSignIn, to_make};
 use super::callback::{Failed, MakeSignIn, finish_at_make, keep_grant, revoke_at_make};
+use super::disconnect::Via;
 use super::pages::cross_site;
 use super::secrets::{self, Kind};
 use super::session::{Cookie, Session};
@@ -205,7 +206,10 @@ pub(super) async fn revoke(
         Ok(session) => session,
         Err(refused) => return refused,
     };
-    match auth.disconnect(&session.person, &form.client_id).await {
+    match auth
+        .disconnect(&session.person, &form.client_id, Via::AccountPage)
+        .await
+    {
         Ok(true) => {
             tracing::info!(client_id = %form.client_id, "a person revoked a client on the account page");
             let mut to = url::Url::parse("http://page/account").expect("a fixed URL");

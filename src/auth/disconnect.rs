@@ -2,10 +2,30 @@
 //! account page's Revoke button both do. The consent ends and every token of that person
 //! and client with it, in the database, so the next request on any replica is refused; when
 //! no client is left with the person's consent, their Make grant is deleted and revoked at
-//! Make, so no grant this server no longer needs stays alive there.
+//! Make, so no grant this server no longer needs stays alive there. Both are written to the
+//! audit trail, under the person's Make user id and the client, as `account_revoke` (the
+//! account page) or `oauth_revoke` (the client's own `POST /revoke`).
 
 use super::AuthServer;
-use crate::store::{PersonId, StoreError};
+use crate::store::{AuditEntry, AuditOutcome, PersonId, StoreError};
+
+/// Who asked for a disconnect: the audit trail's name for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    /// The Revoke button on the account page.
+    AccountPage,
+    /// The client's own `POST /revoke` of its refresh token.
+    Client,
+}
+
+impl Via {
+    fn audit_name(self) -> &'static str {
+        match self {
+            Via::AccountPage => "account_revoke",
+            Via::Client => "oauth_revoke",
+        }
+    }
+}
 
 impl AuthServer {
     /// Ends the person's consent for `client_id` (and every token of theirs for it); with no
@@ -15,22 +35,77 @@ impl AuthServer {
         &self,
         person: &PersonId,
         client_id: &str,
+        via: Via,
     ) -> Result<bool, StoreError> {
         let store = &self.inner.store;
         let ended = store.revoke_consent(person, client_id).await?;
         tracing::info!(client_id = %client_id, "a client disconnected: its consent ended");
-        if !store.consents(person).await?.is_empty() {
-            return Ok(ended);
+        let mut audit = Vec::new();
+        if ended {
+            audit.push((Some("client"), AuditOutcome::Done, "consent ended"));
         }
-        if let Some((grant, _)) = store.grant(person).await? {
+        if store.consents(person).await?.is_empty()
+            && let Some((grant, _)) = store.grant(person).await?
+        {
             store.delete_grant(person).await?;
             let token = grant.refresh_token.unwrap_or(grant.access_token);
-            if let Err(e) = self.inner.upstream.revoke(&token).await {
-                tracing::warn!(error = %e, "could not revoke a Make grant at Make");
-            } else {
-                tracing::info!("no client is left: revoked the Make grant at Make");
+            let revoked = match self.inner.upstream.revoke(&token).await {
+                Ok(()) => {
+                    tracing::info!("no client is left: revoked the Make grant at Make");
+                    (AuditOutcome::Done, "no client left: revoked at Make")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not revoke a Make grant at Make");
+                    (
+                        AuditOutcome::Failed,
+                        "no client left: deleted here, Make refused the revocation",
+                    )
+                }
+            };
+            audit.push((Some("make-grant"), revoked.0, revoked.1));
+        }
+        self.audit_disconnect(person, client_id, via, audit).await;
+        Ok(ended)
+    }
+
+    /// Appends the disconnect's rows (object type, outcome, detail) to the audit trail under
+    /// the person's Make user id; a failure is logged, never returned (the disconnect itself
+    /// has happened).
+    async fn audit_disconnect(
+        &self,
+        person: &PersonId,
+        client_id: &str,
+        via: Via,
+        rows: Vec<(Option<&'static str>, AuditOutcome, &'static str)>,
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let store = &self.inner.store;
+        let make_user_id = match store.person(person).await {
+            Ok(Some(record)) => record.make_user_id,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write the audit trail");
+                return;
+            }
+        };
+        let at = super::now();
+        for (object_type, outcome, detail) in rows {
+            let entry = AuditEntry {
+                at,
+                person: make_user_id.clone(),
+                client_id: Some(client_id.to_string()),
+                tool: via.audit_name().into(),
+                object_type: object_type.map(str::to_string),
+                object_id: None,
+                outcome,
+                make_code: None,
+                detail: Some(detail.into()),
+            };
+            if let Err(e) = store.append_audit(&entry).await {
+                tracing::warn!(error = %e, "could not write the audit trail");
             }
         }
-        Ok(ended)
     }
 }

@@ -17,7 +17,7 @@ use super::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
 use crate::make::budget::{Budget, BudgetSettings};
 use crate::make::{ClientSettings, MakeClient};
 use crate::server::MakeServer;
-use crate::store::{Keyring, Store, TokenGrant};
+use crate::store::{AuditOutcome, Keyring, Store, TokenGrant};
 use crate::transport::http::{self, HttpOptions};
 
 const REDIRECT: &str = "http://127.0.0.1:33418/callback";
@@ -422,7 +422,7 @@ async fn two_people_each_act_as_themselves_and_tokens_never_cross_to_make() {
 
 #[tokio::test]
 async fn each_persons_changes_are_audited_as_them_with_their_client() {
-    use crate::store::{AuditFilter, AuditOutcome};
+    use crate::store::AuditFilter;
     let team = Team::start(None).await;
     let (ada_client, ada) = tokens_for(&team, "ada").await;
     let (grace_client, grace) = tokens_for(&team, "grace").await;
@@ -1046,12 +1046,48 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
         StatusCode::UNAUTHORIZED,
         "the Make grant must be revoked at Make"
     );
+    // Both ends are in the audit trail, under ada's Make user id and the client (the
+    // stranger's attempt ended nothing and left no row).
+    let rows = disconnects(&team, "oauth_revoke").await;
+    assert_eq!(
+        rows,
+        [
+            (Some("client".into()), AuditOutcome::Done),
+            (Some("make-grant".into()), AuditOutcome::Done),
+        ]
+    );
     // The consent ended: the next sign-in of that client asks again.
     let verifier = secrets::random(secrets::Kind::Internal);
     assert!(matches!(
         sign_in(&team, &client_id, "ada", &verifier, None).await,
         SignIn::Consent(_)
     ));
+}
+
+/// The audit rows of disconnects named `tool` (object type and outcome, sorted: rows of one
+/// second have no order), after checking that each names ada and a client.
+async fn disconnects(team: &Team, tool: &str) -> Vec<(Option<String>, AuditOutcome)> {
+    let rows = team
+        .auth
+        .inner
+        .store
+        .audit(&crate::store::AuditFilter {
+            tool: Some(tool.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for row in &rows {
+        assert_eq!(row.person, make_sandbox::seed::ADA.user_id.to_string());
+        assert!(row.client_id.is_some(), "{row:?}");
+        assert_eq!(row.object_id, None);
+    }
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|r| (r.object_type, r.outcome))
+        .collect();
+    rows.sort_by_key(|r| format!("{r:?}"));
+    rows
 }
 
 /// The text of a tool result.

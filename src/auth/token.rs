@@ -18,6 +18,7 @@ use serde_json::json;
 use super::AuthServer;
 use super::authorize::AUTHORIZATION_CODE;
 use super::callback::Deciding;
+use super::disconnect::Via;
 use super::secrets::{self, Kind};
 use crate::store::{ClientRecord, Rotation, TokenGrant};
 
@@ -324,7 +325,11 @@ pub(super) async fn revoke(
         tracing::error!(error = %e, "cannot revoke a token");
         return unavailable();
     }
-    if is_refresh && let Err(e) = auth.disconnect(&grant.person, &grant.client_id).await {
+    if is_refresh
+        && let Err(e) = auth
+            .disconnect(&grant.person, &grant.client_id, Via::Client)
+            .await
+    {
         tracing::error!(error = %e, "cannot withdraw a consent");
         return unavailable();
     }

@@ -88,6 +88,17 @@ pub(crate) fn changes_make(tool: &str) -> bool {
         .contains(tool)
 }
 
+/// What a call noted about itself on the way: the person's confirmation, and for a failed
+/// call, what it came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Noted {
+    /// The person confirmed the change (their answer's action, e.g. `accept`): recorded even
+    /// when the change then fails, so the trail shows both.
+    pub(crate) confirmed: Option<String>,
+    /// What a failed tool noted while turning into its result.
+    pub(crate) error: Option<Note>,
+}
+
 /// What a failed tool noted about itself while turning into its result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Note {
@@ -101,7 +112,7 @@ pub(crate) enum Note {
 }
 
 tokio::task_local! {
-    static NOTE: RefCell<Option<Note>>;
+    static NOTED: RefCell<Noted>;
 }
 
 /// Notes `error`'s kind for the audit of the call it ends (a no-op outside an audited call).
@@ -129,7 +140,7 @@ pub(crate) fn note_error(error: &ToolError) {
             Note::Failed { make_code, detail }
         }
     };
-    let _ = NOTE.try_with(|cell| *cell.borrow_mut() = Some(note));
+    let _ = NOTED.try_with(|cell| cell.borrow_mut().error = Some(note));
 }
 
 /// Notes a refusal that is no [`ToolError`] (arguments that do not deserialize), with a
@@ -138,16 +149,33 @@ pub(crate) fn note_refusal(detail: &'static str) {
     let note = Note::Refused {
         detail: detail.into(),
     };
-    let _ = NOTE.try_with(|cell| *cell.borrow_mut() = Some(note));
+    let _ = NOTED.try_with(|cell| cell.borrow_mut().error = Some(note));
 }
 
-/// Runs `call` with room for a [`Note`], and returns its output with the note, if any.
-pub(crate) async fn noting<T>(call: impl Future<Output = T>) -> (T, Option<Note>) {
-    NOTE.scope(RefCell::new(None), async {
-        let output = call.await;
-        (output, NOTE.with(|cell| cell.borrow_mut().take()))
-    })
-    .await
+/// Notes that the person confirmed the change the call is about to make, with their
+/// answer's `action` (a no-op outside an audited call).
+pub(crate) fn note_confirmed(action: &str) {
+    let _ = NOTED.try_with(|cell| cell.borrow_mut().confirmed = Some(action_detail(action)));
+}
+
+/// Runs `call` with room for what it notes ([`Noted`]), and returns its output with it.
+pub(crate) async fn noting<T>(call: impl Future<Output = T>) -> (T, Noted) {
+    NOTED
+        .scope(RefCell::new(Noted::default()), async {
+            let output = call.await;
+            (output, NOTED.with(|cell| cell.take()))
+        })
+        .await
+}
+
+/// The audit detail for a person's answer: `answer: accept`; an action that is not a plain
+/// word is left out.
+fn action_detail(action: &str) -> String {
+    if !action.is_empty() && action.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        format!("answer: {action}")
+    } else {
+        "answer given".into()
+    }
 }
 
 /// Make's error code (or HTTP status) and a short description of `error`.
@@ -270,15 +298,17 @@ pub(crate) struct Who {
 }
 
 /// The rows for a call of the audited `tool` that ended as `ending`; `visible` says whether
-/// the caller could see the tool, `note` is what a failed tool noted. An input-required
-/// answer (a question still open) gives none: the retry carrying the answer is audited.
+/// the caller could see the tool, `noted` is what the call noted on the way. A change the
+/// person confirmed that then failed (or was cut) gets the confirmation's row before its
+/// own. An input-required answer (a question still open) gives none: the retry carrying the
+/// answer is audited.
 pub(crate) fn entries(
     who: Who,
     tool: &str,
     object: Object,
     visible: bool,
     ending: Ending<'_>,
-    note: Option<Note>,
+    noted: Noted,
 ) -> Vec<AuditEntry> {
     let now = crate::auth::now();
     let row =
@@ -293,13 +323,22 @@ pub(crate) fn entries(
             make_code,
             detail,
         };
+    let confirmed = || {
+        noted
+            .confirmed
+            .clone()
+            .map(|action| row(&object, AuditOutcome::Confirmed, None, Some(action)))
+    };
     let failed = |detail: &str| {
-        vec![row(
-            &object,
-            AuditOutcome::Failed,
-            None,
-            Some(detail.into()),
-        )]
+        confirmed()
+            .into_iter()
+            .chain([row(
+                &object,
+                AuditOutcome::Failed,
+                None,
+                Some(detail.into()),
+            )])
+            .collect()
     };
     let response = match ending {
         Ending::Cancelled => {
@@ -325,7 +364,7 @@ pub(crate) fn entries(
         return Vec::new();
     };
     if result.is_error == Some(true) {
-        return vec![match note {
+        let ending = match noted.error.clone() {
             Some(Note::Refused { detail }) => {
                 row(&object, AuditOutcome::Refused, None, Some(detail))
             }
@@ -333,7 +372,8 @@ pub(crate) fn entries(
                 row(&object, AuditOutcome::Failed, make_code, Some(detail))
             }
             None => row(&object, AuditOutcome::Failed, None, None),
-        }];
+        };
+        return confirmed().into_iter().chain([ending]).collect();
     }
     let object = object.or_in_result(result);
     let out = match &result.structured_content {
@@ -345,8 +385,7 @@ pub(crate) fn entries(
         let action = confirmation
             .get("action")
             .and_then(Value::as_str)
-            .filter(|a| a.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-            .map(|a| format!("answer: {a}"));
+            .map(action_detail);
         if confirmation.get("proceeded") == Some(&Value::Bool(false)) {
             return vec![row(&object, AuditOutcome::Declined, None, action)];
         }
@@ -423,7 +462,7 @@ mod tests {
             Object::default(),
             true,
             Ending::Answered(&answer),
-            None,
+            Noted::default(),
         );
         assert_eq!(outcomes(&rows), [AuditOutcome::Done]);
         assert_eq!(rows[0].object_id.as_deref(), Some("42"));
@@ -441,7 +480,7 @@ mod tests {
                 object.clone(),
                 true,
                 Ending::Answered(&answer),
-                None,
+                Noted::default(),
             ))
         };
         assert_eq!(
@@ -472,10 +511,13 @@ mod tests {
             Object::default(),
             true,
             Ending::Answered(&error),
-            Some(Note::Failed {
-                make_code: Some("SC403".into()),
-                detail: "Make answered HTTP 403".into(),
-            }),
+            Noted {
+                confirmed: None,
+                error: Some(Note::Failed {
+                    make_code: Some("SC403".into()),
+                    detail: "Make answered HTTP 403".into(),
+                }),
+            },
         );
         assert_eq!(outcomes(&rows), [AuditOutcome::Failed]);
         assert_eq!(rows[0].make_code.as_deref(), Some("SC403"));
@@ -487,7 +529,7 @@ mod tests {
             Object::default(),
             false,
             Ending::Answered(&refused),
-            None,
+            Noted::default(),
         );
         assert_eq!(outcomes(&rows), [AuditOutcome::Refused]);
         assert_eq!(
@@ -499,13 +541,56 @@ mod tests {
     #[tokio::test]
     async fn a_tool_error_notes_its_kind_inside_an_audited_call_only() {
         note_error(&ToolError::invalid("name", "too long"));
-        let ((), note) =
+        let ((), noted) =
             noting(async { note_error(&ToolError::invalid("name", "too long")) }).await;
         assert_eq!(
-            note,
+            noted.error,
             Some(Note::Refused {
                 detail: "invalid argument name".into()
             })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_change_that_fails_keeps_its_confirmation() {
+        let ((), noted) = noting(async {
+            note_confirmed("accept");
+            note_error(&ToolError::Make {
+                error: Box::new(MakeError::Connect("refused".into())),
+                done: None,
+            });
+        })
+        .await;
+        let error: Result<CallToolResponse, ErrorData> =
+            Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                rmcp::model::ContentBlock::text("x"),
+            ])));
+        let object = Object::in_arguments(json!({"connectionId": 9}).as_object());
+        let rows = entries(
+            who(),
+            "connections_delete",
+            object.clone(),
+            true,
+            Ending::Answered(&error),
+            noted.clone(),
+        );
+        assert_eq!(
+            outcomes(&rows),
+            [AuditOutcome::Confirmed, AuditOutcome::Failed]
+        );
+        assert_eq!(rows[0].detail.as_deref(), Some("answer: accept"));
+        assert_eq!(rows[1].object_id.as_deref(), Some("9"));
+        let rows = entries(
+            who(),
+            "connections_delete",
+            object,
+            true,
+            Ending::Cut,
+            noted,
+        );
+        assert_eq!(
+            outcomes(&rows),
+            [AuditOutcome::Confirmed, AuditOutcome::Failed]
         );
     }
 }

@@ -277,7 +277,7 @@ impl ServerHandler for MakeServer {
             let _waiting = (tool == WAIT_TOOL).then(|| self.inner.metrics.wait_started());
             // Hidden tools are disabled or removed: rmcp answers them as unknown (-32602).
             let call = ToolCallContext::new(toolbox, request, context);
-            let ((outcome, ending), note) = audit::noting(async {
+            let ((outcome, ending), noted) = audit::noting(async {
                 tokio::select! {
                     outcome = tools.call(call) => (outcome, Ended::Answered),
                     () = cancelled.cancelled() => (Err(ErrorData::internal_error("the tool call was cancelled", None)), Ended::Cancelled),
@@ -307,7 +307,7 @@ impl ServerHandler for MakeServer {
                     Ended::Cancelled => audit::Ending::Cancelled,
                     Ended::Cut => audit::Ending::Cut,
                 };
-                auditor.write(audit::entries(who, &tool, object, visible, ending, note));
+                auditor.write(audit::entries(who, &tool, object, visible, ending, noted));
             }
             outcome
         }

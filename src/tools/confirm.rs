@@ -24,7 +24,12 @@ where
     Fut: Future<Output = Result<Question, ToolError>>,
 {
     Ok(match person.confirm(turn, question).await? {
-        Decision::Proceed(asked) => Ok(asked.map(|a| ConfirmOutcome::new(a, true))),
+        Decision::Proceed(asked) => {
+            if let Some(asked) = &asked {
+                crate::server::audit::note_confirmed(&asked.action);
+            }
+            Ok(asked.map(|a| ConfirmOutcome::new(a, true)))
+        }
         Decision::Ask(ask) => Err(Reply::Ask(ask)),
         Decision::Declined(asked) => {
             let why = match asked.action.as_str() {

@@ -278,6 +278,16 @@ async fn the_account_page_shows_grant_clients_and_own_activity_and_revoke_ends_a
     let page = account(&team, &mut jar).await;
     assert!(page.contains("holds no Make grant"), "{page}");
     assert!(!lists(&page, &second));
+    // Both revokes and the Make grant's end are in ada's audit trail, and on her page.
+    assert_eq!(
+        disconnects(&team, "account_revoke").await,
+        [
+            (Some("client".into()), AuditOutcome::Done),
+            (Some("client".into()), AuditOutcome::Done),
+            (Some("make-grant".into()), AuditOutcome::Done),
+        ]
+    );
+    assert!(page.contains("account_revoke"), "{page}");
     let at_make = browser()
         .get(format!("{}/users/me", team.sandbox.api_base_url()))
         .header("authorization", make_token)
