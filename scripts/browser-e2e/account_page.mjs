@@ -25,7 +25,7 @@ import path from "node:path";
 import { check, info } from "../lib/e2e.mjs";
 import {
   authorizeUrl, callTool, decide, makeHop, pkce, postJson, redeemCode, register,
-  startCallback, startForeignPoster, startTeamServer, walkToConsent,
+  postFromForeignPages, startCallback, startTeamServer, walkToConsent,
 } from "./team_sign_in.mjs";
 
 const S = "6 account page";
@@ -116,21 +116,9 @@ async function accountRun(ctx, page, base, callback) {
     client_id: await form.locator('input[name="client_id"]').getAttribute("value"),
     form_token: await form.locator('input[name="form_token"]').getAttribute("value"),
   };
-  const port = await startForeignPoster(ctx, action, fields);
-  const foreignTab = await page.context().newPage();
-  ctx.closers.push(() => foreignTab.close());
-  for (const [label, foreignUrl] of [
-    ["same-site", `http://127.0.0.1:${port}/`],
-    ["cross-site", `http://localhost:${port}/`],
-  ]) {
-    const posted = foreignTab.waitForResponse((r) => r.request().method() === "POST" && r.url() === action);
-    await foreignTab.goto(foreignUrl);
-    const answer = await posted;
-    const sent = await answer.request().allHeaders();
-    info(S, `the page at ${foreignUrl} made Chromium post with `
-      + JSON.stringify({ origin: sent.origin, "sec-fetch-site": sent["sec-fetch-site"], cookie: Boolean(sent.cookie) }));
+  await postFromForeignPages(ctx, S, page, action, fields, ({ label, answer }) => {
     check(S, `${label} page's revoke post: the server answered 403`, answer.status() === 403, answer.status());
-  }
+  });
   check(S, "after the foreign posts the client's token still works at /mcp", (await mcpStatus(base, token)) === 200);
 
   // d. Revoke on the page.

@@ -38,11 +38,10 @@
 
 import { createRequire } from "node:module";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { anyFailed, check, info, summary, withTimeout } from "../lib/e2e.mjs";
-import { teamSignInStep } from "./team_sign_in.mjs";
+import { postFromForeignPages, teamSignInStep } from "./team_sign_in.mjs";
 import { accountPageStep } from "./account_page.mjs";
 
 const require = createRequire(import.meta.url);
@@ -222,21 +221,6 @@ async function declineStep(ctx, page, client, req, slack) {
   info(s, `request status after all three: ${request.status}`);
 }
 
-/** A foreign page (another loopback port) whose form posts itself to `target` on load. */
-function startForeignSite(target) {
-  const html = `<!doctype html><html><body><p>Win a prize!</p>
-<form id="f" method="post" action="${target}"><input type="hidden" name="x" value="1"></form>
-<script>document.getElementById("f").submit()</script></body></html>`;
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-    res.end(html);
-  });
-  return new Promise((resolve, reject) => {
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve(server));
-  });
-}
-
 async function crossSiteStep(ctx, page, client) {
   const s = "4 cross-site";
   const created = await call(client, "credential-requests_create-by-credentials", {
@@ -252,31 +236,16 @@ async function crossSiteStep(ctx, page, client) {
   const postUrl = new URL(action, page.url()).href;
   info(s, `the page's own Authorize form posts to ${action}`);
 
-  const foreign = await startForeignSite(postUrl);
-  ctx.closers.push(() => new Promise((r) => {
-    foreign.close(r);
-    foreign.closeAllConnections(); // Chromium's keep-alive connections would hold close() open
-  }));
-  const port = foreign.address().port;
   // Another port on the same loopback address is another origin of the same site; another
   // host name is another site. Chromium labels the posts same-site and cross-site.
-  for (const [label, foreignUrl] of [
-    ["same-site", `http://127.0.0.1:${port}/`],
-    ["cross-site", `http://localhost:${port}/`],
-  ]) {
-    const posted = page.waitForResponse((r) => r.request().method() === "POST" && r.url() === postUrl);
-    await page.goto(foreignUrl);
-    const response = await posted;
-    await page.waitForURL(postUrl); // the refusal (or whatever answered) is on screen
-    const sent = await response.request().allHeaders();
-    info(s, `the page at ${foreignUrl} made Chromium post with `
-      + JSON.stringify({ origin: sent.origin, "sec-fetch-site": sent["sec-fetch-site"] }));
-    const body = await response.text().catch(() => "");
-    check(s, `${label} page's post: the sandbox answered 403`, response.status() === 403,
-      { status: response.status(), body: body.slice(0, 200) });
+  await postFromForeignPages(ctx, s, page, postUrl, { x: "1" }, async ({ label, answer, tab }) => {
+    await tab.waitForURL(postUrl); // the refusal (or whatever answered) is on screen
+    const body = await answer.text().catch(() => "");
+    check(s, `${label} page's post: the sandbox answered 403`, answer.status() === 403,
+      { status: answer.status(), body: body.slice(0, 200) });
     check(s, `${label} page's post: the refusal says why`, /^Forbidden: /.test(body), body.slice(0, 200));
-    await shot(page, ctx.outDir, `05-${label}-post-refused.png`, ctx.shots);
-  }
+    await shot(tab, ctx.outDir, `05-${label}-post-refused.png`, ctx.shots);
+  });
   const { request, cred } = await credentialNow(client, requestId, target.id);
   check(s, "credential-requests_get: the credential is still pending, the request too",
     cred?.state === "pending" && cred?.remoteId == null && request.status === "pending",

@@ -123,7 +123,7 @@ export async function startCallback(ctx) {
 }
 
 /** A foreign site (another loopback port) whose page posts `fields` to `action` on load. */
-export async function startForeignPoster(ctx, action, fields) {
+async function startForeignPoster(ctx, action, fields) {
   const esc = (s) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   const inputs = Object.entries(fields)
     .map(([name, value]) => `<input type="hidden" name="${esc(name)}" value="${esc(value)}">`).join("\n");
@@ -138,6 +138,30 @@ ${inputs}</form>
   const port = await listen(server);
   ctx.closers.push(closer(server));
   return port;
+}
+
+/**
+ * Has a foreign page post `fields` to `action` on load, first from a same-site origin
+ * (127.0.0.1, another port), then from a cross-site one (localhost), in a new tab of `page`'s
+ * browser. Logs under `section` what Chromium sent, and calls `each({ label, answer, tab })`
+ * with each post's answer.
+ */
+export async function postFromForeignPages(ctx, section, page, action, fields, each) {
+  const port = await startForeignPoster(ctx, action, fields);
+  const tab = await page.context().newPage();
+  ctx.closers.push(() => tab.close());
+  for (const [label, url] of [
+    ["same-site", `http://127.0.0.1:${port}/`],
+    ["cross-site", `http://localhost:${port}/`],
+  ]) {
+    const posted = tab.waitForResponse((r) => r.request().method() === "POST" && r.url() === action);
+    await tab.goto(url);
+    const answer = await posted;
+    const sent = await answer.request().allHeaders();
+    info(section, `the page at ${url} made Chromium post with `
+      + JSON.stringify({ origin: sent.origin, "sec-fetch-site": sent["sec-fetch-site"], cookie: Boolean(sent.cookie) }));
+    await each({ label, answer, tab });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,28 +378,16 @@ async function framingRun(ctx, page, base, callback) {
   const ticket = await form.locator('input[name="ticket"]').getAttribute("value");
   const action = new URL(await form.getAttribute("action"), page.url()).href;
   if (!check(s, "the held consent page's form carries a ticket", Boolean(ticket))) return;
-  const port = await startForeignPoster(ctx, action, { ticket, decision: "allow" });
-  const foreignTab = await page.context().newPage();
-  ctx.closers.push(() => foreignTab.close());
   const hitsBefore = callback.hits.length;
-  for (const [label, foreignUrl] of [
-    ["same-site", `http://127.0.0.1:${port}/`],
-    ["cross-site", `http://localhost:${port}/`],
-  ]) {
-    const posted = foreignTab.waitForResponse((r) => r.request().method() === "POST" && r.url() === action);
-    await foreignTab.goto(foreignUrl);
-    const answer = await posted;
-    const sent = await answer.request().allHeaders();
-    info(s, `the page at ${foreignUrl} made Chromium post with `
-      + JSON.stringify({ origin: sent.origin, "sec-fetch-site": sent["sec-fetch-site"] }));
+  await postFromForeignPages(ctx, s, page, action, { ticket, decision: "allow" }, async ({ label, answer, tab }) => {
     check(s, `${label} page's consent post: the server answered 403`, answer.status() === 403,
       { status: answer.status(), location: answer.headers().location });
     if (label === "cross-site") {
-      await foreignTab.waitForURL(action);
-      await foreignTab.screenshot({ path: path.join(ctx.outDir, "10-team-foreign-consent-refused.png"), fullPage: true });
+      await tab.waitForURL(action);
+      await tab.screenshot({ path: path.join(ctx.outDir, "10-team-foreign-consent-refused.png"), fullPage: true });
       ctx.shots.push(path.join(ctx.outDir, "10-team-foreign-consent-refused.png"));
     }
-  }
+  });
   check(s, "no answer reached the callback from the foreign posts", callback.hits.length === hitsBefore,
     callback.hits.slice(hitsBefore).map((h) => Object.keys(h)));
   const hit = await decide(page, callback, "Allow");
