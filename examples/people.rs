@@ -4,7 +4,8 @@
 //!
 //! Usage: `people BIN team|static [PEOPLE] [SECONDS] [EVERY_SECS]` (defaults: 1000 people,
 //! 60 s, one call per person every 10 s). It starts `BIN sandbox --people PEOPLE` and the
-//! server (`BIN http`, team mode on a SQLite file) itself, as separate processes, so the
+//! server (`BIN http`, team mode on a SQLite file, or on the database `PEOPLE_DATABASE_URL`
+//! names, e.g. a `scripts/postgres.sh` one) itself, as separate processes, so the
 //! server's memory and CPU are its own. Every person uses a connection of their own (a
 //! `reqwest` client each), signs in through the whole browser flow (the server's
 //! `/authorize`, the sandbox's login and consent, the server's consent page, `/token`), then
@@ -282,7 +283,8 @@ async fn main() {
             .env("MCP_PUBLIC_URL", &server)
             .env(
                 "DATABASE_URL",
-                format!("sqlite://{}/team.db?mode=rwc", work.display()),
+                std::env::var("PEOPLE_DATABASE_URL")
+                    .unwrap_or_else(|_| format!("sqlite://{}/team.db?mode=rwc", work.display())),
             )
             .env("MCP_ENCRYPTION_KEY", key)
             .env("MAKE_OAUTH_ISSUER", &sb.issuer)
