@@ -9,8 +9,9 @@
 # step), and that no secret (the sandbox's client secret, the database password, the keys)
 # reached a log.
 # Make's request limit: the sandbox enforces MAKE_LIMIT requests a minute for the organization
-# (answering 429 past it, as Make does) and the replicas keep the same budget divided between
-# them (--make-rate-limit MAKE_LIMIT --replicas 2). scripts/team_e2e.py --rate-limit then runs
+# (answering 429 past it, as Make does) and reports it as the plan's limit (license.apiLimit);
+# the replicas are given no --make-rate-limit, so they learn that limit at sign-in and divide it
+# between them (--replicas 2). scripts/team_e2e.py --rate-limit then runs
 # ada's agent away through nginx until both replicas hold her back with "try again in N s",
 # signs grace (same organization) in, whose calls must succeed; the sandbox's log must show no
 # 429 and both replicas' logs their refusals.
@@ -44,9 +45,10 @@ print(*(s.getsockname()[1] for s in socks))')
 fi
 LB=http://127.0.0.1:$LB_PORT
 WAIT_SECS=16
-# Make API requests a minute for the sandbox's organization: the sandbox's limit and the
-# replicas' budget together (small, so the runaway reaches it in seconds).
-MAKE_LIMIT=60
+# Make API requests a minute for the sandbox's organization: the sandbox's limit, which the
+# replicas learn as the plan's (small, so the runaway reaches it in seconds; not 60, which the
+# replicas would keep without learning it).
+MAKE_LIMIT=80
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mcp-team-replicas.XXXXXX")
 PIDS=()
 DATABASE_URL=
@@ -119,7 +121,7 @@ for port in "$R1_PORT" "$R2_PORT"; do
     MCP_ENCRYPTION_KEY="$MCP_ENCRYPTION_KEY" MCP_STATE_KEY="$MCP_STATE_KEY" \
     MAKE_API_URL="$MAKE_API_URL" MAKE_OAUTH_ISSUER="$MAKE_OAUTH_ISSUER" \
     MAKE_OAUTH_CLIENT_ID="$MAKE_OAUTH_CLIENT_ID" MAKE_OAUTH_CLIENT_SECRET="$MAKE_OAUTH_CLIENT_SECRET" \
-    MAKE_RATE_LIMIT="$MAKE_LIMIT" MCP_REPLICAS=2 RUST_LOG=make_credentials_mcp=info \
+    MCP_REPLICAS=2 RUST_LOG=make_credentials_mcp=info \
     "$BIN" --no-cli-login http --listen "127.0.0.1:$port" --max-connections-per-client 256 \
     2>"$WORK/replica-$port.log" &
   PIDS+=($!)
@@ -241,6 +243,13 @@ if [ "$unknown" -eq 0 ]; then
   echo "   OK: every sign-in learned the person's Make organization"
 else
   echo "   FAIL: $unknown sign-ins did not learn the person's Make organization"
+  FAILED=1
+fi
+# Held back at the plan's limit divided between the replicas, not at the default's 30.
+if grep 'held back by the make request budget' "$WORK"/replica-*.log | grep -q "per_window: $((MAKE_LIMIT / 2))\b"; then
+  echo "   OK: the replicas kept the plan's limit Make reported ($MAKE_LIMIT a minute, $((MAKE_LIMIT / 2)) each)"
+else
+  echo "   FAIL: no replica held back at the plan's limit ($((MAKE_LIMIT / 2)) each): did they learn license.apiLimit?"
   FAILED=1
 fi
 h1=$(grep -c 'held back by the make request budget' "$WORK/replica-$R1_PORT.log" || true)

@@ -104,6 +104,7 @@ async fn build(
             client = client.spending_as(Spender {
                 organization: Organization::Unknown,
                 person: "operator".into(),
+                plan_limit: None,
             });
         }
     }

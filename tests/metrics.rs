@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use common::http::{Running, TOKEN, legacy_client};
 use common::{call, params, text};
-use make_credentials_mcp::make::budget::{Budget, BudgetSettings, Organization, Spender};
+use make_credentials_mcp::make::budget::{
+    Budget, BudgetSettings, Organization, PlanLimit, Spender,
+};
 use make_credentials_mcp::make::{ApiKey, ClientSettings, MakeClient, RetryPolicy};
 use make_credentials_mcp::server::MakeServer;
 use make_credentials_mcp::transport::http::{self, BearerToken, HttpOptions, MetricsExposure};
@@ -344,6 +346,8 @@ async fn make_requests_429s_and_budget_refusals_are_counted_by_organization() {
         per_window: Some(3),
         max_wait: Duration::ZERO,
         hold_back: false,
+        plan_limit: PlanLimit::Lowers,
+        replicas: 1,
     });
     let make = MakeClient::new(&settings)
         .unwrap()
@@ -351,6 +355,7 @@ async fn make_requests_429s_and_budget_refusals_are_counted_by_organization() {
         .spending_as(Spender {
             organization: Organization::Id(7),
             person: "ada".into(),
+            plan_limit: None,
         });
     let server = MakeServer::new(make, Some(DEFAULT_TEAM));
     let (running, metrics_url) = start_with_metrics_listener(server, HttpOptions::default()).await;

@@ -254,11 +254,13 @@ async fn client_sign_in(
 }
 
 /// Asks Make which organization the person's calls count against (their organizations,
-/// with the token they just got) and stores it. When Make does not say (the grant lacks
-/// `organizations:read`, the call failed), the organization stored before is kept, or the
-/// person stays in the shared budget of unknown organizations. The request waits for no
-/// slot (the organization is what it would be counted against); once Make answered, it
-/// counts against the organization found.
+/// with the token they just got) and the requests a minute its plan allows
+/// (`license.apiLimit`), and stores both. When Make does not say which organization (the
+/// grant lacks `organizations:read`, the call failed), the organization stored before is
+/// kept, or the person stays in the shared budget of unknown organizations; when it does
+/// not say the limit, the budget setting holds. The requests wait for no slot (the
+/// organization is what they would be counted against); once Make answered, they count
+/// against the organization found.
 async fn learn_organization(
     auth: &AuthServer,
     person: &PersonId,
@@ -288,17 +290,32 @@ async fn learn_organization(
     let Some(organization) = organization else {
         return;
     };
+    let limit = tokio::time::timeout(
+        ORGANIZATION_LOOKUP,
+        make.organization_api_limit(organization),
+    )
+    .await;
+    let (plan_limit, status) = match limit {
+        Ok(Ok(limit)) => (limit, Some(200)),
+        Ok(Err(e)) => {
+            tracing::info!(error = %crate::logging::quote(&e), "could not learn a Make organization's request limit: the budget setting holds for it");
+            (None, e.status())
+        }
+        Err(_) => (None, None),
+    };
     if let Some(budget) = make.budget() {
         let spender = Spender {
             organization: Organization::Id(organization),
             person: make_user_id.into(),
+            plan_limit,
         };
         budget.spent(&spender, Some(200));
+        budget.spent(&spender, status);
     }
     if let Err(e) = auth
         .inner
         .store
-        .set_person_organization(person, organization)
+        .set_person_organization(person, organization, plan_limit)
         .await
     {
         tracing::warn!(error = %e, "cannot store a person's Make organization");

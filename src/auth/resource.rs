@@ -91,6 +91,7 @@ impl AuthServer {
                 .organization_id
                 .map_or(Organization::Unknown, Organization::Id),
             person: person.make_user_id.as_str().into(),
+            plan_limit: person.organization_api_limit,
         };
         let caller = Caller {
             make: self

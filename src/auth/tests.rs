@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use super::AuthServer;
 use super::secrets;
 use super::settings::{RawAuthSettings, SandboxDefaults, Surroundings};
-use crate::make::budget::{Budget, BudgetSettings};
+use crate::make::budget::{Budget, BudgetSettings, PlanLimit};
 use crate::make::{ClientSettings, MakeClient};
 use crate::server::MakeServer;
 use crate::store::{AuditOutcome, Keyring, Store, TokenGrant};
@@ -1111,18 +1111,20 @@ fn retry_secs(text: &str) -> u64 {
 
 #[tokio::test]
 async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_429() {
-    // 30 a minute for the organization, as the sandbox enforces it too; the two sign-ins'
-    // organization look-ups count.
+    // 30 a minute for the organization, as the sandbox enforces it too (and reports as the
+    // plan's limit); the two sign-ins' look-ups (organizations, then the plan's limit) count.
     let budget = BudgetSettings {
         per_window: Some(30),
         max_wait: Duration::from_millis(500),
         hold_back: true,
+        plan_limit: PlanLimit::Lowers,
+        replicas: 1,
     };
     let team = Team::start_with(None, Some(budget), Some(30)).await;
     let (_, ada) = tokens_for(&team, "ada").await;
     let ada_token = ada["access_token"].as_str().unwrap();
     // Ada's agent runs away: alone, she gets the budget but its hold-back (3 of 30), less
-    // her sign-in's look-up...
+    // her sign-in's two look-ups...
     let mut served = 0;
     let refusal = loop {
         let (status, answer) = call(
@@ -1137,9 +1139,9 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
             break result_text(&answer);
         }
         served += 1;
-        assert!(served <= 26, "more than her share: {answer}");
+        assert!(served <= 25, "more than her share: {answer}");
     };
-    assert_eq!(served, 26);
+    assert_eq!(served, 25);
     // ...and is then told how long to wait, not handed Make's 429.
     assert!(refusal.starts_with("Not sent to Make"), "{refusal}");
     assert!(refusal.contains("your share"), "{refusal}");
@@ -1154,26 +1156,26 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
     // Grace signs in, and though in the same organization, is served at once.
     let (_, grace) = tokens_for(&team, "grace").await;
     let grace_token = grace["access_token"].as_str().unwrap();
-    // Both signed in to organization 1, learned from Make at sign-in.
+    // Both signed in to organization 1 on a plan of 30 a minute, learned from Make at
+    // sign-in.
     let store = team.auth.store();
     for who in ["11", "12"] {
         let id = store.upsert_person(who, None, None).await.unwrap();
         let person = store.person(&id).await.unwrap().unwrap();
         assert_eq!(person.organization_id, Some(1), "user {who}");
+        assert_eq!(person.organization_api_limit, Some(30), "user {who}");
     }
 
-    // Grace is served at once (her sign-in's look-up took the first slot held back).
-    for _ in 0..2 {
-        let (_, answer) = call(
-            &team.base,
-            grace_token,
-            "connections_list",
-            json!({"teamId": 2}),
-        )
-        .await;
-        assert_eq!(answer["result"]["isError"], false, "{answer}");
-        assert!(!connection_ids(&answer).is_empty());
-    }
+    // Grace is served at once (her sign-in's look-ups took two of the slots held back).
+    let (_, answer) = call(
+        &team.base,
+        grace_token,
+        "connections_list",
+        json!({"teamId": 2}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert!(!connection_ids(&answer).is_empty());
     // Now the whole budget is spent: both are held back, neither reaches Make.
     let seen = team.sandbox.requests_seen().total();
     let (_, answer) = call(
@@ -1205,12 +1207,49 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
 }
 
 #[tokio::test]
+async fn a_default_budget_follows_the_organizations_plan_as_make_reports_it() {
+    // The default (10 here) gives way to the plan's 40 a minute, which the sandbox enforces
+    // and reports at sign-in: ada alone gets 40 less the hold-back (4) and her sign-in's two
+    // look-ups, far past the default, and Make never answers 429.
+    let budget = BudgetSettings {
+        per_window: Some(10),
+        max_wait: Duration::ZERO,
+        hold_back: true,
+        plan_limit: PlanLimit::Replaces,
+        replicas: 1,
+    };
+    let team = Team::start_with(None, Some(budget), Some(40)).await;
+    let (_, ada) = tokens_for(&team, "ada").await;
+    let ada_token = ada["access_token"].as_str().unwrap();
+    let mut served = 0;
+    let refusal = loop {
+        let (_, answer) = call(
+            &team.base,
+            ada_token,
+            "connections_list",
+            json!({"teamId": 1}),
+        )
+        .await;
+        if answer["result"]["isError"] == true {
+            break result_text(&answer);
+        }
+        served += 1;
+        assert!(served <= 34, "more than the plan allows: {answer}");
+    };
+    assert_eq!(served, 34, "{refusal}");
+    assert!(refusal.contains("your share"), "{refusal}");
+    assert_eq!(team.sandbox.rate_limited(), 0, "Make answered 429");
+}
+
+#[tokio::test]
 async fn a_429_from_make_pauses_the_organization_for_its_retry_after() {
     use make_sandbox::Fault;
     let budget = BudgetSettings {
         per_window: Some(60),
         max_wait: Duration::from_secs(3),
         hold_back: true,
+        plan_limit: PlanLimit::Lowers,
+        replicas: 1,
     };
     let team = Team::start_with(None, Some(budget), None).await;
     let (_, ada) = tokens_for(&team, "ada").await;

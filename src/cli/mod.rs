@@ -531,7 +531,9 @@ pub struct MakeArgs {
     /// Make API requests a minute per Make organization that this server (all its replicas
     /// together) sends; past a person's fair share or the organization's budget, a call
     /// waits briefly or is answered with when to try again, instead of Make's 429. 0 turns
-    /// the limit off. Default: 60 in team mode (Make's smallest plans), off otherwise.
+    /// the limit off. Default in team mode: each organization's plan limit as Make reports
+    /// it at sign-in (license.apiLimit), else 60 (Make's smallest plans); off otherwise. A
+    /// value set here is kept, unless an organization's plan allows less.
     #[arg(long, env = "MAKE_RATE_LIMIT", value_name = "N", global = true)]
     pub(crate) make_rate_limit: Option<u32>,
     /// Longest wait, in seconds, for a free request slot inside a call before the call is
@@ -624,10 +626,19 @@ impl MakeArgs {
             Some(n) => Some(n / self.replicas),
             None => None,
         };
+        // A limit the operator set stands, unless an organization's plan allows less; the
+        // default gives way to each organization's plan.
+        let plan_limit = if self.make_rate_limit.is_some() {
+            make::budget::PlanLimit::Lowers
+        } else {
+            make::budget::PlanLimit::Replaces
+        };
         Ok(Some(make::budget::BudgetSettings {
             per_window,
             max_wait: Duration::from_secs(self.make_rate_limit_wait),
             hold_back: team,
+            plan_limit,
+            replicas: self.replicas,
         }))
     }
 
@@ -801,6 +812,7 @@ mod tests {
         assert_eq!(team.per_window, Some(60));
         assert!(team.hold_back);
         assert_eq!(team.max_wait, Duration::from_secs(5));
+        assert_eq!(team.plan_limit, make::budget::PlanLimit::Replaces);
         assert!(budget(&["m", "http"], false).unwrap().is_none());
         let token = budget(&["m", "http", "--make-rate-limit", "120"], false)
             .unwrap()
@@ -814,6 +826,8 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(split.per_window, Some(33));
+        assert_eq!(split.replicas, 3);
+        assert_eq!(split.plan_limit, make::budget::PlanLimit::Lowers);
         // 0 turns the limit off; team mode still counts requests per organization.
         let off = budget(&["m", "http", "--make-rate-limit", "0"], true)
             .unwrap()

@@ -64,6 +64,20 @@ impl std::fmt::Display for Organization {
 pub struct Spender {
     pub organization: Organization,
     pub person: Arc<str>,
+    /// The requests a minute the organization's plan allows, as Make reported it at the
+    /// person's sign-in (`license.apiLimit`), when known: see [`PlanLimit`].
+    pub plan_limit: Option<u32>,
+}
+
+/// What an organization's own limit, as Make reports it, does to its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanLimit {
+    /// It replaces the budget (the budget is a default): an organization on a larger plan
+    /// gets its plan's requests.
+    Replaces,
+    /// It only lowers the budget (the operator set the budget): a smaller plan's limit
+    /// still holds, since Make would answer 429 past it anyway.
+    Lowers,
 }
 
 /// How the budget is kept on this replica.
@@ -77,6 +91,10 @@ pub struct BudgetSettings {
     /// Hold back a tenth of the budget from a person alone (team mode), for people who
     /// arrive while someone else's agent is using all the rest.
     pub hold_back: bool,
+    /// What an organization's plan limit (per minute, for all replicas) does to its budget.
+    pub plan_limit: PlanLimit,
+    /// How many replicas divide a plan limit (as `per_window` already is).
+    pub replicas: u32,
 }
 
 /// Why a request was held back.
@@ -156,6 +174,8 @@ struct Ledger {
     paused_until: Option<Instant>,
     last_used: Instant,
     series: Option<OrganizationSeries>,
+    /// The organization's plan limit, as the latest person who brought one reported it.
+    plan_limit: Option<u32>,
 }
 
 impl Ledger {
@@ -167,6 +187,7 @@ impl Ledger {
             paused_until: None,
             last_used: now,
             series,
+            plan_limit: None,
         }
     }
 
@@ -254,7 +275,10 @@ impl Budget {
         self.sweep(&mut state, now);
         let ledger = self.ledger(&mut state, &who.organization, now);
         ledger.last_used = now;
-        let Some(per_window) = self.inner.settings.per_window else {
+        if who.plan_limit.is_some() {
+            ledger.plan_limit = who.plan_limit;
+        }
+        let Some(per_window) = self.per_window_of(ledger.plan_limit) else {
             return Ok(Slot {
                 series: ledger.series.clone(),
             });
@@ -321,6 +345,21 @@ impl Budget {
             ledger.log.push_back((now, Arc::clone(&who.person)));
             *ledger.held.entry(Arc::clone(&who.person)).or_insert(0) += 1;
         }
+    }
+
+    /// This replica's requests per window for an organization whose plan allows
+    /// `plan_limit` a minute (for all replicas), when known.
+    fn per_window_of(&self, plan_limit: Option<u32>) -> Option<u32> {
+        let settings = &self.inner.settings;
+        let set = settings.per_window?;
+        let Some(plan) = plan_limit else {
+            return Some(set);
+        };
+        let from_plan = (plan / settings.replicas.max(1)).max(1);
+        Some(match settings.plan_limit {
+            PlanLimit::Replaces => from_plan,
+            PlanLimit::Lowers => set.min(from_plan),
+        })
     }
 
     /// A person's share of `per_window` among `people`: the budget less the hold-back,
@@ -414,6 +453,8 @@ mod tests {
             per_window: Some(per_window),
             max_wait: Duration::from_secs(3),
             hold_back,
+            plan_limit: PlanLimit::Lowers,
+            replicas: 1,
         })
     }
 
@@ -421,6 +462,7 @@ mod tests {
         Spender {
             organization: Organization::Id(organization),
             person: person.into(),
+            plan_limit: None,
         }
     }
 
@@ -590,6 +632,7 @@ mod tests {
         let unknown = Spender {
             organization: Organization::Unknown,
             person: "someone".into(),
+            plan_limit: None,
         };
         let (taken, _) = drain(&b, &unknown, t0);
         assert_eq!(taken, 3);
@@ -632,12 +675,56 @@ mod tests {
             per_window: None,
             max_wait: Duration::ZERO,
             hold_back: true,
+            plan_limit: PlanLimit::Replaces,
+            replicas: 1,
         });
         let t0 = Instant::now();
         b.pause_at(&Organization::Id(1), Some(secs(30)), t0);
+        let on_a_plan = Spender {
+            plan_limit: Some(10),
+            ..who(1, "ada")
+        };
         for _ in 0..1000 {
-            assert!(b.try_take(&who(1, "ada"), t0).is_ok());
+            assert!(b.try_take(&on_a_plan, t0).is_ok());
         }
+    }
+
+    #[test]
+    fn the_plans_limit_replaces_a_default_budget_and_lowers_a_set_one() {
+        let settings = |plan_limit, replicas| BudgetSettings {
+            per_window: Some(60 / replicas),
+            max_wait: Duration::ZERO,
+            hold_back: false,
+            plan_limit,
+            replicas,
+        };
+        let on_plan = |organization, plan| Spender {
+            plan_limit: Some(plan),
+            ..who(organization, "ada")
+        };
+        let t0 = Instant::now();
+        // A default budget of 60 on two replicas (30 each): an organization on a 240 plan
+        // gets 120 here, one on a 20 plan gets 10, one Make said nothing of keeps 30.
+        let default = Budget::new(settings(PlanLimit::Replaces, 2));
+        let (n, _) = drain(&default, &on_plan(1, 240), t0);
+        assert_eq!(n, 120);
+        let (n, denied) = drain(&default, &on_plan(2, 20), t0);
+        assert_eq!(n, 10);
+        assert!(
+            matches!(denied.why, Held::Share { per_window: 10, .. }),
+            "{denied:?}"
+        );
+        assert_eq!(drain(&default, &who(3, "ada"), t0).0, 30);
+        // The organization's ledger keeps the plan for people who did not bring it.
+        let denied = default.try_take(&who(1, "grace"), t0).unwrap_err();
+        assert_eq!(denied.why, Held::Organization { per_window: 120 });
+        // A set budget of 60 (30 here): a larger plan does not raise it, a smaller lowers it.
+        let set = Budget::new(settings(PlanLimit::Lowers, 2));
+        assert_eq!(drain(&set, &on_plan(1, 240), t0).0, 30);
+        assert_eq!(drain(&set, &on_plan(2, 20), t0).0, 10);
+        // A plan smaller than the replicas still leaves each one request.
+        let tiny = Budget::new(settings(PlanLimit::Replaces, 2));
+        assert_eq!(drain(&tiny, &on_plan(1, 1), t0).0, 1);
     }
 
     #[test]
@@ -664,6 +751,8 @@ mod tests {
             per_window: Some(1),
             max_wait: Duration::from_millis(300),
             hold_back: false,
+            plan_limit: PlanLimit::Lowers,
+            replicas: 1,
         });
         let ada = who(1, "ada");
         b.pause(&Organization::Id(1), Some(Duration::from_millis(200)));

@@ -259,7 +259,7 @@ impl MakeClient {
         let mut maybe_acted: Option<String> = None;
         loop {
             let slot = self.take_slot().await.map_err(|denied| {
-                tracing::info!(method = %request.method, path = url.path(), retry_after_ms = denied.retry_after.as_millis() as u64, "held back by the make request budget");
+                tracing::info!(method = %request.method, path = url.path(), retry_after_ms = denied.retry_after.as_millis() as u64, why = ?denied.why, "held back by the make request budget");
                 MakeError::held_back(denied, retries)
             })?;
             let started = Instant::now();

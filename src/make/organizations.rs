@@ -20,6 +20,36 @@ struct OrganizationsEnvelope {
     organizations: Vec<OrganizationItem>,
 }
 
+/// `GET /organizations/{id}`'s answer, down to the plan's request limit.
+#[derive(Deserialize)]
+struct OrganizationEnvelope {
+    organization: OrganizationDetail,
+}
+
+impl OrganizationEnvelope {
+    /// `license.apiLimit`, when it is a positive whole number.
+    fn api_limit(self) -> Option<u32> {
+        self.organization
+            .license
+            .and_then(|l| l.api_limit)
+            .and_then(|limit| limit.as_u64())
+            .and_then(|limit| u32::try_from(limit).ok())
+            .filter(|limit| *limit > 0)
+    }
+}
+
+#[derive(Deserialize)]
+struct OrganizationDetail {
+    #[serde(default)]
+    license: Option<License>,
+}
+
+#[derive(Deserialize)]
+struct License {
+    #[serde(default, rename = "apiLimit")]
+    api_limit: Option<serde_json::Value>,
+}
+
 impl MakeClient {
     /// `GET /organizations`: the organizations the credential's user belongs to (needs the
     /// `organizations:read` scope).
@@ -29,6 +59,17 @@ impl MakeClient {
             .send::<OrganizationsEnvelope>(&request)
             .await?
             .organizations)
+    }
+
+    /// `GET /organizations/{id}`: the requests a minute the organization's plan allows
+    /// (`license.apiLimit`), or `None` when Make does not say (or says something that is not
+    /// a positive whole number).
+    pub(crate) async fn organization_api_limit(&self, id: u64) -> Result<Option<u32>, MakeError> {
+        let request = ApiRequest::get(&["organizations", &id.to_string()]);
+        Ok(self
+            .send::<OrganizationEnvelope>(&request)
+            .await?
+            .api_limit())
     }
 }
 
@@ -93,5 +134,27 @@ mod tests {
         let body = r#"{"organizations":[{"id":11,"name":"Acme","zone":"eu1.make.com","license":{}}],"pg":{"limit":10000,"offset":0}}"#;
         let parsed: OrganizationsEnvelope = serde_json::from_str(body).unwrap();
         assert_eq!(parsed.organizations, [item(11, "eu1.make.com")]);
+    }
+
+    #[test]
+    fn the_plans_limit_is_read_when_make_gives_a_positive_number() {
+        let limit = |body: &str| {
+            serde_json::from_str::<OrganizationEnvelope>(body)
+                .unwrap()
+                .api_limit()
+        };
+        assert_eq!(
+            limit(r#"{"organization":{"id":11,"license":{"apiLimit":240,"operations":10000}}}"#),
+            Some(240)
+        );
+        for none in [
+            r#"{"organization":{"id":11}}"#,
+            r#"{"organization":{"id":11,"license":{}}}"#,
+            r#"{"organization":{"id":11,"license":{"apiLimit":0}}}"#,
+            r#"{"organization":{"id":11,"license":{"apiLimit":"lots"}}}"#,
+            r#"{"organization":{"id":11,"license":{"apiLimit":1.5}}}"#,
+        ] {
+            assert_eq!(limit(none), None, "{none}");
+        }
     }
 }

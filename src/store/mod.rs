@@ -90,6 +90,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "people's make organization",
         include_str!("migrations/0004_person_organization.sql"),
     ),
+    (
+        5,
+        "the organization's request limit",
+        include_str!("migrations/0005_organization_api_limit.sql"),
+    ),
 ];
 
 /// The team server's database. Cheap to clone: the connection pool is shared.

@@ -33,16 +33,20 @@ pub struct PersonRecord {
     pub email: Option<String>,
     /// The Make organization the person's calls count against, when known.
     pub organization_id: Option<u64>,
+    /// The requests a minute that organization's plan allows, when Make said.
+    pub organization_api_limit: Option<u32>,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// make_user_id, name, email, organization_id, created_at, updated_at.
+/// make_user_id, name, email, organization_id, organization_api_limit, created_at,
+/// updated_at.
 type PersonRow = (
     String,
     Option<String>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
     i64,
     i64,
@@ -81,42 +85,50 @@ impl Store {
     /// The person stored under `id`.
     pub async fn person(&self, id: &PersonId) -> Result<Option<PersonRecord>, StoreError> {
         let row: Option<PersonRow> = sqlx::query_as(
-            "SELECT make_user_id, name, email, organization_id, created_at, updated_at \
-             FROM people WHERE id = $1",
+            "SELECT make_user_id, name, email, organization_id, organization_api_limit, \
+             created_at, updated_at FROM people WHERE id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading a person"))?;
         Ok(row.map(
-            |(make_user_id, name, email, organization_id, created_at, updated_at)| PersonRecord {
-                id: id.clone(),
-                make_user_id,
-                name,
-                email,
-                organization_id: organization_id.and_then(|o| u64::try_from(o).ok()),
-                created_at,
-                updated_at,
+            |(make_user_id, name, email, organization_id, api_limit, created_at, updated_at)| {
+                PersonRecord {
+                    id: id.clone(),
+                    make_user_id,
+                    name,
+                    email,
+                    organization_id: organization_id.and_then(|o| u64::try_from(o).ok()),
+                    organization_api_limit: api_limit.and_then(|l| u32::try_from(l).ok()),
+                    created_at,
+                    updated_at,
+                }
             },
         ))
     }
 
-    /// Records the Make organization `id`'s calls count against (learned at sign-in).
+    /// Records the Make organization `id`'s calls count against and the requests a minute
+    /// its plan allows, when Make said (both learned at sign-in).
     pub async fn set_person_organization(
         &self,
         id: &PersonId,
         organization_id: u64,
+        api_limit: Option<u32>,
     ) -> Result<(), StoreError> {
         let organization = i64::try_from(organization_id).map_err(|_| StoreError::Corrupt {
             what: "an organization id",
             detail: format!("{organization_id} is out of range"),
         })?;
-        sqlx::query("UPDATE people SET organization_id = $1 WHERE id = $2")
-            .bind(organization)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db("storing a person's organization"))?;
+        sqlx::query(
+            "UPDATE people SET organization_id = $1, organization_api_limit = $2 WHERE id = $3",
+        )
+        .bind(organization)
+        .bind(api_limit.map(i64::from))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db("storing a person's organization"))?;
         Ok(())
     }
 }
@@ -149,11 +161,12 @@ mod tests {
             assert_eq!(later.created_at, first.created_at);
             assert_eq!(later.organization_id, None, "unknown until learned");
             store
-                .set_person_organization(&id, 4_000_000_001)
+                .set_person_organization(&id, 4_000_000_001, Some(240))
                 .await
                 .unwrap();
             let known = store.person(&id).await.unwrap().unwrap();
             assert_eq!(known.organization_id, Some(4_000_000_001));
+            assert_eq!(known.organization_api_limit, Some(240));
             store.upsert_person(&sub, None, None).await.unwrap();
             assert_eq!(
                 store.person(&id).await.unwrap().unwrap().organization_id,

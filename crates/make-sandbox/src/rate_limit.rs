@@ -43,6 +43,11 @@ impl RateLimit {
         }
     }
 
+    /// The requests a minute enforced, if any.
+    pub(crate) fn per_minute(&self) -> Option<u32> {
+        self.per_minute
+    }
+
     /// The 429s answered so far.
     pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
