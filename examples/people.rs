@@ -427,10 +427,10 @@ async fn main() {
     t.through_server.sort_by(f64::total_cmp);
     t.direct.sort_by(f64::total_cmp);
     let calls = t.through_server.len() as u64 + t.crossed + t.lost;
-    let mode = if team {
-        "team (OAuth, SQLite)"
-    } else {
-        "static token"
+    let mode = match (team, std::env::var("PEOPLE_DATABASE_URL")) {
+        (true, Ok(url)) if url.starts_with("postgres") => "team (OAuth, Postgres)",
+        (true, _) => "team (OAuth, SQLite)",
+        (false, _) => "static token",
     };
     println!("mode: {mode}; {people} people, {seconds} s, one call each every {every} s");
     if team {
