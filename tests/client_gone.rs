@@ -1,7 +1,9 @@
 //! A call whose client has gone stops, in every transport mode: its Make polling ends.
 //! Each test runs the binary against a Make API sandbox in this process, starts
 //! `credential-requests_wait-for-authorization` calls on the sandbox's pending request,
-//! lets the client go, and counts the requests the sandbox still gets afterwards.
+//! lets the client go, and counts the requests the sandbox still gets afterwards. The cases
+//! run at once in one test: each has its own sandbox and server, and each spends most of its
+//! time waiting out the server's grace and poll pauses, which need not be waited in turn.
 #![cfg(feature = "sandbox")]
 
 mod common;
@@ -158,7 +160,6 @@ async fn start_waits(sandbox: &Sandbox, url: &str, id: &str) -> Vec<reqwest::Res
 
 /// `--sessions`: the client closes the connections that carry the calls' SSE streams and
 /// does not come back to resume them. The calls stop; the session lives on.
-#[tokio::test]
 async fn sessions_calls_stop_when_their_connections_close() {
     let sandbox = Sandbox::start().await.unwrap();
     let (child, url) = sessions_server(&sandbox).await;
@@ -182,7 +183,6 @@ async fn sessions_calls_stop_when_their_connections_close() {
 }
 
 /// `--sessions`: the client ends its session (DELETE) while calls run; they stop.
-#[tokio::test]
 async fn sessions_calls_stop_when_their_session_ends() {
     let sandbox = Sandbox::start().await.unwrap();
     let (child, url) = sessions_server(&sandbox).await;
@@ -204,7 +204,6 @@ async fn sessions_calls_stop_when_their_session_ends() {
 }
 
 /// Stateless HTTP: each call's connection closes; the calls stop.
-#[tokio::test]
 async fn stateless_calls_stop_when_their_connections_close() {
     let sandbox = Sandbox::start().await.unwrap();
     let mut command = binary(&sandbox);
@@ -238,7 +237,6 @@ async fn stateless_calls_stop_when_their_connections_close() {
 
 /// stdio: the client closes the server's stdin while calls run. The server stops them and
 /// exits by itself.
-#[tokio::test]
 async fn stdio_calls_stop_and_the_server_exits_when_stdin_closes() {
     let sandbox = Sandbox::start().await.unwrap();
     let mut child = binary(&sandbox)
@@ -287,7 +285,6 @@ async fn stdio_calls_stop_and_the_server_exits_when_stdin_closes() {
 /// `--sessions`: a client whose connection broke resumes the call's stream (`GET` with
 /// `Last-Event-ID`) within the grace. The call runs on past the grace, and its result
 /// arrives on the resumed stream.
-#[tokio::test]
 async fn sessions_a_resumed_call_runs_on_and_answers() {
     use make_sandbox::seed::PENDING_CREDENTIAL_ID;
     let sandbox = Sandbox::start().await.unwrap();
@@ -350,4 +347,37 @@ async fn sessions_a_resumed_call_runs_on_and_answers() {
     .expect("the result arrives on the resumed stream");
     assert!(answer.contains(r#""done":true"#), "{answer}");
     drop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_clients_calls_stop_in_every_transport_mode() {
+    let cases = [
+        (
+            "sessions_calls_stop_when_their_connections_close",
+            tokio::spawn(sessions_calls_stop_when_their_connections_close()),
+        ),
+        (
+            "sessions_calls_stop_when_their_session_ends",
+            tokio::spawn(sessions_calls_stop_when_their_session_ends()),
+        ),
+        (
+            "stateless_calls_stop_when_their_connections_close",
+            tokio::spawn(stateless_calls_stop_when_their_connections_close()),
+        ),
+        (
+            "stdio_calls_stop_and_the_server_exits_when_stdin_closes",
+            tokio::spawn(stdio_calls_stop_and_the_server_exits_when_stdin_closes()),
+        ),
+        (
+            "sessions_a_resumed_call_runs_on_and_answers",
+            tokio::spawn(sessions_a_resumed_call_runs_on_and_answers()),
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        if let Err(e) = case.await {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
 }

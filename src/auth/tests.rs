@@ -1109,6 +1109,22 @@ fn retry_secs(text: &str) -> u64 {
         .unwrap_or_else(|| panic!("no seconds in {text}"))
 }
 
+/// Calls `connections_list` for team 1 as `token` until the request budget holds the caller
+/// back: how many calls were served (failing past `expected`), and the refusal's text.
+async fn until_held_back(team: &Team, token: &str, expected: usize) -> (usize, String) {
+    let mut served = 0;
+    loop {
+        let (status, answer) =
+            call(&team.base, token, "connections_list", json!({"teamId": 1})).await;
+        assert_eq!(status, StatusCode::OK);
+        if answer["result"]["isError"] == true {
+            return (served, result_text(&answer));
+        }
+        served += 1;
+        assert!(served <= expected, "more than expected: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_429() {
     // 30 a minute for the organization, as the sandbox enforces it too (and reports as the
@@ -1125,23 +1141,8 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
     let ada_token = ada["access_token"].as_str().unwrap();
     // Ada's agent runs away: alone, she gets the budget but its hold-back (3 of 30), less
     // her sign-in's two look-ups...
-    let mut served = 0;
-    let refusal = loop {
-        let (status, answer) = call(
-            &team.base,
-            ada_token,
-            "connections_list",
-            json!({"teamId": 1}),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK);
-        if answer["result"]["isError"] == true {
-            break result_text(&answer);
-        }
-        served += 1;
-        assert!(served <= 25, "more than her share: {answer}");
-    };
-    assert_eq!(served, 25);
+    let (served, refusal) = until_held_back(&team, ada_token, 25).await;
+    assert_eq!(served, 25, "{refusal}");
     // ...and is then told how long to wait, not handed Make's 429.
     assert!(refusal.starts_with("Not sent to Make"), "{refusal}");
     assert!(refusal.contains("your share"), "{refusal}");
@@ -1221,21 +1222,7 @@ async fn a_default_budget_follows_the_organizations_plan_as_make_reports_it() {
     let team = Team::start_with(None, Some(budget), Some(40)).await;
     let (_, ada) = tokens_for(&team, "ada").await;
     let ada_token = ada["access_token"].as_str().unwrap();
-    let mut served = 0;
-    let refusal = loop {
-        let (_, answer) = call(
-            &team.base,
-            ada_token,
-            "connections_list",
-            json!({"teamId": 1}),
-        )
-        .await;
-        if answer["result"]["isError"] == true {
-            break result_text(&answer);
-        }
-        served += 1;
-        assert!(served <= 34, "more than the plan allows: {answer}");
-    };
+    let (served, refusal) = until_held_back(&team, ada_token, 34).await;
     assert_eq!(served, 34, "{refusal}");
     assert!(refusal.contains("your share"), "{refusal}");
     assert_eq!(team.sandbox.rate_limited(), 0, "Make answered 429");
