@@ -1109,14 +1109,37 @@ fn retry_secs(text: &str) -> u64 {
         .unwrap_or_else(|| panic!("no seconds in {text}"))
 }
 
+/// Team mode's budget on one replica: `per_window` requests a minute, waits up to
+/// `max_wait`, a tenth held back.
+fn team_budget(per_window: u32, max_wait: Duration, plan_limit: PlanLimit) -> BudgetSettings {
+    BudgetSettings {
+        per_window: Some(per_window),
+        max_wait,
+        hold_back: true,
+        plan_limit,
+        replicas: 1,
+    }
+}
+
+/// `connections_list` of team `team_id` as `token`: the JSON-RPC answer (HTTP 200 checked).
+async fn list_team(team: &Team, token: &str, team_id: u64) -> Value {
+    let (status, answer) = call(
+        &team.base,
+        token,
+        "connections_list",
+        json!({ "teamId": team_id }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
 /// Calls `connections_list` for team 1 as `token` until the request budget holds the caller
 /// back: how many calls were served (failing past `expected`), and the refusal's text.
 async fn until_held_back(team: &Team, token: &str, expected: usize) -> (usize, String) {
     let mut served = 0;
     loop {
-        let (status, answer) =
-            call(&team.base, token, "connections_list", json!({"teamId": 1})).await;
-        assert_eq!(status, StatusCode::OK);
+        let answer = list_team(team, token, 1).await;
         if answer["result"]["isError"] == true {
             return (served, result_text(&answer));
         }
@@ -1129,13 +1152,7 @@ async fn until_held_back(team: &Team, token: &str, expected: usize) -> (usize, S
 async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_429() {
     // 30 a minute for the organization, as the sandbox enforces it too (and reports as the
     // plan's limit); the two sign-ins' look-ups (organizations, then the plan's limit) count.
-    let budget = BudgetSettings {
-        per_window: Some(30),
-        max_wait: Duration::from_millis(500),
-        hold_back: true,
-        plan_limit: PlanLimit::Lowers,
-        replicas: 1,
-    };
+    let budget = team_budget(30, Duration::from_millis(500), PlanLimit::Lowers);
     let team = Team::start_with(None, Some(budget), Some(30)).await;
     let (_, ada) = tokens_for(&team, "ada").await;
     let ada_token = ada["access_token"].as_str().unwrap();
@@ -1168,36 +1185,18 @@ async fn a_runaway_cannot_spend_the_organizations_budget_and_make_never_answers_
     }
 
     // Grace is served at once (her sign-in's look-ups took two of the slots held back).
-    let (_, answer) = call(
-        &team.base,
-        grace_token,
-        "connections_list",
-        json!({"teamId": 2}),
-    )
-    .await;
+    let answer = list_team(&team, grace_token, 2).await;
     assert_eq!(answer["result"]["isError"], false, "{answer}");
     assert!(!connection_ids(&answer).is_empty());
     // Now the whole budget is spent: both are held back, neither reaches Make.
     let seen = team.sandbox.requests_seen().total();
-    let (_, answer) = call(
-        &team.base,
-        grace_token,
-        "connections_list",
-        json!({"teamId": 2}),
-    )
-    .await;
+    let answer = list_team(&team, grace_token, 2).await;
     let text = result_text(&answer);
     assert!(
         text.contains("budget on this server (30 requests a minute) is used up"),
         "{text}"
     );
-    let (_, answer) = call(
-        &team.base,
-        ada_token,
-        "connections_list",
-        json!({"teamId": 1}),
-    )
-    .await;
+    let answer = list_team(&team, ada_token, 1).await;
     assert!(result_text(&answer).contains("your share"), "{answer}");
     assert_eq!(
         team.sandbox.requests_seen().total(),
@@ -1212,13 +1211,7 @@ async fn a_default_budget_follows_the_organizations_plan_as_make_reports_it() {
     // The default (10 here) gives way to the plan's 40 a minute, which the sandbox enforces
     // and reports at sign-in: ada alone gets 40 less the hold-back (4) and her sign-in's two
     // look-ups, far past the default, and Make never answers 429.
-    let budget = BudgetSettings {
-        per_window: Some(10),
-        max_wait: Duration::ZERO,
-        hold_back: true,
-        plan_limit: PlanLimit::Replaces,
-        replicas: 1,
-    };
+    let budget = team_budget(10, Duration::ZERO, PlanLimit::Replaces);
     let team = Team::start_with(None, Some(budget), Some(40)).await;
     let (_, ada) = tokens_for(&team, "ada").await;
     let ada_token = ada["access_token"].as_str().unwrap();
@@ -1231,13 +1224,7 @@ async fn a_default_budget_follows_the_organizations_plan_as_make_reports_it() {
 #[tokio::test]
 async fn a_429_from_make_pauses_the_organization_for_its_retry_after() {
     use make_sandbox::Fault;
-    let budget = BudgetSettings {
-        per_window: Some(60),
-        max_wait: Duration::from_secs(3),
-        hold_back: true,
-        plan_limit: PlanLimit::Lowers,
-        replicas: 1,
-    };
+    let budget = team_budget(60, Duration::from_secs(3), PlanLimit::Lowers);
     let team = Team::start_with(None, Some(budget), None).await;
     let (_, ada) = tokens_for(&team, "ada").await;
     let (_, grace) = tokens_for(&team, "grace").await;
