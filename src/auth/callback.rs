@@ -301,7 +301,12 @@ async fn learn_organization(
             tracing::info!(error = %crate::logging::quote(&e), "could not learn a Make organization's request limit: the budget setting holds for it");
             (None, e.status())
         }
-        Err(_) => (None, None),
+        Err(_) => {
+            tracing::info!(
+                "Make did not give a Make organization's request limit in time: the budget setting holds for it"
+            );
+            (None, None)
+        }
     };
     if let Some(budget) = make.budget() {
         let spender = Spender {

@@ -30,7 +30,9 @@ impl Via {
 impl AuthServer {
     /// Ends the person's consent for `client_id` (and every token of theirs for it); with no
     /// client left, deletes their Make grant and revokes it at Make. `true` when there was a
-    /// consent to end.
+    /// consent to end. Each step is audited as soon as it happened, so a later failure does
+    /// not lose the row of one that did; of two disconnects at once, only the one that
+    /// deleted the grant revokes it at Make.
     pub(super) async fn disconnect(
         &self,
         person: &PersonId,
@@ -39,17 +41,27 @@ impl AuthServer {
     ) -> Result<bool, StoreError> {
         let store = &self.inner.store;
         let ended = store.revoke_consent(person, client_id).await?;
-        tracing::info!(client_id = %client_id, "a client disconnected: its consent ended");
-        let mut audit = Vec::new();
+        // Only a client the person had allowed is named: the id comes from a form or a
+        // token request, and one that ended nothing is not worth keeping.
+        let client = ended.then_some(client_id);
         if ended {
-            audit.push((Some("client"), AuditOutcome::Done, "consent ended"));
+            tracing::info!(client_id = %client_id, "a client disconnected: its consent ended");
+            self.audit_disconnect(
+                person,
+                client,
+                via,
+                "client",
+                AuditOutcome::Done,
+                "consent ended",
+            )
+            .await;
         }
         if store.consents(person).await?.is_empty()
             && let Some((grant, _)) = store.grant(person).await?
+            && store.delete_grant(person).await?
         {
-            store.delete_grant(person).await?;
             let token = grant.refresh_token.unwrap_or(grant.access_token);
-            let revoked = match self.inner.upstream.revoke(&token).await {
+            let (outcome, detail) = match self.inner.upstream.revoke(&token).await {
                 Ok(()) => {
                     tracing::info!("no client is left: revoked the Make grant at Make");
                     (AuditOutcome::Done, "no client left: revoked at Make")
@@ -62,25 +74,23 @@ impl AuthServer {
                     )
                 }
             };
-            audit.push((Some("make-grant"), revoked.0, revoked.1));
+            self.audit_disconnect(person, client, via, "make-grant", outcome, detail)
+                .await;
         }
-        self.audit_disconnect(person, client_id, via, audit).await;
         Ok(ended)
     }
 
-    /// Appends the disconnect's rows (object type, outcome, detail) to the audit trail under
-    /// the person's Make user id; a failure is logged, never returned (the disconnect itself
-    /// has happened).
+    /// Appends one row of a disconnect to the audit trail under the person's Make user id;
+    /// a failure is logged, never returned (the step itself has happened).
     async fn audit_disconnect(
         &self,
         person: &PersonId,
-        client_id: &str,
+        client_id: Option<&str>,
         via: Via,
-        rows: Vec<(Option<&'static str>, AuditOutcome, &'static str)>,
+        object_type: &'static str,
+        outcome: AuditOutcome,
+        detail: &'static str,
     ) {
-        if rows.is_empty() {
-            return;
-        }
         let store = &self.inner.store;
         let make_user_id = match store.person(person).await {
             Ok(Some(record)) => record.make_user_id,
@@ -90,22 +100,19 @@ impl AuthServer {
                 return;
             }
         };
-        let at = super::now();
-        for (object_type, outcome, detail) in rows {
-            let entry = AuditEntry {
-                at,
-                person: make_user_id.clone(),
-                client_id: Some(client_id.to_string()),
-                tool: via.audit_name().into(),
-                object_type: object_type.map(str::to_string),
-                object_id: None,
-                outcome,
-                make_code: None,
-                detail: Some(detail.into()),
-            };
-            if let Err(e) = store.append_audit(&entry).await {
-                tracing::warn!(error = %e, "could not write the audit trail");
-            }
+        let entry = AuditEntry {
+            at: super::now(),
+            person: make_user_id,
+            client_id: client_id.map(str::to_string),
+            tool: via.audit_name().into(),
+            object_type: Some(object_type.into()),
+            object_id: None,
+            outcome,
+            make_code: None,
+            detail: Some(detail.into()),
+        };
+        if let Err(e) = store.append_audit(&entry).await {
+            tracing::warn!(error = %e, "could not write the audit trail");
         }
     }
 }

@@ -345,6 +345,11 @@ pub(crate) fn entries(
             return failed("cancelled by the client; may or may not have happened");
         }
         Ending::Cut => return failed("cut by shutdown; may or may not have happened"),
+        // A change the person confirmed happened or was under way; its result could not be
+        // returned (rmcp's refusal comes before any tool runs, so it notes no confirmation).
+        Ending::Answered(Err(_)) if noted.confirmed.is_some() => {
+            return failed("confirmed, but the result could not be returned; may have happened");
+        }
         Ending::Answered(Err(_)) => {
             let detail = if visible {
                 "arguments refused"
@@ -583,9 +588,23 @@ mod tests {
         let rows = entries(
             who(),
             "connections_delete",
-            object,
+            object.clone(),
             true,
             Ending::Cut,
+            noted.clone(),
+        );
+        assert_eq!(
+            outcomes(&rows),
+            [AuditOutcome::Confirmed, AuditOutcome::Failed]
+        );
+        let unreturned: Result<CallToolResponse, ErrorData> =
+            Err(ErrorData::internal_error("cannot encode", None));
+        let rows = entries(
+            who(),
+            "connections_delete",
+            object,
+            true,
+            Ending::Answered(&unreturned),
             noted,
         );
         assert_eq!(

@@ -109,7 +109,9 @@ impl Store {
     }
 
     /// Records the Make organization `id`'s calls count against and the requests a minute
-    /// its plan allows, when Make said (both learned at sign-in).
+    /// its plan allows (both learned at sign-in). When Make did not say the limit this time
+    /// (`None`), the one stored for the same organization is kept; for another organization
+    /// it is cleared.
     pub async fn set_person_organization(
         &self,
         id: &PersonId,
@@ -120,11 +122,16 @@ impl Store {
             what: "an organization id",
             detail: format!("{organization_id} is out of range"),
         })?;
+        // Every SET expression reads the row as it was, on SQLite and Postgres alike.
         sqlx::query(
-            "UPDATE people SET organization_id = $1, organization_api_limit = $2 WHERE id = $3",
+            "UPDATE people SET organization_api_limit = CASE WHEN organization_id = $1 \
+             THEN COALESCE($2, organization_api_limit) ELSE $3 END, organization_id = $4 \
+             WHERE id = $5",
         )
         .bind(organization)
         .bind(api_limit.map(i64::from))
+        .bind(api_limit.map(i64::from))
+        .bind(organization)
         .bind(id.as_str())
         .execute(&self.pool)
         .await
@@ -167,6 +174,24 @@ mod tests {
             let known = store.person(&id).await.unwrap().unwrap();
             assert_eq!(known.organization_id, Some(4_000_000_001));
             assert_eq!(known.organization_api_limit, Some(240));
+            // A sign-in whose limit look-up failed keeps the limit of the same organization,
+            // and clears it when the organization changed.
+            store
+                .set_person_organization(&id, 4_000_000_001, None)
+                .await
+                .unwrap();
+            let kept = store.person(&id).await.unwrap().unwrap();
+            assert_eq!(kept.organization_api_limit, Some(240));
+            store.set_person_organization(&id, 7, None).await.unwrap();
+            let moved = store.person(&id).await.unwrap().unwrap();
+            assert_eq!(
+                (moved.organization_id, moved.organization_api_limit),
+                (Some(7), None)
+            );
+            store
+                .set_person_organization(&id, 4_000_000_001, Some(240))
+                .await
+                .unwrap();
             store.upsert_person(&sub, None, None).await.unwrap();
             assert_eq!(
                 store.person(&id).await.unwrap().unwrap().organization_id,
