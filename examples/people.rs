@@ -87,6 +87,24 @@ fn hidden(page: &str, name: &str) -> String {
     value[..value.find('"').unwrap()].to_string()
 }
 
+/// Submits `page`'s form to `url` as the browser would: its hidden ticket and `fields`.
+async fn submit(
+    http: &reqwest::Client,
+    url: String,
+    page: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let ticket = hidden(page, "ticket");
+    let mut form = vec![("ticket", ticket.as_str())];
+    form.extend_from_slice(fields);
+    http.post(url)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn location(response: &reqwest::Response) -> String {
     response
         .headers()
@@ -178,40 +196,34 @@ async fn sign_in(http: &reqwest::Client, server: &str, client_id: &str, n: u32) 
         .await
         .unwrap();
     let username = format!("person-{n}");
-    let consent = http
-        .post(format!("{sandbox}/oauth/v2/login"))
-        .form(&[
-            ("ticket", hidden(&login, "ticket").as_str()),
-            ("username", &username),
-            ("password", "sandbox"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = http
-        .post(format!("{sandbox}/oauth/v2/consent"))
-        .form(&[
-            ("ticket", hidden(&consent, "ticket").as_str()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let login_form = [("username", username.as_str()), ("password", "sandbox")];
+    let consent = submit(
+        http,
+        format!("{sandbox}/oauth/v2/login"),
+        &login,
+        &login_form,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let approve = [("decision", "approve")];
+    let back = submit(
+        http,
+        format!("{sandbox}/oauth/v2/consent"),
+        &consent,
+        &approve,
+    )
+    .await;
     let page = http.get(location(&back)).send().await.unwrap();
     let page = page.text().await.unwrap();
-    let allowed = http
-        .post(format!("{server}/consent"))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("ticket", hidden(&page, "ticket").as_str()),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let allowed = submit(
+        http,
+        format!("{server}/consent"),
+        &page,
+        &[("decision", "allow")],
+    )
+    .await;
     let to_client = url::Url::parse(&location(&allowed)).unwrap();
     let code = to_client
         .query_pairs()

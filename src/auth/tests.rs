@@ -1035,14 +1035,8 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
     assert_eq!(revoke(client_id.clone()).await, StatusCode::OK);
     let status = list_team_1(&team.base, ada["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let at_make = browser()
-        .get(format!("{}/users/me", team.sandbox.api_base_url()))
-        .header("authorization", make_token)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        at_make.status(),
+        make_answers(&team, &make_token).await,
         StatusCode::UNAUTHORIZED,
         "the Make grant must be revoked at Make"
     );
@@ -1062,6 +1056,18 @@ async fn disconnecting_the_last_client_ends_its_consent_and_the_make_grant() {
         sign_in(&team, &client_id, "ada", &verifier, None).await,
         SignIn::Consent(_)
     ));
+}
+
+/// What the sandbox's Make API answers `GET /users/me` with `authorization` (a raw
+/// `Authorization` value the API saw): 401 once that grant was revoked.
+async fn make_answers(team: &Team, authorization: &str) -> StatusCode {
+    browser()
+        .get(format!("{}/users/me", team.sandbox.api_base_url()))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 /// The audit rows of disconnects named `tool` (object type and outcome, sorted: rows of one

@@ -288,13 +288,10 @@ async fn the_account_page_shows_grant_clients_and_own_activity_and_revoke_ends_a
         ]
     );
     assert!(page.contains("account_revoke"), "{page}");
-    let at_make = browser()
-        .get(format!("{}/users/me", team.sandbox.api_base_url()))
-        .header("authorization", make_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(at_make.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        make_answers(&team, &make_token).await,
+        StatusCode::UNAUTHORIZED
+    );
     // Grace's client never changed.
     let (status, _) = call(
         &team.base,
