@@ -29,7 +29,8 @@
 #     key's audit entry; framing and caching forbidden; screenshot 11-account-page.png);
 #     foreign pages (another loopback port, another host name) auto-posting the revoke form
 #     with the page's own values get 403 and the token still works; Revoke on the page
-#     (screenshot 12-account-revoked.png) makes the client's token get 401 at /mcp; Sign out
+#     (screenshot 12-account-revoked.png) makes the client's token get 401 at /mcp and puts
+#     the revoke (account_revoke) in the page's recent activity; Sign out
 #     ends the session (/account goes to Make's login again).
 # Screenshots go to ${BROWSER_E2E_OUT:-target/browser-e2e} (relative to the repo root).
 # Prints PASS/FAIL lines and a final "N passed, M failed".

@@ -130,6 +130,9 @@ async function accountRun(ctx, page, base, callback) {
   check(S, "Revoke: back on /account with a notice naming the client",
     (await page.locator(".notice").count()) === 1 && (await page.locator(".notice").textContent()).includes(CLIENT_NAME));
   check(S, "the client is no longer listed", (await page.locator("tr", { hasText: clientId }).count()) === 0, after.slice(0, 300));
+  check(S, "the recent activity lists the revoke (account_revoke, done)",
+    (await page.locator("tr", { hasText: "account_revoke" }).filter({ hasText: "done" }).count()) >= 1,
+    await page.locator("tr", { hasText: "account_revoke" }).allTextContents());
   await shot(ctx, page, "12-account-revoked.png");
   const status = await mcpStatus(base, token);
   check(S, "the revoked client's token gets 401 at /mcp", status === 401, status);
