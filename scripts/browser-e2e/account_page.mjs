@@ -17,7 +17,8 @@
 //     site) auto-post the revoke form with the page's client_id and form token: 403 to both,
 //     and the client's token still works.
 //  d. Revoke on the page: back on /account with a notice, the client no longer listed
-//     (screenshot 12-account-revoked.png), and the client's token gets 401 at /mcp.
+//     (screenshot 12-account-revoked.png), the client's token gets 401 at /mcp, and the
+//     page's recent activity lists the revoke (account_revoke).
 //  e. Sign out: the page says so, and /account sends the browser to Make's login again.
 
 import crypto from "node:crypto";
