@@ -362,7 +362,7 @@ mod tests {
         getrandom::fill(&mut raw).unwrap();
         // Two random bytes that happen to be equal are fine; all 32 equal is not. The ends
         // are not ASCII white space, which is trimmed like a key file's newline (a random
-        // end byte is white space about one run in twenty, and the key then falls short).
+        // end byte is white space about one run in fifty, and the key then falls short).
         raw[0] = 0x80;
         raw[1] = 0x81;
         raw[31] = 0x82;
